@@ -1,0 +1,413 @@
+/* Stackful coroutines. See coro.h; stacks come from stack.c.
+ *
+ * The al_coro itself lives at the top of its own stack: creating one from
+ * a pooled stack needs no malloc, and its memory is resident anyway (the
+ * first frame sits right below it). A context switch goes through
+ * al_ctx_swap (switch_<arch>.S) or, with AL_CORO_UCONTEXT, swapcontext.
+ */
+#include "coro.h"
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef AL_CORO_UCONTEXT
+#include <ucontext.h>
+#endif
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#ifndef __has_include
+#define __has_include(x) 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define AL_ASAN 1
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define AL_TSAN 1
+#include <sanitizer/tsan_interface.h>
+#endif
+#if __has_include(<valgrind/valgrind.h>)
+#define AL_VALGRIND 1
+#include <valgrind/valgrind.h>
+#endif
+
+enum { CO_CREATED, CO_SUSPENDED, CO_RUNNING, CO_FINISHED };
+
+struct al_coro {
+#ifdef AL_CORO_UCONTEXT
+    ucontext_t ctx, caller_ctx;
+#else
+    void *sp;        /* saved sp while suspended */
+    void *caller_sp; /* the resumer's saved sp while this one runs */
+#endif
+    al_coro *resumer;
+    al_coro_fn fn;
+    void *arg;
+    const char *name;
+    int state;
+    char *low_sp; /* lowest sp seen at a switch, for stack trimming */
+    al_stack stack;
+#ifdef AL_ASAN
+    void *asan_fake;
+    const void *caller_bottom;
+    size_t caller_size;
+#endif
+#ifdef AL_TSAN
+    void *tsan_fiber, *tsan_caller;
+#endif
+#ifdef AL_VALGRIND
+    unsigned vg_id;
+#endif
+};
+
+#ifndef AL_CORO_UCONTEXT
+void al_ctx_swap(void **save_sp, void *load_sp);
+void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+#endif
+
+static _Thread_local al_coro *current;
+
+al_coro *al_coro_current(void)
+{
+    return current;
+}
+
+void al_coro_set_name(al_coro *co, const char *name)
+{
+    if (co)
+        co->name = name;
+}
+
+/* ---- stack overflow: SIGSEGV on the guard page ---- */
+
+static struct sigaction old_segv;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+static pthread_key_t altstack_key;
+static _Thread_local int altstack_done;
+
+#define ALTSTACK_SIZE (64u * 1024u)
+
+static size_t fmt_u(char *buf, size_t v)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        buf[k++] = tmp[--n];
+    return k;
+}
+
+/* Only async-signal-safe calls: the stack we came from is exhausted. */
+static void report_overflow(const al_coro *co)
+{
+    char msg[512];
+    size_t n = 0;
+    const char *parts[] = {"asynclib: stack overflow in task '", co->name ? co->name : "(unnamed)",
+                           "' (stack size "};
+    for (size_t p = 0; p < 3; p++)
+        for (const char *s = parts[p]; *s && n < sizeof msg - 40; s++)
+            msg[n++] = *s;
+    n += fmt_u(msg + n, co->stack.size);
+    msg[n++] = ')';
+    msg[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, msg, n);
+    (void)w;
+}
+
+static int is_guard_hit(const al_coro *co, const char *addr)
+{
+    size_t page = al_stack_page_size();
+    return co && co->stack.guarded && addr < co->stack.lo && addr >= co->stack.lo - page;
+}
+
+/* A guard hit is reported, then SIGSEGV's default action is restored and
+ * the faulting instruction re-runs, so the process dies of SIGSEGV (core
+ * dump included) as it would have without us. Other faults go to whatever
+ * handler was there before. */
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (is_guard_hit(current, si->si_addr)) {
+        report_overflow(current);
+        signal(sig, SIG_DFL);
+        return;
+    }
+    if ((old_segv.sa_flags & SA_SIGINFO) && old_segv.sa_sigaction) {
+        old_segv.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+        old_segv.sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);
+    if (si->si_code <= 0) /* sent by kill(): returning would not re-fault */
+        raise(sig);
+}
+
+static void altstack_free(void *p)
+{
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(p, ALTSTACK_SIZE);
+}
+
+static void install_segv(void)
+{
+    pthread_key_create(&altstack_key, altstack_free);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* The handler must run on an alternate stack (the faulting one is full);
+ * a thread that already has one keeps it. */
+static void thread_setup(void)
+{
+    altstack_done = 1;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+        return;
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(p, ALTSTACK_SIZE);
+        return;
+    }
+    pthread_setspecific(altstack_key, p);
+}
+
+/* ASan has its own SEGV handler and stack-overflow report; ours would
+ * fight it. */
+static void overflow_setup(void)
+{
+#ifndef AL_ASAN
+    pthread_once(&segv_once, install_segv);
+    if (!altstack_done)
+        thread_setup();
+#endif
+}
+
+/* ---- sanitizer and Valgrind announcements ---- */
+
+/* Called on the coroutine's stack right after it is switched in. */
+static inline void arrived_in(al_coro *co)
+{
+#ifdef AL_ASAN
+    __sanitizer_finish_switch_fiber(co->asan_fake, &co->caller_bottom, &co->caller_size);
+#else
+    (void)co;
+#endif
+}
+
+/* Called on the coroutine's stack before it switches back to its resumer;
+ * a finished one passes no fake-stack slot so ASan frees its fake frames. */
+static inline void leaving(al_coro *co, int final)
+{
+#ifdef AL_ASAN
+    __sanitizer_start_switch_fiber(final ? NULL : &co->asan_fake, co->caller_bottom,
+                                   co->caller_size);
+#endif
+#ifdef AL_TSAN
+    __tsan_switch_to_fiber(co->tsan_caller, 0);
+#endif
+    (void)co;
+    (void) final;
+}
+
+/* ---- switching ---- */
+
+static inline void switch_to_coro(al_coro *co)
+{
+#ifdef AL_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, co->stack.lo, (size_t)((char *)co - co->stack.lo));
+#endif
+#ifdef AL_TSAN
+    co->tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+#ifdef AL_CORO_UCONTEXT
+    swapcontext(&co->caller_ctx, &co->ctx);
+#else
+    al_ctx_swap(&co->caller_sp, co->sp);
+#endif
+#ifdef AL_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+static inline void switch_to_caller(al_coro *co)
+{
+#ifdef AL_CORO_UCONTEXT
+    swapcontext(&co->ctx, &co->caller_ctx);
+#else
+    al_ctx_swap(&co->sp, co->caller_sp);
+#endif
+}
+
+static void die(const char *what, const al_coro *co)
+{
+    fprintf(stderr, "asynclib: %s in task '%s' (stack size %zu)\n", what,
+            co->name ? co->name : "(unnamed)", co->stack.size);
+    abort();
+}
+
+static void coro_main(void *p)
+{
+    al_coro *co = p;
+    arrived_in(co);
+    co->fn(co->arg);
+    co->state = CO_FINISHED;
+    leaving(co, 1);
+    switch_to_caller(co);
+    die("finished coroutine resumed", co);
+}
+
+#ifdef AL_CORO_UCONTEXT
+/* makecontext passes only ints: the pointer travels in two halves. */
+static void coro_main_uc(unsigned hi, unsigned lo)
+{
+    coro_main((void *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo));
+}
+#endif
+
+static int init_context(al_coro *co)
+{
+#ifdef AL_CORO_UCONTEXT
+    if (getcontext(&co->ctx) != 0)
+        return -ENOMEM;
+    co->ctx.uc_stack.ss_sp = co->stack.lo;
+    co->ctx.uc_stack.ss_size = (size_t)((char *)co - co->stack.lo);
+    co->ctx.uc_link = NULL;
+    uintptr_t p = (uintptr_t)co;
+    makecontext(&co->ctx, (void (*)(void))coro_main_uc, 2, (unsigned)(p >> 16 >> 16),
+                (unsigned)(p & 0xffffffffu));
+#else
+    co->sp = al_ctx_make(co, coro_main, co);
+#endif
+    return 0;
+}
+
+/* ---- public API ---- */
+
+static size_t round_stack(size_t size)
+{
+    size_t page = al_stack_page_size();
+    return (size + page - 1) & ~(page - 1);
+}
+
+int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
+{
+    if (!out || !fn)
+        return -EINVAL;
+    if (stack_size == 0)
+        stack_size = AL_CORO_STACK_DEFAULT;
+    if (stack_size < AL_CORO_STACK_MIN || stack_size > AL_CORO_STACK_MAX)
+        return -EINVAL;
+    overflow_setup();
+    al_stack st;
+    int r = al_stack_get(&st, round_stack(stack_size));
+    if (r)
+        return r;
+    uintptr_t top = (uintptr_t)(st.lo + st.size);
+    al_coro *co = (al_coro *)((top - sizeof(al_coro)) & ~(uintptr_t)63);
+    memset(co, 0, sizeof *co);
+    co->fn = fn;
+    co->arg = arg;
+    co->stack = st;
+    co->low_sp = (char *)co;
+    co->state = CO_CREATED;
+    if ((r = init_context(co)) != 0) {
+        al_stack_put(&st, NULL);
+        return r;
+    }
+#ifdef AL_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef AL_VALGRIND
+    co->vg_id = VALGRIND_STACK_REGISTER(st.lo, st.lo + st.size);
+#endif
+    *out = co;
+    return 0;
+}
+
+int al_coro_resume(al_coro *co)
+{
+    if (!co || (co->state != CO_CREATED && co->state != CO_SUSPENDED))
+        return -EINVAL;
+#ifndef AL_ASAN
+    if (!altstack_done)
+        thread_setup();
+#endif
+    co->resumer = current;
+    co->state = CO_RUNNING;
+    current = co;
+    switch_to_coro(co);
+    current = co->resumer;
+    return co->state == CO_FINISHED;
+}
+
+/* Without a guard page an overflow is caught only after the fact, if the
+ * coroutine yields with its sp below the stack (then memory below has
+ * already been trampled: die rather than go on). */
+static void note_sp(al_coro *co)
+{
+    char *sp = (char *)&sp;
+    if (sp < co->low_sp)
+        co->low_sp = sp;
+    if (sp < co->stack.lo)
+        die("stack overflow", co);
+}
+
+void al_coro_yield(void)
+{
+    al_coro *co = current;
+    if (!co)
+        return;
+    note_sp(co);
+    co->state = CO_SUSPENDED;
+    leaving(co, 0);
+    switch_to_caller(co);
+    arrived_in(co);
+}
+
+void al_coro_free(al_coro *co)
+{
+    if (!co)
+        return;
+    if (co->state == CO_RUNNING)
+        die("al_coro_free of a running coroutine", co);
+#ifdef AL_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+#ifdef AL_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_id);
+#endif
+    al_stack st = co->stack;
+    char *low_sp = co->low_sp;
+#ifdef AL_ASAN
+    /* Frames of a dropped coroutine leave poisoned redzones behind; the
+     * next user of this stack must not trip on them. */
+    __asan_unpoison_memory_region(st.lo, st.size);
+#endif
+    al_stack_put(&st, low_sp);
+}

@@ -1,0 +1,78 @@
+/* Coroutine stacks (private to asynclib; used by coro.c).
+ *
+ * Scale is the constraint: vm.max_map_count (65530 by default) limits the
+ * number of mappings, and one mmap per stack plus one per guard page would
+ * cap live coroutines near 32 k. So stacks are carved from large regions
+ * (one mmap of up to 64 MiB holds many same-sized slots, all MAP_NORESERVE:
+ * untouched pages cost neither RAM nor commit charge). Unguarded neighbours
+ * stay one mapping; each guard page splits its region, costing ~2 mappings.
+ *
+ * Guard policy: a slot is [guard page][stack]. The guard page is made
+ * PROT_NONE only while the number of guard pages is below a limit
+ * (default max_map_count / 4, i.e. ~16 k stacks; env ASYNCLIB_STACK_GUARDS
+ * = 0 turns guards off, = N sets the limit; al_stack_set_guard_limit()).
+ * Beyond it new stacks get no guard: a million coroutines still work, the
+ * first 16 k (and every stack reused from them) keep overflow detection.
+ * A guard, once set, stays with its slot until the region is unmapped.
+ *
+ * Pool: each thread caches up to AL_STACK_CACHE freed stacks per size
+ * (lock-free hot path: no syscall, no lock); beyond that a stack goes back
+ * to its region under a global lock with all its pages returned to the
+ * kernel (MADV_DONTNEED), and an empty region is unmapped unless it is the
+ * last of its size. A cached stack that was used below the watermark
+ * (AL_STACK_WATERMARK from the top) has its deep pages returned when it is
+ * put back, so one deep recursion does not pin RAM for ever. Depth is
+ * judged from the lowest sp seen at switches and a probe word just below
+ * the watermark: a heuristic (a frame that skips that word and never
+ * yields there is missed), which only costs RAM, never correctness.
+ */
+#ifndef ASYNCLIB_STACK_H
+#define ASYNCLIB_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AL_STACK_WATERMARK (16u * 1024u)
+#define AL_STACK_CACHE 64
+#define AL_STACK_REGION_BYTES (64u * 1024u * 1024u)
+
+struct al_stack_region;
+
+/* A stack is [lo, lo + size); when guarded, the page below lo is
+ * PROT_NONE. Plain value: the owner keeps it (coro.c stores it at the top
+ * of the stack itself). */
+typedef struct al_stack {
+    char *lo;
+    size_t size;
+    struct al_stack_region *region;
+    uint32_t slot;
+    uint32_t guarded;
+} al_stack;
+
+size_t al_stack_page_size(void);
+
+/* size: bytes, a multiple of the page size. Returns 0, or -ENOMEM. */
+int al_stack_get(al_stack *st, size_t size);
+
+/* Returns st to this thread's pool. low_sp: the lowest stack pointer seen
+ * while it ran (NULL if unknown), used to trim pages below the watermark. */
+void al_stack_put(al_stack *st, const char *low_sp);
+
+/* Maximum number of guard pages; 0 turns guards off for new stacks. */
+void al_stack_set_guard_limit(size_t n);
+size_t al_stack_guard_limit(void);
+
+/* Counters for tests and benchmarks (approximate under concurrency). */
+typedef struct al_stack_stats {
+    size_t regions; /* mmap'd regions */
+    size_t in_use;  /* slots handed out and not returned to a region */
+    size_t guarded; /* slots with a guard page */
+    size_t mapped;  /* bytes of address space reserved */
+} al_stack_stats;
+void al_stack_get_stats(al_stack_stats *out);
+
+/* Returns this thread's cached stacks to their regions (done automatically
+ * at thread exit). */
+void al_stack_flush_cache(void);
+
+#endif

@@ -1,0 +1,112 @@
+/* Context switch for x86-64 System V (used by coro.c).
+ *
+ * A suspended context is just its stack pointer: everything the ABI says a
+ * callee must preserve is pushed on the context's own stack. That set is
+ * rbx, rbp, r12-r15, rsp, plus the control bits of MXCSR and the x87 control
+ * word (rounding mode, exception masks), which the ABI also makes
+ * callee-saved; the status bits travel with them, which is harmless.
+ * Caller-saved registers are dead across the call by definition.
+ *
+ *   void al_ctx_swap(void **save_sp, void *load_sp);
+ *   void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+ */
+    .text
+
+/* Frame layout, from the saved sp upwards (56 bytes + return address):
+ *   0: MXCSR (4)  4: x87 CW (2)  8: r15  16: r14  24: r13  32: r12
+ *  40: rbx  48: rbp  56: return address */
+    .globl al_ctx_swap
+    .hidden al_ctx_swap
+    .type al_ctx_swap, @function
+    .p2align 4
+al_ctx_swap:
+    .cfi_startproc
+    pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    pushq %r14
+    .cfi_adjust_cfa_offset 8
+    pushq %r15
+    .cfi_adjust_cfa_offset 8
+    subq $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    /* From here on we run on the other context's stack; its CFA follows
+     * the same layout, so the unwind info stays true. */
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %r15
+    .cfi_adjust_cfa_offset -8
+    popq %r14
+    .cfi_adjust_cfa_offset -8
+    popq %r13
+    .cfi_adjust_cfa_offset -8
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    popq %rbp
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size al_ctx_swap, .-al_ctx_swap
+
+/* First code run on a new stack: al_ctx_swap "returns" here with the entry
+ * in r13 and its argument in r12. entry never returns; if it did, ud2 traps
+ * instead of running off into garbage. rip is marked undefined so unwinders
+ * (gdb bt, libgcc, ASan) stop at this frame; rbp is 0 for frame-pointer
+ * walkers. */
+    .globl al_ctx_trampoline
+    .hidden al_ctx_trampoline
+    .type al_ctx_trampoline, @function
+    .p2align 4
+al_ctx_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq %r12, %rdi
+    callq *%r13
+    ud2
+    .cfi_endproc
+    .size al_ctx_trampoline, .-al_ctx_trampoline
+
+/* Builds the first frame on a fresh stack so that al_ctx_swap into it lands
+ * in al_ctx_trampoline with rsp 16-byte aligned before its call, as the ABI
+ * wants. The new context inherits the caller's MXCSR and x87 CW. Returns
+ * the sp to pass to al_ctx_swap. */
+    .globl al_ctx_make
+    .hidden al_ctx_make
+    .type al_ctx_make, @function
+    .p2align 4
+al_ctx_make:
+    .cfi_startproc
+    movq %rdi, %rax
+    andq $-16, %rax
+    movq $0, -8(%rax)           /* two zero words: a null return address */
+    movq $0, -16(%rax)          /* above the trampoline, for naive walkers */
+    leaq al_ctx_trampoline(%rip), %rcx
+    movq %rcx, -24(%rax)        /* return address of al_ctx_swap */
+    movq $0, -32(%rax)          /* rbp */
+    movq $0, -40(%rax)          /* rbx */
+    movq %rdx, -48(%rax)        /* r12: arg */
+    movq %rsi, -56(%rax)        /* r13: entry */
+    movq $0, -64(%rax)          /* r14 */
+    movq $0, -72(%rax)          /* r15 */
+    movq $0, -80(%rax)
+    stmxcsr -80(%rax)
+    fnstcw -76(%rax)
+    subq $80, %rax
+    ret
+    .cfi_endproc
+    .size al_ctx_make, .-al_ctx_make
+
+    .section .note.GNU-stack,"",@progbits
