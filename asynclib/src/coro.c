@@ -43,6 +43,10 @@
 #include <valgrind/valgrind.h>
 #endif
 
+/* Initial-exec TLS: the library is built PIC, and the default
+ * global-dynamic model would put a __tls_get_addr call on every switch. */
+#define AL_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 enum { CO_CREATED, CO_SUSPENDED, CO_RUNNING, CO_FINISHED };
 
 struct al_coro {
@@ -77,7 +81,7 @@ void al_ctx_swap(void **save_sp, void *load_sp);
 void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
 #endif
 
-static _Thread_local al_coro *current;
+static AL_TLS al_coro *current;
 
 al_coro *al_coro_current(void)
 {
@@ -95,7 +99,7 @@ void al_coro_set_name(al_coro *co, const char *name)
 static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static pthread_key_t altstack_key;
-static _Thread_local int altstack_done;
+static AL_TLS int altstack_done;
 
 #define ALTSTACK_SIZE (64u * 1024u)
 

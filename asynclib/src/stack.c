@@ -10,6 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Initial-exec TLS: the library is built PIC, and the default
+ * global-dynamic model would put a __tls_get_addr call on every switch. */
+#define AL_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 #define MAX_SLOTS_PER_REGION 4096u
 #define CACHE_CLASSES 4
 
@@ -48,7 +52,7 @@ static size_t nguarded, nregions, nin_use, nmapped;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cache_key;
-static _Thread_local thread_cache *tcache;
+static AL_TLS thread_cache *tcache;
 
 static size_t read_max_map_count(void)
 {

@@ -1,0 +1,108 @@
+/* Coroutine benchmarks: raw switch, spawn+finish, 1 M parked coroutines. */
+#include "bench.h"
+#include "coro.h"
+#include "stack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void yield_loop(void *arg)
+{
+    (void)arg;
+    for (;;)
+        al_coro_yield();
+}
+
+/* One resume + one yield is two one-way switches, through the public API
+ * (state checks and the thread-local current included). */
+AL_BENCH(switch_ns)
+{
+    long n = (long)(20000000 * bench_scale());
+    al_coro *co = NULL;
+    if (al_coro_new(&co, 0, yield_loop, NULL) != 0)
+        return;
+    al_coro_resume(co);
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++)
+        al_coro_resume(co);
+    uint64_t t1 = bench_now_ns();
+    al_coro_free(co);
+    bench_report("switch_ns", (double)(t1 - t0) / (2.0 * (double)n), "ns");
+}
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
+
+/* Stacks come from the per-thread pool after the first round. */
+AL_BENCH(coro_spawn_finish_ns)
+{
+    long n = (long)(5000000 * bench_scale());
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++) {
+        al_coro *co = NULL;
+        if (al_coro_new(&co, 0, noop, NULL) != 0)
+            return;
+        al_coro_resume(co);
+        al_coro_free(co);
+    }
+    uint64_t t1 = bench_now_ns();
+    bench_report("coro_spawn_finish_ns", (double)(t1 - t0) / (double)n, "ns");
+}
+
+static void park_once(void *arg)
+{
+    (void)arg;
+    al_coro_yield();
+}
+
+/* n coroutines each started and parked (yielded once), then all resumed
+ * to completion and freed. RSS is measured while all are parked. */
+static void park(const char *mode, size_t stack_size)
+{
+    long n = (long)(1000000 * bench_scale());
+    al_coro **cos = malloc(sizeof *cos * (size_t)n);
+    if (!cos)
+        return;
+    for (long i = 0; i < n; i++) /* fault the array in before the baseline */
+        cos[i] = NULL;
+    long rss0 = bench_rss_bytes();
+    uint64_t t0 = bench_now_ns();
+    long made = 0;
+    for (; made < n; made++) {
+        if (al_coro_new(&cos[made], stack_size, park_once, NULL) != 0)
+            break;
+        al_coro_resume(cos[made]);
+    }
+    long rss1 = bench_rss_bytes();
+    for (long i = 0; i < made; i++) {
+        al_coro_resume(cos[i]);
+        al_coro_free(cos[i]);
+    }
+    uint64_t t1 = bench_now_ns();
+    al_stack_flush_cache();
+    free(cos);
+    if (made < n) {
+        fprintf(stderr, "coro_park_1m (%s): only %ld coroutines created\n", mode, made);
+        return;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "coro_park_1m_ns_per_task%s", mode);
+    bench_report(name, (double)(t1 - t0) / (double)n, "ns");
+    snprintf(name, sizeof name, "coro_park_1m_rss_bytes_per_task%s", mode);
+    bench_report(name, (double)(rss1 - rss0) / (double)n, "B");
+}
+
+/* Default mode: 256 KiB stacks, guard pages on the first ~16 k. */
+AL_BENCH(coro_park_1m)
+{
+    park("", 0);
+}
+
+/* Smallest accepted stack (16 KiB): same RSS (one touched page each),
+ * 16x less address space and page-table spread. */
+AL_BENCH(coro_park_1m_min)
+{
+    park("_min_stack", AL_CORO_STACK_MIN);
+}
