@@ -1,0 +1,9 @@
+/* Umbrella header of the selectors layer: one readiness interface
+ * (register / modify / unregister / select) with swappable backends.
+ * See selector.h for the contract. Depends on libc only. */
+#ifndef SELECTORS_SELECTORS_H
+#define SELECTORS_SELECTORS_H
+
+#include <selectors/selector.h>
+
+#endif

@@ -1,0 +1,120 @@
+/* poll(2) backend: a dense pollfd array (swap-remove on unregister), waited
+ * on with ppoll for nanosecond timeouts. O(registered fds) per call. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "backend.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+
+struct sel_poll_be {
+    struct pollfd *fds;
+    int n, cap;
+};
+
+static short sel_poll_mask(unsigned events)
+{
+    return (short)((events & SEL_READ ? POLLIN : 0) | (events & SEL_WRITE ? POLLOUT : 0));
+}
+
+static int sel_poll_open(sel_selector *sel, const char *arg)
+{
+    (void)arg;
+    sel->be = calloc(1, sizeof(struct sel_poll_be));
+    return sel->be ? 0 : -ENOMEM;
+}
+
+static void sel_poll_close(sel_selector *sel)
+{
+    struct sel_poll_be *be = sel->be;
+    if (be)
+        free(be->fds);
+    free(be);
+    sel->be = NULL;
+}
+
+static int sel_poll_add(sel_selector *sel, int fd, struct sel_reg *reg)
+{
+    struct sel_poll_be *be = sel->be;
+    if (be->n == be->cap) {
+        int cap = be->cap ? be->cap * 2 : 64;
+        struct pollfd *fds = realloc(be->fds, (size_t)cap * sizeof *fds);
+        if (!fds)
+            return -ENOMEM;
+        be->fds = fds;
+        be->cap = cap;
+    }
+    reg->idx = be->n++;
+    be->fds[reg->idx] = (struct pollfd){.fd = fd, .events = sel_poll_mask(reg->events)};
+    return 0;
+}
+
+static int sel_poll_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+{
+    struct sel_poll_be *be = sel->be;
+    (void)fd;
+    be->fds[reg->idx].events = sel_poll_mask(events);
+    return 0;
+}
+
+static void sel_poll_del(sel_selector *sel, int fd, struct sel_reg *reg)
+{
+    struct sel_poll_be *be = sel->be;
+    (void)fd;
+    int last = --be->n;
+    if (reg->idx != last) {
+        be->fds[reg->idx] = be->fds[last];
+        sel->regs[be->fds[reg->idx].fd].idx = reg->idx;
+    }
+}
+
+static int sel_poll_select(sel_selector *sel, double timeout, sel_event *out, int max)
+{
+    struct sel_poll_be *be = sel->be;
+    struct timespec ts;
+    int n = ppoll(be->fds, (nfds_t)be->n, sel_timeout_ts(timeout, &ts), NULL);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    int k = 0;
+    for (int i = 0; i < be->n && n > 0 && k < max; i++) {
+        short re = be->fds[i].revents;
+        if (!re)
+            continue;
+        n--;
+        /* Errors, hang-ups and closed fds (POLLNVAL) are readiness. */
+        unsigned ev = 0;
+        if (re & (POLLIN | POLLPRI | POLLERR | POLLHUP | POLLNVAL))
+            ev |= SEL_READ;
+        if (re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
+            ev |= SEL_WRITE;
+        const struct sel_reg *reg = &sel->regs[be->fds[i].fd];
+        ev &= reg->events;
+        if (!ev)
+            continue;
+        out[k].fd = be->fds[i].fd;
+        out[k].events = ev;
+        out[k].data = reg->data;
+        out[k].gen = reg->gen;
+        k++;
+    }
+    return k;
+}
+
+static int sel_poll_reinit(sel_selector *sel)
+{
+    (void)sel;
+    return 0;
+}
+
+const struct sel_ops sel_poll_ops = {
+    .name = "poll",
+    .open = sel_poll_open,
+    .close = sel_poll_close,
+    .add = sel_poll_add,
+    .mod = sel_poll_mod,
+    .del = sel_poll_del,
+    .select = sel_poll_select,
+    .reinit = sel_poll_reinit,
+};

@@ -1,0 +1,294 @@
+/* io_uring backend, readiness mode: one one-shot IORING_OP_POLL_ADD per
+ * registration. A completed poll is re-armed at the start of the next select
+ * (so an fd still ready completes again at once: level-triggered). Arming is
+ * lazy and batched with the wait in one io_uring_enter. Each request is
+ * tagged with the fd and a per-arm token, so completions of cancelled or
+ * superseded requests (unregister, modify, fd reuse) are recognised as
+ * stale and dropped. Unregister cancels the request at once, because a poll
+ * request holds a reference to the file (a socket closed after unregister
+ * really closes). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "backend.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <liburing.h>
+
+#define SEL_URING_SQ 256
+#define SEL_URING_CQ 16384
+#define SEL_URING_REMOVE_TAG (UINT64_MAX - 1) /* user_data of poll-remove requests */
+
+struct sel_uring_be {
+    struct io_uring ring;
+    int ring_ok;
+    uint32_t seq; /* last token handed out */
+    int *pending; /* fds waiting to be armed; reg->idx is the position */
+    int npending, cappending;
+};
+
+static int sel_uring_init(struct sel_uring_be *be)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = SEL_URING_CQ;
+    int rc = io_uring_queue_init_params(SEL_URING_SQ, &be->ring, &p);
+    if (rc == -EINVAL)
+        rc = io_uring_queue_init(SEL_URING_SQ, &be->ring, 0);
+    if (rc < 0)
+        return rc;
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&be->ring);
+    if (probe) {
+        int ok = io_uring_opcode_supported(probe, IORING_OP_POLL_ADD) &&
+                 io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
+        io_uring_free_probe(probe);
+        if (!ok) {
+            io_uring_queue_exit(&be->ring);
+            return -ENOTSUP;
+        }
+    }
+    be->ring_ok = 1;
+    return 0;
+}
+
+int sel_uring_probe(void)
+{
+    struct sel_uring_be be;
+    memset(&be, 0, sizeof be);
+    int rc = sel_uring_init(&be);
+    if (rc == 0)
+        io_uring_queue_exit(&be.ring);
+    return rc;
+}
+
+static int sel_uring_open(sel_selector *sel, const char *arg)
+{
+    (void)arg;
+    struct sel_uring_be *be = calloc(1, sizeof *be);
+    if (!be)
+        return -ENOMEM;
+    int rc = sel_uring_init(be);
+    if (rc < 0) {
+        free(be);
+        return rc;
+    }
+    sel->be = be;
+    return 0;
+}
+
+static void sel_uring_close(sel_selector *sel)
+{
+    struct sel_uring_be *be = sel->be;
+    if (!be)
+        return;
+    if (be->ring_ok)
+        io_uring_queue_exit(&be->ring);
+    free(be->pending);
+    free(be);
+    sel->be = NULL;
+}
+
+static void sel_uring_queue(struct sel_uring_be *be, int fd, struct sel_reg *reg)
+{
+    if (reg->queued)
+        return;
+    reg->queued = 1;
+    reg->idx = be->npending;
+    be->pending[be->npending++] = fd; /* capacity >= registrations: see add */
+}
+
+static void sel_uring_dequeue(sel_selector *sel, struct sel_reg *reg)
+{
+    struct sel_uring_be *be = sel->be;
+    if (!reg->queued)
+        return;
+    int last = be->pending[--be->npending];
+    be->pending[reg->idx] = last;
+    sel->regs[last].idx = reg->idx;
+    reg->queued = 0;
+}
+
+static struct io_uring_sqe *sel_uring_sqe(struct sel_uring_be *be)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&be->ring);
+    if (!sqe) { /* SQ full: flush it */
+        io_uring_submit(&be->ring);
+        sqe = io_uring_get_sqe(&be->ring);
+    }
+    return sqe;
+}
+
+/* Cancel the armed request of reg, if any. */
+static int sel_uring_disarm(struct sel_uring_be *be, int fd, struct sel_reg *reg)
+{
+    if (!reg->armed)
+        return 0;
+    struct io_uring_sqe *sqe = sel_uring_sqe(be);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_poll_remove(sqe, (uint32_t)fd | ((uint64_t)reg->token << 32));
+    io_uring_sqe_set_data64(sqe, SEL_URING_REMOVE_TAG);
+    reg->armed = 0;
+    return 0;
+}
+
+static int sel_uring_add(sel_selector *sel, int fd, struct sel_reg *reg)
+{
+    struct sel_uring_be *be = sel->be;
+    if (be->cappending <= sel->count) {
+        int cap = be->cappending ? be->cappending * 2 : 64;
+        int *p = realloc(be->pending, (size_t)cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        be->pending = p;
+        be->cappending = cap;
+    }
+    sel_uring_queue(be, fd, reg);
+    return 0;
+}
+
+static int sel_uring_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+{
+    struct sel_uring_be *be = sel->be;
+    (void)events; /* armed from reg->events, which the core updates */
+    int rc = sel_uring_disarm(be, fd, reg);
+    if (rc < 0)
+        return rc;
+    sel_uring_queue(be, fd, reg);
+    return 0;
+}
+
+static void sel_uring_del(sel_selector *sel, int fd, struct sel_reg *reg)
+{
+    struct sel_uring_be *be = sel->be;
+    sel_uring_dequeue(sel, reg);
+    if (reg->armed && sel_uring_disarm(be, fd, reg) == 0)
+        io_uring_submit(&be->ring);
+}
+
+static int sel_uring_arm(sel_selector *sel)
+{
+    struct sel_uring_be *be = sel->be;
+    while (be->npending > 0) {
+        int fd = be->pending[be->npending - 1];
+        struct sel_reg *reg = &sel->regs[fd];
+        struct io_uring_sqe *sqe = sel_uring_sqe(be);
+        if (!sqe)
+            return -EBUSY;
+        be->npending--;
+        reg->queued = 0;
+        reg->armed = 1;
+        reg->token = ++be->seq;
+        unsigned mask = (reg->events & SEL_READ ? POLLIN | POLLRDHUP : 0) |
+                        (reg->events & SEL_WRITE ? POLLOUT : 0);
+        io_uring_prep_poll_add(sqe, fd, mask);
+        io_uring_sqe_set_data64(sqe, (uint32_t)fd | ((uint64_t)reg->token << 32));
+    }
+    return 0;
+}
+
+static int sel_uring_harvest(sel_selector *sel, sel_event *out, int max, unsigned *nseen)
+{
+    struct sel_uring_be *be = sel->be;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    int k = 0;
+    io_uring_for_each_cqe(&be->ring, head, cqe)
+    {
+        if (k >= max)
+            break;
+        seen++;
+        uint64_t ud = cqe->user_data;
+        if (ud == SEL_URING_REMOVE_TAG || ud == LIBURING_UDATA_TIMEOUT)
+            continue;
+        int fd = (int)(uint32_t)ud;
+        struct sel_reg *reg = sel_reg_get(sel, fd);
+        if (!reg || !reg->armed || reg->token != (uint32_t)(ud >> 32))
+            continue; /* cancelled or superseded request */
+        reg->armed = 0;
+        sel_uring_queue(be, fd, reg);
+        unsigned ev = SEL_READ | SEL_WRITE; /* res < 0: the fd is bad, let I/O say why */
+        if (cqe->res >= 0) {
+            unsigned r = (unsigned)cqe->res;
+            ev =
+                (r & (POLLIN | POLLPRI | POLLRDHUP | POLLERR | POLLHUP | POLLNVAL) ? SEL_READ : 0) |
+                (r & (POLLOUT | POLLERR | POLLHUP | POLLNVAL) ? SEL_WRITE : 0);
+        }
+        ev &= reg->events;
+        if (ev)
+            out[k++] = (sel_event){fd, ev, reg->data, reg->gen};
+    }
+    io_uring_cq_advance(&be->ring, seen);
+    *nseen = seen;
+    return k;
+}
+
+static int sel_uring_select(sel_selector *sel, double timeout, sel_event *out, int max)
+{
+    struct sel_uring_be *be = sel->be;
+    double deadline = timeout > 0 ? sel_now() + timeout : 0;
+    for (;;) {
+        int rc = sel_uring_arm(sel);
+        if (rc < 0)
+            return rc;
+        if (max == 0 || io_uring_cq_ready(&be->ring) > 0 || timeout == 0) {
+            rc = io_uring_submit(&be->ring);
+        } else if (timeout < 0) {
+            rc = io_uring_submit_and_wait(&be->ring, 1);
+        } else {
+            struct timespec ts;
+            sel_timeout_ts(timeout, &ts);
+            struct __kernel_timespec kts = {.tv_sec = ts.tv_sec, .tv_nsec = ts.tv_nsec};
+            struct io_uring_cqe *cqe;
+            rc = io_uring_submit_and_wait_timeout(&be->ring, &cqe, 1, &kts, NULL);
+        }
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
+            return rc;
+        unsigned seen;
+        int k = sel_uring_harvest(sel, out, max, &seen);
+        /* A wait that submitted requests returns their count even when a
+         * signal or the timeout ended it: no completion at all means
+         * interrupted or timed out, both a 0 result. */
+        if (k > 0 || timeout == 0 || max == 0 || rc == -ETIME || rc == -EINTR || seen == 0)
+            return k;
+        /* Only stale completions woke us: wait for the rest of the time. */
+        if (timeout > 0 && (timeout = deadline - sel_now()) <= 0)
+            return 0;
+    }
+}
+
+/* Child after fork: leave the parent's ring alone (unmap and close our
+ * copy), make a new one, re-arm everything. */
+static int sel_uring_reinit(sel_selector *sel)
+{
+    struct sel_uring_be *be = sel->be;
+    if (be->ring_ok)
+        io_uring_queue_exit(&be->ring);
+    be->ring_ok = 0;
+    be->npending = 0;
+    for (int fd = 0; fd < sel->cap; fd++) {
+        struct sel_reg *reg = &sel->regs[fd];
+        if (reg->gen) {
+            reg->armed = 0;
+            reg->queued = 0;
+            sel_uring_queue(be, fd, reg);
+        }
+    }
+    return sel_uring_init(be);
+}
+
+const struct sel_ops sel_uring_ops = {
+    .name = "io_uring",
+    .open = sel_uring_open,
+    .close = sel_uring_close,
+    .add = sel_uring_add,
+    .mod = sel_uring_mod,
+    .del = sel_uring_del,
+    .select = sel_uring_select,
+    .reinit = sel_uring_reinit,
+};

@@ -1,0 +1,206 @@
+/* Bad use gets a clear error and changes nothing; backend choice. */
+#include "sel_test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+static int tag_a, tag_b;
+
+START_TEST(bad_fds_and_masks)
+{
+    sel_selector *sel = st_open();
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(sel_register(sel, -1, SEL_READ, NULL), -EBADF);
+    ck_assert_int_eq(sel_modify(sel, -1, SEL_READ, NULL), -EBADF);
+    ck_assert_int_eq(sel_unregister(sel, -1), -EBADF);
+    ck_assert_int_eq(sel_get(sel, -1, NULL, NULL), -EBADF);
+    ck_assert_int_eq(sel_register(sel, p[0], 0, NULL), -EINVAL);
+    ck_assert_int_eq(sel_register(sel, p[0], 0x4, NULL), -EINVAL);
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_READ | 0x100, NULL), -EINVAL);
+    ck_assert_int_eq(sel_modify(sel, p[0], SEL_READ, NULL), -ENOENT);
+    ck_assert_int_eq(sel_unregister(sel, p[0]), -ENOENT);
+    ck_assert_int_eq(sel_get(sel, p[0], NULL, NULL), -ENOENT);
+    ck_assert_int_eq(sel_unregister(sel, 100000), -ENOENT);
+    ck_assert_int_eq(sel_count(sel), 0);
+
+    /* A closed fd. */
+    int q[2];
+    ck_assert_int_eq(pipe(q), 0);
+    close(q[0]);
+    close(q[1]);
+    ck_assert_int_eq(sel_register(sel, q[0], SEL_READ, NULL), -EBADF);
+    ck_assert_int_eq(sel_get(sel, q[0], NULL, NULL), -ENOENT);
+
+    /* Twice: -EEXIST, first registration intact. */
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_a), 0);
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_WRITE, &tag_b), -EEXIST);
+    ck_assert_int_eq(sel_modify(sel, p[0], 0, &tag_b), -EINVAL);
+    unsigned ev;
+    void *data;
+    ck_assert_int_eq(sel_get(sel, p[0], &ev, &data), 0);
+    ck_assert_uint_eq(ev, SEL_READ);
+    ck_assert_ptr_eq(data, &tag_a);
+    ck_assert_int_eq(sel_count(sel), 1);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    sel_event out[4];
+    ck_assert_int_eq(sel_select(sel, 1, out, 4), 1);
+    ck_assert_ptr_eq(out[0].data, &tag_a);
+
+    ck_assert_int_eq(sel_select(sel, 0, out, -1), -EINVAL);
+    ck_assert_int_eq(sel_select(sel, 0, NULL, 4), -EINVAL);
+    ck_assert_int_eq(sel_select(sel, 0, NULL, 0), 0);
+
+    ck_assert_int_eq(sel_unregister(sel, p[0]), 0);
+    ck_assert_int_eq(sel_unregister(sel, p[0]), -ENOENT);
+    ck_assert_int_eq(sel_count(sel), 0);
+    sel_free(sel);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(fd_setsize)
+{
+    st_nofile(FD_SETSIZE + 16);
+    sel_selector *sel = st_open();
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    int big = dup2(p[0], FD_SETSIZE + 3);
+    ck_assert_int_eq(big, FD_SETSIZE + 3);
+    int rc = sel_register(sel, big, SEL_READ, &tag_a);
+    if (st_is("select")) {
+        ck_assert_int_eq(rc, -EINVAL);
+        ck_assert_int_eq(sel_count(sel), 0);
+        ck_assert_int_eq(sel_get(sel, big, NULL, NULL), -ENOENT);
+        ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_b), 0);
+        ck_assert_int_eq(write(p[1], "x", 1), 1);
+        ck_assert_uint_eq(st_events(sel, 1, p[0]), SEL_READ);
+    } else {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(write(p[1], "x", 1), 1);
+        ck_assert_uint_eq(st_events(sel, 1, big), SEL_READ);
+    }
+    sel_free(sel);
+    close(big);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(use_after_close)
+{
+    sel_selector *sel = st_open();
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, NULL), 0);
+    ck_assert_int_eq(sel_close(sel), 0);
+    ck_assert_int_eq(sel_close(sel), 0);
+    sel_event out[4];
+    ck_assert_int_eq(sel_select(sel, 0, out, 4), -EBADF);
+    ck_assert_int_eq(sel_select(sel, -1, out, 4), -EBADF);
+    ck_assert_int_eq(sel_register(sel, p[1], SEL_WRITE, NULL), -EBADF);
+    ck_assert_int_eq(sel_modify(sel, p[0], SEL_WRITE, NULL), -EBADF);
+    ck_assert_int_eq(sel_unregister(sel, p[0]), -EBADF);
+    ck_assert_int_eq(sel_get(sel, p[0], NULL, NULL), -EBADF);
+    ck_assert_int_eq(sel_reinit(sel), -EBADF);
+    ck_assert_int_eq(sel_count(sel), 0);
+    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    /* The registered fds are the caller's: still open. */
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    sel_free(sel);
+    sel_free(NULL);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(backend_choice)
+{
+    sel_selector *sel = (sel_selector *)&tag_a;
+    ck_assert_int_eq(sel_open(&sel, "nonesuch"), -EINVAL);
+    ck_assert_ptr_eq(sel, (sel_selector *)&tag_a); /* untouched on failure */
+    ck_assert_int_eq(sel_open(&sel, "libev:nonesuch"), -EINVAL);
+    ck_assert_int_eq(sel_open(NULL, "poll"), -EINVAL);
+
+    ck_assert_int_eq(setenv(SEL_ENV_BACKEND, al_test_impl, 1), 0);
+    ck_assert_int_eq(sel_open(&sel, NULL), 0);
+    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    sel_free(sel);
+    ck_assert_int_eq(sel_open(&sel, ""), 0);
+    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    sel_free(sel);
+    ck_assert_int_eq(setenv(SEL_ENV_BACKEND, "poll", 1), 0);
+    ck_assert_int_eq(sel_open(&sel, al_test_impl), 0); /* explicit name wins */
+    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    sel_free(sel);
+    ck_assert_int_eq(unsetenv(SEL_ENV_BACKEND), 0);
+    ck_assert_int_eq(sel_open(&sel, NULL), 0);
+    ck_assert_str_eq(sel_name(sel), SEL_DEFAULT_BACKEND);
+    ck_assert_str_eq(sel_name(sel), "libev");
+    sel_free(sel);
+
+    const char *names[16];
+    int n = sel_backends(names, 16);
+    ck_assert_int_ge(n, 4);
+    ck_assert_int_le(n, 16);
+    ck_assert_int_eq(sel_backends(NULL, 0), n);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        found |= strcmp(names[i], al_test_impl) == 0;
+        ck_assert_int_eq(sel_open(&sel, names[i]), 0);
+        sel_free(sel);
+    }
+    ck_assert_msg(found, "sel_backends does not list %s", al_test_impl);
+}
+END_TEST
+
+/* On the libev instance: every libev:X variant passes a readiness check. */
+START_TEST(libev_variants)
+{
+    if (!st_is("libev"))
+        return;
+    const char *names[16];
+    int n = sel_backends(names, 16);
+    int variants = 0;
+    for (int i = 0; i < n && i < 16; i++) {
+        if (strncmp(names[i], "libev:", 6) != 0)
+            continue;
+        variants++;
+        sel_selector *sel;
+        ck_assert_int_eq(sel_open(&sel, names[i]), 0);
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_a), 0);
+        ck_assert_msg(st_events(sel, 0.01, p[0]) == 0, "%s: spurious", names[i]);
+        ck_assert_int_eq(write(p[1], "x", 1), 1);
+        ck_assert_msg(st_events(sel, 2, p[0]) == SEL_READ, "%s: not ready", names[i]);
+        double t0 = st_now();
+        char c;
+        ck_assert_int_eq(read(p[0], &c, 1), 1);
+        ck_assert_msg(st_events(sel, 0.05, p[0]) == 0, "%s: still ready", names[i]);
+        ck_assert_msg(st_now() - t0 >= 0.045, "%s: short timeout", names[i]);
+        sel_free(sel);
+        close(p[0]);
+        close(p[1]);
+    }
+    ck_assert_int_ge(variants, 1);
+}
+END_TEST
+
+AL_TEST_SUITE(sel_bad_use)
+{
+    st_require_impl();
+    Suite *s = suite_create("sel_bad_use");
+    TCase *tc = al_tcase("bad_use");
+    tcase_add_test(tc, bad_fds_and_masks);
+    tcase_add_test(tc, fd_setsize);
+    tcase_add_test(tc, use_after_close);
+    tcase_add_test(tc, backend_choice);
+    tcase_add_test(tc, libev_variants);
+    suite_add_tcase(s, tc);
+    return s;
+}
