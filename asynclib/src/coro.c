@@ -41,6 +41,12 @@
 #if __has_include(<valgrind/valgrind.h>)
 #define AL_VALGRIND 1
 #include <valgrind/valgrind.h>
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_DEFINED
+#define VALGRIND_MAKE_MEM_DEFINED(a, n) ((void)0)
 #endif
 
 /* Initial-exec TLS: the library is built PIC, and the default
@@ -201,13 +207,19 @@ static void thread_setup(void)
 
 /* ASan has its own SEGV handler and stack-overflow report; ours would
  * fight it. */
+#ifdef AL_ASAN
+#define AL_SEGV_HANDLER 0
+#else
+#define AL_SEGV_HANDLER 1
+#endif
+
 static void overflow_setup(void)
 {
-#ifndef AL_ASAN
+    if (!AL_SEGV_HANDLER)
+        return;
     pthread_once(&segv_once, install_segv);
     if (!altstack_done)
         thread_setup();
-#endif
 }
 
 /* ---- sanitizer and Valgrind announcements ---- */
@@ -358,10 +370,8 @@ int al_coro_resume(al_coro *co)
 {
     if (!co || (co->state != CO_CREATED && co->state != CO_SUSPENDED))
         return -EINVAL;
-#ifndef AL_ASAN
-    if (!altstack_done)
+    if (AL_SEGV_HANDLER && !altstack_done)
         thread_setup();
-#endif
     co->resumer = current;
     co->state = CO_RUNNING;
     current = co;
@@ -406,6 +416,9 @@ void al_coro_free(al_coro *co)
 #ifdef AL_VALGRIND
     VALGRIND_STACK_DEREGISTER(co->vg_id);
 #endif
+    /* Memcheck marked the dead frames inaccessible; the pool reads them to
+     * judge stack depth (stack.c, trim). */
+    VALGRIND_MAKE_MEM_DEFINED(co->stack.lo, co->stack.size);
     al_stack st = co->stack;
     char *low_sp = co->low_sp;
 #ifdef AL_ASAN

@@ -307,19 +307,22 @@ END_TEST
 
 static volatile int depth_sink;
 
-static int recurse(int n)
+/* buf escapes into the callee, so no compiler can turn this into a loop. */
+static int recurse(int n, volatile char *parent)
 {
     volatile char buf[512];
     buf[0] = (char)n;
     buf[511] = (char)n;
+    parent[1] = (char)n;
     if (n == 0)
         return buf[0];
-    return recurse(n - 1) + buf[511];
+    return recurse(n - 1, buf) + buf[511];
 }
 
 static void deep_body(void *arg)
 {
-    depth_sink = recurse(*(int *)arg);
+    volatile char top[2];
+    depth_sink = recurse(*(int *)arg, top);
 }
 
 START_TEST(test_deep_recursion)
@@ -377,6 +380,9 @@ START_TEST(test_stack_trim_on_reuse)
 {
     /* The deep pages of a pooled stack go back to the kernel; its top
      * (above the watermark) stays. */
+#if defined(UNDER_ASAN) || defined(UNDER_TSAN)
+    return; /* frame sizes differ and shadow memory muddles residency */
+#endif
     int depth = 300; /* >= 150 KiB */
     al_coro *co = new_coro(0, deep_body, &depth);
     char *top = stack_top_of(co);
@@ -413,12 +419,17 @@ START_TEST(test_many_live)
     /* 100 k at once: beyond the default guard limit (~16 k), so this also
      * covers unguarded slots and many regions. */
     int n = RUNNING_ON_VALGRIND ? 5000 : 100000, done = 0;
+#ifdef UNDER_TSAN
+    n = 2000; /* each TSan fiber costs an mmap'd thread state */
+#endif
+    al_stack_stats st;
+    al_stack_get_stats(&st);
+    size_t regions_before = st.regions;
     al_coro **cos = malloc(sizeof *cos * (size_t)n);
     for (int i = 0; i < n; i++) {
         cos[i] = new_coro(AL_CORO_STACK_MIN, park_body, &done);
         ck_assert_int_eq(al_coro_resume(cos[i]), 0);
     }
-    al_stack_stats st;
     al_stack_get_stats(&st);
     ck_assert_uint_ge(st.in_use, (size_t)n - AL_STACK_CACHE * 4);
     ck_assert_uint_le(st.guarded, al_stack_guard_limit());
@@ -429,9 +440,9 @@ START_TEST(test_many_live)
     ck_assert_int_eq(done, n);
     al_stack_flush_cache();
     al_stack_get_stats(&st);
-    ck_assert_uint_eq(st.in_use, 0);
-    ck_assert_uint_le(st.regions, 2);
     free(cos);
+    ck_assert_uint_eq(st.in_use, 0);
+    ck_assert_uint_le(st.regions, regions_before + 1); /* empty regions unmapped */
 }
 END_TEST
 
@@ -480,23 +491,27 @@ END_TEST
 
 static volatile int overflow_limit = 1 << 30;
 
-static int overflow(int n)
+static int overflow(int n, volatile char *parent)
 {
     volatile char buf[256];
     buf[0] = (char)n;
+    parent[1] = (char)n;
     if (n >= overflow_limit)
         return 0;
-    return overflow(n + 1) + buf[0];
+    return overflow(n + 1, buf) + buf[0];
 }
 
 static void overflow_body(void *arg)
 {
+    volatile char top[2];
     (void)arg;
-    depth_sink = overflow(0);
+    depth_sink = overflow(0, top);
 }
 
 /* Forks (so it works with CK_FORK=no too): the child overflows a stack
- * named Task-3, the parent checks it died of SIGSEGV with the message. */
+ * named Task-3, the parent checks it died of SIGSEGV with the message. The
+ * size is one no other test uses, so no unguarded stack (test_guards_off)
+ * can come from the pool. */
 START_TEST(test_overflow_dies_with_name)
 {
     if (RUNNING_ON_VALGRIND)
@@ -509,7 +524,7 @@ START_TEST(test_overflow_dies_with_name)
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
         al_coro *co = NULL;
-        if (al_coro_new(&co, 64 * 1024, overflow_body, NULL) != 0)
+        if (al_coro_new(&co, 48 * 1024, overflow_body, NULL) != 0)
             _exit(3);
         al_coro_set_name(co, "Task-3");
         al_coro_resume(co);
@@ -530,7 +545,7 @@ START_TEST(test_overflow_dies_with_name)
 #else
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d, stderr: %s",
                   status, buf);
-    ck_assert_msg(strstr(buf, "asynclib: stack overflow in task 'Task-3' (stack size 65536)"),
+    ck_assert_msg(strstr(buf, "asynclib: stack overflow in task 'Task-3' (stack size 49152)"),
                   "stderr: %s", buf);
 #endif
 }
@@ -554,8 +569,10 @@ START_TEST(test_other_segv_default)
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+#if defined(UNDER_ASAN) || defined(UNDER_TSAN)
+    ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 4); /* the sanitizer reported it */
+#else
     ck_assert(WIFSIGNALED(status));
-#ifndef UNDER_ASAN
     ck_assert_int_eq(WTERMSIG(status), SIGSEGV);
 #endif
 }
@@ -580,9 +597,7 @@ AL_TEST_SUITE(coro)
     tc = al_tcase("stacks");
     tcase_add_test(tc, test_deep_recursion);
     tcase_add_test(tc, test_stack_reuse);
-#if !defined(UNDER_ASAN) && !defined(UNDER_TSAN)
     tcase_add_test(tc, test_stack_trim_on_reuse);
-#endif
     tcase_add_test(tc, test_many_sequential);
     tcase_add_test(tc, test_many_live);
     tcase_add_test(tc, test_guards_off);
