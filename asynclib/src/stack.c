@@ -15,6 +15,12 @@
 #define AL_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 #define MAX_SLOTS_PER_REGION 4096u
+/* Freed slots are returned to the kernel in batches: one madvise per run of
+ * adjacent slots instead of one per slot (~1.5 us each here). At most
+ * DIRTY_BATCH - 1 freed slots per region keep their pages meanwhile. */
+#define DIRTY_BATCH 16u
+#define SLOT_GUARDED 1u
+#define SLOT_DIRTY 2u
 #define CACHE_CLASSES 4
 
 /* All same-sized slots of one mmap. free_idx is a LIFO of free slot
@@ -22,9 +28,9 @@
 typedef struct al_stack_region {
     char *base;
     size_t slot_size; /* guard page + stack */
-    uint32_t nslots, nfree, nguarded;
+    uint32_t nslots, nfree, nguarded, ndirty;
     uint32_t *free_idx;
-    uint8_t *guarded;
+    uint8_t *flags; /* SLOT_* */
     struct size_class *cls;
     struct al_stack_region *prev, *next; /* in cls->partial while nfree > 0 */
 } region;
@@ -143,14 +149,14 @@ static region *region_new(size_class *c)
     if (!r)
         return NULL;
     r->free_idx = malloc(n * sizeof *r->free_idx);
-    r->guarded = calloc(n, 1);
+    r->flags = calloc(n, 1);
     r->base = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (!r->free_idx || !r->guarded || r->base == MAP_FAILED) {
+    if (!r->free_idx || !r->flags || r->base == MAP_FAILED) {
         if (r->base != MAP_FAILED && r->base)
             munmap(r->base, n * slot);
         free(r->free_idx);
-        free(r->guarded);
+        free(r->flags);
         free(r);
         return NULL;
     }
@@ -177,7 +183,7 @@ static void region_free(region *r)
     nmapped -= (size_t)r->nslots * r->slot_size;
     c->nregions--;
     free(r->free_idx);
-    free(r->guarded);
+    free(r->flags);
     free(r);
 }
 
@@ -186,10 +192,10 @@ static void region_free(region *r)
  * cost a syscall on a path that should have none. */
 static void maybe_guard(region *r, uint32_t i, char *slot)
 {
-    if (r->guarded[i] || nguarded >= atomic_load(&guard_limit))
+    if ((r->flags[i] & SLOT_GUARDED) || nguarded >= atomic_load(&guard_limit))
         return;
     if (mprotect(slot, page_size, PROT_NONE) == 0) {
-        r->guarded[i] = 1;
+        r->flags[i] |= SLOT_GUARDED;
         r->nguarded++;
         nguarded++;
     }
@@ -210,28 +216,55 @@ static int region_get(al_stack *st, size_t size)
     if (r->nfree == 0)
         partial_remove(c, r);
     char *slot = r->base + (size_t)i * r->slot_size;
+    if (r->flags[i] & SLOT_DIRTY) {
+        r->flags[i] &= (uint8_t)~SLOT_DIRTY;
+        r->ndirty--;
+    }
     maybe_guard(r, i, slot);
     nin_use++;
     st->lo = slot + page_size;
     st->size = size;
     st->region = r;
     st->slot = i;
-    st->guarded = r->guarded[i];
+    st->guarded = r->flags[i] & SLOT_GUARDED;
     pthread_mutex_unlock(&lock);
     return 0;
 }
 
+/* One madvise per run of adjacent dirty slots; a run's range includes the
+ * guard pages between its stacks, which is harmless (they hold no pages). */
+static void region_clean(region *r)
+{
+    uint32_t i = 0;
+    while (i < r->nslots) {
+        if (!(r->flags[i] & SLOT_DIRTY)) {
+            i++;
+            continue;
+        }
+        uint32_t j = i;
+        while (j < r->nslots && (r->flags[j] & SLOT_DIRTY))
+            r->flags[j++] &= (uint8_t)~SLOT_DIRTY;
+        char *lo = r->base + (size_t)i * r->slot_size + page_size;
+        madvise(lo, (size_t)(j - i) * r->slot_size - page_size, MADV_DONTNEED);
+        i = j;
+    }
+    r->ndirty = 0;
+}
+
 static void region_put(const al_stack *st)
 {
-    madvise(st->lo, st->size, MADV_DONTNEED);
     pthread_mutex_lock(&lock);
     region *r = st->region;
     if (r->nfree == 0)
         partial_push(r->cls, r);
     r->free_idx[r->nfree++] = st->slot;
+    r->flags[st->slot] |= SLOT_DIRTY;
+    r->ndirty++;
     nin_use--;
     if (r->nfree == r->nslots && r->cls->nregions > 1)
         region_free(r);
+    else if (r->ndirty >= DIRTY_BATCH || r->nfree == r->nslots)
+        region_clean(r);
     pthread_mutex_unlock(&lock);
 }
 

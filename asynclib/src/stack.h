@@ -17,13 +17,13 @@
  *
  * Pool: each thread caches up to AL_STACK_CACHE freed stacks per size
  * (lock-free hot path: no syscall, no lock); beyond that a stack goes back
- * to its region under a global lock with all its pages returned to the
- * kernel (MADV_DONTNEED), and an empty region is unmapped unless it is the
- * last of its size. A cached stack that was used below the watermark
- * (AL_STACK_WATERMARK from the top) has its deep pages returned when it is
- * put back, so one deep recursion does not pin RAM for ever. Depth is
- * judged from the lowest sp seen at switches and a probe word just below
- * the watermark: a heuristic (a frame that skips that word and never
+ * to its region under a global lock, and its pages are returned to the
+ * kernel (MADV_DONTNEED) in batches: one madvise per run of adjacent freed
+ * slots once a region has 16 freed slots pending (or is empty). An empty
+ * region is unmapped unless it is the last of its size. A cached stack that was used below the
+ * watermark (AL_STACK_WATERMARK from the top) has its deep pages returned when it is put back, so
+ * one deep recursion does not pin RAM for ever. Depth is judged from the lowest sp seen at switches
+ * and a probe word just below the watermark: a heuristic (a frame that skips that word and never
  * yields there is missed), which only costs RAM, never correctness.
  */
 #ifndef ASYNCLIB_STACK_H
