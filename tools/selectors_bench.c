@@ -179,6 +179,13 @@ int main(int argc, char **argv)
            "| ping-pong (round trips/s) |\n");
     printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < n; i++) {
+        sel_selector *probe;
+        int rc = sel_open(&probe, names[i]);
+        if (rc < 0) {
+            printf("| %s | unavailable: %s | | | | |\n", names[i], strerror(-rc));
+            continue;
+        }
+        sel_free(probe);
         printf("| %s | %.0f", names[i], bench_register(names[i]));
         fflush(stdout);
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
