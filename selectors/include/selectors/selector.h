@@ -32,7 +32,7 @@
  *
  * Fork: a selector opened before fork() cannot be used in the child as is
  * (epoll and io_uring instances are shared with the parent). In the child,
- * every call except sel_reinit, sel_close, sel_free and sel_name returns
+ * every call except sel_reinit, sel_close, sel_free, sel_name and sel_count returns
  * -ECHILD until sel_reinit() gives it fresh kernel state with the same
  * registrations; or close it and open another. The parent is unaffected.
  *
