@@ -1,0 +1,20 @@
+/* asynclib: asyncio's pure layer in C. One include for all of it.
+ *
+ *   loop.h      the event loop: ready queue, timers, thread-safe calls
+ *   loop_ops.h  the hook a layer with I/O implements (the "subclass")
+ *   future.h    Future: what everything waits on
+ *   task.h      Task: a function on its own stack; await, sleep, al_run
+ *   executor.h  the default thread pool
+ *   error.h     error codes and al_strerror
+ */
+#ifndef ASYNCLIB_ASYNCLIB_H
+#define ASYNCLIB_ASYNCLIB_H
+
+#include <asynclib/error.h>
+#include <asynclib/loop.h>
+#include <asynclib/loop_ops.h>
+#include <asynclib/future.h>
+#include <asynclib/task.h>
+#include <asynclib/executor.h>
+
+#endif

@@ -1,0 +1,77 @@
+/* Future: the one thing everything waits on.
+ *
+ * A future is pending, then exactly once done: with a result (a void *
+ * value), with an error (a negative code), or cancelled (with an optional
+ * message). Done-callbacks are never run inline: completing the future
+ * queues each one with call_soon, in registration order (also when added to
+ * an already-done future).
+ *
+ * Ownership: futures are reference-counted; al_future_new() returns one
+ * reference, al_future_ref/unref add and drop one. A task awaiting a future
+ * holds its own reference meanwhile. The result value belongs to the future
+ * once set: its destructor (if given) runs when the future is freed, unless
+ * al_future_take_result() moved it out. An error that nobody retrieved
+ * (al_future_result, al_future_error, al_await) is reported to the loop's
+ * exception handler when the future is freed.
+ *
+ * Threads: the loop's thread only (use al_call_soon_threadsafe to complete
+ * a future from another thread).
+ */
+#ifndef ASYNCLIB_FUTURE_H
+#define ASYNCLIB_FUTURE_H
+
+#include <asynclib/loop.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*al_value_dtor)(void *value);
+/* A done-callback: runs in a later loop iteration with the future done.
+ * A negative return is reported to the exception handler. */
+typedef int (*al_done_fn)(al_future *f, void *arg);
+
+/* A pending future bound to loop. -EINVAL, AL_ELOOPCLOSED, -ENOMEM. */
+int al_future_new(al_loop *loop, al_future **out);
+/* Adds a reference; returns f. */
+al_future *al_future_ref(al_future *f);
+/* Drops a reference; NULL is ignored. */
+void al_future_unref(al_future *f);
+
+al_loop *al_future_loop(const al_future *f);
+bool al_future_done(const al_future *f);
+bool al_future_cancelled(const al_future *f);
+
+/* Completes f with value (owned by f from now on; dtor may be NULL).
+ * AL_EINVALIDSTATE if f is done (the value is not taken: the caller keeps
+ * it); -EINVAL if f is NULL or a task (tasks complete themselves). */
+int al_future_set_result(al_future *f, void *value, al_value_dtor dtor);
+/* Completes f with error (< 0, not AL_ECANCELLED: use al_future_cancel).
+ * AL_EINVALIDSTATE if done; -EINVAL for a bad code, NULL or a task. */
+int al_future_set_error(al_future *f, int error);
+/* Cancels a pending future (message copied, may be NULL): returns 1; 0 if
+ * it was already done. On a task this is al_task_cancel(). */
+int al_future_cancel(al_future *f, const char *message);
+
+/* 0 and *value (borrowed: valid while f lives) when f has a result; its
+ * error; AL_ECANCELLED; AL_EINVALIDSTATE while pending. Marks an error as
+ * retrieved. value may be NULL. */
+int al_future_result(al_future *f, void **value);
+/* Like al_future_result, but moves the value out: its destructor will not
+ * run, the caller owns it. */
+int al_future_take_result(al_future *f, void **value);
+/* asyncio's exception(): 0 (result), the error, AL_ECANCELLED, or
+ * AL_EINVALIDSTATE while pending; marks the error retrieved. */
+int al_future_error(al_future *f);
+/* The cancellation message, or NULL. Borrowed: valid while f lives. */
+const char *al_future_cancel_message(const al_future *f);
+
+/* Registers fn(f, arg), FIFO. -EINVAL for NULL; -ENOMEM. */
+int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg);
+/* Unregisters every (fn, arg) pair equal to these; returns how many. */
+int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

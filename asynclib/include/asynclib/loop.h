@@ -1,0 +1,165 @@
+/* The pure event loop: a ready queue, a timer heap, and one blocking step.
+ *
+ * This is asyncio's BaseEventLoop without any I/O. One iteration computes a
+ * timeout (0 when callbacks are ready or stop() was requested, else the
+ * time to the earliest timer, else forever), blocks in ops->wait(timeout),
+ * moves due timers to the ready queue in deadline order, and runs exactly
+ * the callbacks that were ready at that moment; callbacks they schedule run
+ * in the next iteration.
+ *
+ * Threads: a loop belongs to the thread that runs it. Only
+ * al_call_soon_threadsafe() and al_loop_wakeup() may be called from other
+ * threads; in debug mode other calls from a foreign thread fail with
+ * AL_EWRONGTHREAD while the loop runs.
+ *
+ * Ownership: al_loop_new*() returns a loop owned by the caller, released
+ * with al_loop_free(). Futures, tasks and handles that the user still holds
+ * keep the loop's memory alive (not its resources) until they are released,
+ * so no pointer a user holds ever dangles.
+ */
+#ifndef ASYNCLIB_LOOP_H
+#define ASYNCLIB_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct al_loop al_loop;
+typedef struct al_handle al_handle;
+typedef struct al_future al_future;
+typedef struct al_task al_task;
+
+/* A callback. Returns 0, or a negative code that the loop reports to its
+ * exception handler (the loop goes on). */
+typedef int (*al_callback_fn)(al_loop *loop, void *arg);
+
+/* ---- creation and lifetime ------------------------------------------- */
+
+/* A loop on the real monotonic clock (CLOCK_MONOTONIC); its wait sleeps on
+ * a condition variable that al_loop_wakeup() signals. NULL on ENOMEM.
+ * Debug mode is on when the environment has ASYNCLIB_DEBUG=1. */
+al_loop *al_loop_new(void);
+
+/* A loop on a virtual clock that starts at 0.0 and moves only when the loop
+ * would otherwise sleep: it jumps straight to the next deadline. While work
+ * from other threads is outstanding (executor jobs) it waits in real time
+ * for it instead. Deterministic and instant for timing tests. NULL on ENOMEM. */
+al_loop *al_loop_new_virtual(void);
+
+/* Closes the loop if needed and drops the caller's reference. Fails with
+ * AL_ELOOPRUNNING (and does nothing) while the loop runs; -EINVAL on NULL. */
+int al_loop_free(al_loop *loop);
+
+/* Closes the loop: drops pending callbacks and timers, shuts the default
+ * executor down without waiting, releases the subclass's resources.
+ * Idempotent. AL_ELOOPRUNNING while running. Afterwards every scheduling
+ * call fails with AL_ELOOPCLOSED. */
+int al_loop_close(al_loop *loop);
+
+bool al_loop_is_running(const al_loop *loop);
+bool al_loop_is_closed(const al_loop *loop);
+
+/* The loop running on the calling thread, or NULL (asyncio's
+ * get_running_loop). Borrowed. */
+al_loop *al_loop_running(void);
+
+/* Name of the implementation ("real", "virtual", or the subclass's). */
+const char *al_loop_name(const al_loop *loop);
+
+/* ---- running ----------------------------------------------------------- */
+
+/* Iterates until al_loop_stop(). Returns 0 after a stop, AL_ELOOPCLOSED,
+ * AL_ELOOPRUNNING (this loop, or another loop on this thread, is running). */
+int al_loop_run_forever(al_loop *loop);
+
+/* Runs until future f is done and returns f's status (0 when it has a
+ * result, its error, or AL_ECANCELLED); AL_ESTOPPED if the loop was stopped
+ * first (f stays pending); AL_EWRONGLOOP if f belongs to another loop; the
+ * errors of al_loop_run_forever. The future stays owned by the caller. */
+int al_loop_run_until_complete(al_loop *loop, al_future *f);
+
+/* Asks the loop to stop after the current iteration. Before run_forever,
+ * the next run does exactly one iteration. */
+int al_loop_stop(al_loop *loop);
+
+/* Runs a single iteration; it blocks until the next timer (or forever) when
+ * nothing is ready, like any iteration. */
+int al_loop_run_once(al_loop *loop);
+
+/* Monotonic loop time in seconds (virtual time on a virtual loop). */
+double al_loop_time(al_loop *loop);
+
+/* ---- scheduling -------------------------------------------------------- */
+
+/* Queues fn(loop, arg) to run in the next iteration, after every callback
+ * already queued (FIFO). If out is not NULL, *out receives a new reference
+ * to the handle (release it with al_handle_unref) that can cancel the call.
+ * Errors: -EINVAL (NULL loop or fn), AL_ELOOPCLOSED, -ENOMEM,
+ * AL_EWRONGTHREAD (debug mode, foreign thread). Nothing is queued on error. */
+int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
+
+/* Like al_call_soon, callable from any thread; wakes the loop if it sleeps
+ * (one wakeup per batch of calls: wakeups are coalesced). Called on the
+ * loop's own thread it is exactly al_call_soon. */
+int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg);
+
+/* Runs fn after delay seconds (negative means now, as a timer; NaN is
+ * -EINVAL). Equal deadlines fire in scheduling order. */
+int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_handle **out);
+
+/* Runs fn at absolute loop time `when` (al_loop_time() scale). */
+int al_call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_handle **out);
+
+/* Interrupts the loop's wait. Any thread. */
+void al_loop_wakeup(al_loop *loop);
+
+/* ---- handles ----------------------------------------------------------- */
+
+/* Cancels the call if it has not run: it never runs. Idempotent; a no-op
+ * after it ran. */
+void al_handle_cancel(al_handle *h);
+bool al_handle_cancelled(const al_handle *h);
+/* Deadline of a timer handle, or NaN for a call_soon handle. */
+double al_handle_when(const al_handle *h);
+/* Releases the caller's reference. NULL is ignored. */
+void al_handle_unref(al_handle *h);
+
+/* ---- errors: the exception handler --------------------------------------- */
+
+/* What went wrong. Pointers are borrowed for the duration of the handler
+ * call only. */
+typedef struct al_error_context {
+    const char *message; /* never NULL */
+    int error;           /* the code, or 0 (for instance a slow callback) */
+    al_callback_fn callback; /* the callback that failed, or NULL */
+    void *callback_arg;
+    al_future *future; /* the future concerned, or NULL */
+    al_task *task;     /* the task concerned, or NULL */
+} al_error_context;
+
+typedef void (*al_exception_handler_fn)(al_loop *loop, const al_error_context *ctx, void *user);
+
+/* Sets the handler; fn NULL restores the default one. */
+int al_loop_set_exception_handler(al_loop *loop, al_exception_handler_fn fn, void *user);
+/* Prints the context to stderr, one line: "asynclib: MESSAGE: ERROR (...)". */
+void al_loop_default_exception_handler(al_loop *loop, const al_error_context *ctx);
+/* Passes ctx to the current handler. */
+void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx);
+
+/* ---- debug mode -------------------------------------------------------- */
+
+/* In debug mode, calls from a foreign thread fail with AL_EWRONGTHREAD
+ * while the loop runs, and callbacks or task steps that run longer than the
+ * slow-callback duration (default 0.1 s) are reported to the exception
+ * handler as "Executing <...> took N seconds". */
+int al_loop_set_debug(al_loop *loop, bool enabled);
+bool al_loop_get_debug(const al_loop *loop);
+int al_loop_set_slow_callback_duration(al_loop *loop, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

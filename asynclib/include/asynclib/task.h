@@ -1,0 +1,110 @@
+/* Task: the future that drives a C function on its own stack.
+ *
+ * A task runs fn(arg, &result) as a stackful coroutine. From any depth of
+ * its call stack the function may suspend with al_await(future), al_sleep()
+ * and everything built on them; other tasks and callbacks run meanwhile.
+ * The function's return value decides how the task ends: 0 -> result
+ * (*result, default NULL), AL_ECANCELLED -> cancelled, any other negative
+ * code -> that error.
+ *
+ * Cancellation follows asyncio: al_task_cancel(t, msg) cancels the future t
+ * is waiting on (or, when t is not waiting, makes its next suspension
+ * return AL_ECANCELLED); the pending al_await returns AL_ECANCELLED; the
+ * function may clean up, swallow it (and go on) or return it. A task that
+ * returns 0 after a cancellation it never received ends cancelled.
+ * cancelling()/uncancel() count requests so timeouts and task groups
+ * compose.
+ *
+ * Ownership: a task is a future (al_task_future(); the same object) and is
+ * reference-counted like one. The loop holds a reference to every task
+ * until it is done, so a task never vanishes mid-run; al_task_new's *out,
+ * when asked for, is the caller's own reference.
+ *
+ * Threads: the loop's thread only.
+ */
+#ifndef ASYNCLIB_TASK_H
+#define ASYNCLIB_TASK_H
+
+#include <asynclib/future.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The body of a task. Returns 0 (with *result set, or left NULL), or a
+ * negative code. */
+typedef int (*al_task_fn)(void *arg, void **result);
+
+typedef struct al_task_options {
+    const char *name;      /* copied; NULL -> "Task-N" */
+    size_t stack_size;     /* bytes; 0 -> default (256 KiB) */
+    int eager;             /* -1: the loop's setting (al_loop_set_eager_tasks), 0 no, 1 yes */
+    al_value_dtor result_dtor; /* destructor for the task's result value, or NULL */
+} al_task_options;
+
+#define AL_TASK_OPTIONS_DEFAULT {NULL, 0, -1, NULL}
+
+/* Creates a task running fn(arg, ...) on loop; opts may be NULL. Its first
+ * step runs in the next iteration, or at once inside this call for an eager
+ * task on a running loop (a task that never suspends is then already done
+ * when this returns). out may be NULL (the loop keeps the task until done).
+ * Errors: -EINVAL (NULL loop/fn, stack size out of range), AL_ELOOPCLOSED,
+ * AL_EWRONGTHREAD, -ENOMEM. */
+int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                al_task **out);
+
+/* The task as a future (same object, no new reference). */
+al_future *al_task_future(al_task *t);
+/* The future as a task, or NULL if f is not a task. */
+al_task *al_future_task(al_future *f);
+void al_task_unref(al_task *t);
+
+/* Requests cancellation (message copied, may be NULL). Returns 1, or 0 if
+ * the task is already done. */
+int al_task_cancel(al_task *t, const char *message);
+/* Number of pending cancellation requests. */
+int al_task_cancelling(const al_task *t);
+/* Decrements the count (not below 0) and returns the new value; at 0 a
+ * cancellation not yet delivered is withdrawn. */
+int al_task_uncancel(al_task *t);
+
+/* Name: "Task-N" by default. Borrowed while t lives. */
+const char *al_task_name(const al_task *t);
+int al_task_set_name(al_task *t, const char *name);
+
+/* The task whose step is running on this thread, or NULL. Borrowed. */
+al_task *al_current_task(void);
+/* Fills out[0..max) with the loop's not-done tasks (borrowed) and returns
+ * how many there are (may exceed max). */
+size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max);
+
+/* Loop-wide default for eager start (asyncio's eager_task_factory). */
+int al_loop_set_eager_tasks(al_loop *loop, bool eager);
+
+/* ---- suspending (inside a task only) -------------------------------------- */
+
+/* Suspends the current task until f is done; returns f's status as
+ * al_future_error() (0 when f has a result: read it with
+ * al_future_result). Returns AL_ECANCELLED if the task is cancelled
+ * meanwhile (f is then cancelled too, as in asyncio). Errors without
+ * suspending: AL_ENOTINTASK outside a task, AL_EWRONGLOOP for another
+ * loop's future, AL_EINVALIDSTATE when a task awaits itself, -EINVAL. */
+int al_await(al_future *f);
+
+/* Suspends for delay seconds (<= 0: exactly one loop iteration). 0, or
+ * AL_ECANCELLED; -EINVAL for NaN; AL_ENOTINTASK outside a task. */
+int al_sleep(double delay);
+
+/* ---- asyncio.run ------------------------------------------------------------ */
+
+/* Runs fn(arg) as the main task of a new real-clock loop, until it is done;
+ * then cancels the tasks left, waits for them, shuts the executor down and
+ * frees the loop. Returns the main task's status; *result (may be NULL)
+ * receives its result value, owned by the caller. AL_ELOOPRUNNING inside a
+ * running loop. */
+int al_run(al_task_fn fn, void *arg, void **result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,353 @@
+/* The default executor: a lazily grown pool of detached threads.
+ *
+ * A job has two owners, counted atomically: the loop side (its future,
+ * touched only on the loop's thread) and the pool side (the queue, then
+ * the worker, then the completion queued back with call_soon_threadsafe).
+ * Whoever lets go last frees it, so neither a cancelled future nor a closed
+ * loop leaves a worker writing to freed memory. */
+#include "future_internal.h"
+
+#include <asynclib/error.h>
+#include <asynclib/executor.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct al_job al_job;
+
+struct al_executor {
+    pthread_mutex_t lock;
+    pthread_cond_t work;    /* a job was queued, or shutdown */
+    pthread_cond_t exited;  /* a thread exited */
+    al_job *head, *tail;
+    int threads, idle, max;
+    bool shutdown;
+    atomic_int refs; /* the loop + every thread */
+};
+
+struct al_job {
+    al_job *next;        /* executor queue */
+    al_job *prev_inflight, *next_inflight; /* loop->jobs */
+    al_loop *loop;
+    al_executor *ex;
+    al_work_fn fn;
+    void *arg;
+    void *result;
+    al_value_dtor dtor;
+    int rc;
+    al_future *fut; /* loop side; NULL once it let go */
+    bool started;   /* under ex->lock */
+    atomic_int refs;
+};
+
+static void executor_release(al_executor *ex)
+{
+    if (atomic_fetch_sub(&ex->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&ex->lock);
+    pthread_cond_destroy(&ex->work);
+    pthread_cond_destroy(&ex->exited);
+    free(ex);
+}
+
+static void job_release(al_job *job)
+{
+    if (atomic_fetch_sub(&job->refs, 1) != 1)
+        return;
+    if (job->dtor && job->result)
+        job->dtor(job->result); /* a result nobody took */
+    free(job);
+}
+
+/* ---- loop side ---------------------------------------------------------------- */
+
+static int job_future_done(al_future *f, void *arg);
+
+static void inflight_remove(al_loop *loop, al_job *job)
+{
+    if (job->prev_inflight)
+        job->prev_inflight->next_inflight = job->next_inflight;
+    else
+        loop->jobs = job->next_inflight;
+    if (job->next_inflight)
+        job->next_inflight->prev_inflight = job->prev_inflight;
+}
+
+/* The loop side lets go: the future no longer waits for this job. */
+static void job_detach(al_job *job)
+{
+    al_future *f = job->fut;
+    if (!f)
+        return;
+    job->fut = NULL;
+    al_future_remove_done_callback(f, job_future_done, job);
+    inflight_remove(job->loop, job);
+    al__loop_external_end(job->loop);
+    al_future_unref(f);
+    job_release(job);
+}
+
+/* Withdraws a job that no thread has taken yet; true if it was queued. */
+static bool job_unqueue(al_job *job)
+{
+    al_executor *ex = job->ex;
+    bool found = false;
+    pthread_mutex_lock(&ex->lock);
+    if (!job->started) {
+        al_job **p = &ex->head;
+        while (*p && *p != job)
+            p = &(*p)->next;
+        if (*p) {
+            *p = job->next;
+            if (ex->tail == job) {
+                ex->tail = NULL;
+                for (al_job *j = ex->head; j; j = j->next)
+                    ex->tail = j;
+            }
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&ex->lock);
+    return found;
+}
+
+/* The future finished first: the user cancelled it. */
+static int job_future_done(al_future *f, void *arg)
+{
+    (void)f;
+    al_job *job = arg;
+    if (job_unqueue(job))
+        job_release(job); /* the queue's reference */
+    job_detach(job);
+    return 0;
+}
+
+static int job_complete(al_loop *loop, void *arg)
+{
+    (void)loop;
+    al_job *job = arg;
+    al_future *f = job->fut;
+    if (f && f->state == AL_PENDING) {
+        /* Not a cancellation: our own done-callback must not see it. */
+        al_future_remove_done_callback(f, job_future_done, job);
+        if (job->rc == 0)
+            al__future_finish(f, AL_RESULT, 0, job->result, job->dtor, NULL);
+        else
+            al__future_finish(f, AL_ERROR, job->rc < 0 ? job->rc : AL_EFAILED, NULL, NULL, NULL);
+        job->result = NULL;
+    }
+    job_detach(job);
+    job_release(job); /* the pool side's reference */
+    return 0;
+}
+
+static void job_drop(void *arg)
+{
+    job_release(arg);
+}
+
+/* ---- pool side ------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+    al_executor *ex = arg;
+    pthread_mutex_lock(&ex->lock);
+    for (;;) {
+        while (!ex->head && !ex->shutdown) {
+            ex->idle++;
+            pthread_cond_wait(&ex->work, &ex->lock);
+            ex->idle--;
+        }
+        al_job *job = ex->head;
+        if (!job)
+            break; /* shut down and drained */
+        ex->head = job->next;
+        if (!ex->head)
+            ex->tail = NULL;
+        job->started = true;
+        pthread_mutex_unlock(&ex->lock);
+
+        job->rc = job->fn(job->arg, &job->result);
+        if (al__call_soon_threadsafe(job->loop, job_complete, job, job_drop) < 0)
+            job_release(job); /* the loop is closed: nobody wants it */
+
+        pthread_mutex_lock(&ex->lock);
+    }
+    ex->threads--;
+    pthread_cond_broadcast(&ex->exited);
+    pthread_mutex_unlock(&ex->lock);
+    executor_release(ex);
+    return NULL;
+}
+
+static int default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    n = (n > 0 ? n : 1) + 4;
+    return n > 32 ? 32 : (int)n;
+}
+
+static al_executor *executor_get(al_loop *loop)
+{
+    if (loop->executor)
+        return loop->executor;
+    al_executor *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return NULL;
+    pthread_mutex_init(&ex->lock, NULL);
+    pthread_cond_init(&ex->work, NULL);
+    pthread_cond_init(&ex->exited, NULL);
+    ex->max = loop->executor_workers > 0 ? loop->executor_workers : default_workers();
+    atomic_init(&ex->refs, 1);
+    loop->executor = ex;
+    return ex;
+}
+
+/* Caller holds ex->lock. */
+static int spawn_worker_locked(al_executor *ex)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&ex->refs, 1);
+    int rc = pthread_create(&th, &attr, worker_main, ex);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_fetch_sub(&ex->refs, 1);
+        return -rc;
+    }
+    ex->threads++;
+    return 0;
+}
+
+int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dtor result_dtor,
+                            al_future **out)
+{
+    if (!loop || !fn || !out)
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    if (loop->executor_shut)
+        return AL_EINVALIDSTATE;
+    al_executor *ex = executor_get(loop);
+    al_job *job = ex ? calloc(1, sizeof *job) : NULL;
+    al_future *f = NULL;
+    if (!job || al_future_new(loop, &f) < 0 || al_future_add_done_callback(f, job_future_done, job) < 0) {
+        al_future_unref(f);
+        free(job);
+        return -ENOMEM;
+    }
+    job->loop = loop;
+    job->ex = ex;
+    job->fn = fn;
+    job->arg = arg;
+    job->dtor = result_dtor;
+    job->fut = al_future_ref(f);
+    atomic_init(&job->refs, 2);
+
+    pthread_mutex_lock(&ex->lock);
+    rc = 0;
+    if (ex->idle == 0 && ex->threads < ex->max)
+        rc = spawn_worker_locked(ex);
+    if (rc < 0 && ex->threads == 0) {
+        pthread_mutex_unlock(&ex->lock);
+        al_future_remove_done_callback(f, job_future_done, job);
+        al_future_unref(f);
+        al_future_unref(f);
+        free(job);
+        return -EAGAIN;
+    }
+    if (ex->tail)
+        ex->tail->next = job;
+    else
+        ex->head = job;
+    ex->tail = job;
+    pthread_cond_signal(&ex->work);
+    pthread_mutex_unlock(&ex->lock);
+
+    job->next_inflight = loop->jobs;
+    if (loop->jobs)
+        loop->jobs->prev_inflight = job;
+    loop->jobs = job;
+    al__loop_external_begin(loop);
+    *out = f;
+    return 0;
+}
+
+int al_loop_set_executor_workers(al_loop *loop, int max_workers)
+{
+    if (!loop || max_workers < 1)
+        return -EINVAL;
+    if (loop->executor)
+        return AL_EINVALIDSTATE;
+    loop->executor_workers = max_workers;
+    return 0;
+}
+
+/* Stops the pool: queued work is dropped (drop_queued) or left to run. */
+static void executor_stop(al_executor *ex, bool drop_queued)
+{
+    pthread_mutex_lock(&ex->lock);
+    ex->shutdown = true;
+    al_job *dropped = NULL;
+    if (drop_queued) {
+        dropped = ex->head;
+        ex->head = ex->tail = NULL;
+    }
+    pthread_cond_broadcast(&ex->work);
+    pthread_mutex_unlock(&ex->lock);
+    while (dropped) {
+        al_job *next = dropped->next;
+        job_release(dropped);
+        dropped = next;
+    }
+}
+
+void al__executor_shutdown_nowait(al_loop *loop)
+{
+    while (loop->jobs)
+        job_detach(loop->jobs);
+    al_executor *ex = loop->executor;
+    if (!ex)
+        return;
+    loop->executor = NULL;
+    executor_stop(ex, true);
+    executor_release(ex);
+}
+
+int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
+{
+    if (!loop || timeout != timeout)
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    loop->executor_shut = true;
+    al_executor *ex = loop->executor;
+    if (!ex)
+        return 0;
+    loop->executor = NULL;
+    executor_stop(ex, false);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    if (timeout >= 0) {
+        long ns = deadline.tv_nsec + (long)((timeout - (double)(long)timeout) * 1e9);
+        deadline.tv_sec += (time_t)timeout + ns / 1000000000L;
+        deadline.tv_nsec = ns % 1000000000L;
+    }
+    rc = 0;
+    pthread_mutex_lock(&ex->lock);
+    while (ex->threads > 0 && rc == 0) {
+        if (timeout < 0)
+            pthread_cond_wait(&ex->exited, &ex->lock);
+        else if (pthread_cond_timedwait(&ex->exited, &ex->lock, &deadline) == ETIMEDOUT)
+            rc = AL_ETIMEOUT;
+    }
+    pthread_mutex_unlock(&ex->lock);
+    executor_release(ex);
+    return rc;
+}

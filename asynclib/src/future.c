@@ -1,0 +1,232 @@
+/* Future: asyncio's futures.Future. Done-callbacks are queued with
+ * call_soon, never run inline, so completing a future never re-enters the
+ * code that completed it. */
+#include "future_internal.h"
+
+#include <asynclib/error.h>
+#include <asynclib/task.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void al__future_init(al_future *f, al_loop *loop)
+{
+    f->loop = loop;
+    f->refs = 1;
+    f->state = AL_PENDING;
+    f->cbs = f->cb_inline;
+    f->cbs_cap = AL_FUTURE_INLINE_CBS;
+    al__loop_ref(loop);
+}
+
+int al_future_new(al_loop *loop, al_future **out)
+{
+    if (!loop || !out)
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    al_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    al__future_init(f, loop);
+    *out = f;
+    return 0;
+}
+
+al_future *al_future_ref(al_future *f)
+{
+    if (f)
+        f->refs++;
+    return f;
+}
+
+void al_future_unref(al_future *f)
+{
+    if (!f || --f->refs)
+        return;
+    al_loop *loop = f->loop;
+    if (f->state == AL_ERROR && !f->retrieved) {
+        f->refs = 1; /* the handler may look at it */
+        al__report(loop,
+                   f->is_task ? "Task exception was never retrieved"
+                              : "Future exception was never retrieved",
+                   f->error, f, f->is_task ? (al_task *)f : NULL);
+    }
+    if (f->is_task)
+        al__task_destroy(f);
+    if (f->dtor)
+        f->dtor(f->value);
+    free(f->cancel_msg);
+    if (f->cbs != f->cb_inline)
+        free(f->cbs);
+    free(f);
+    al__loop_unref(loop);
+}
+
+al_loop *al_future_loop(const al_future *f)
+{
+    return f ? f->loop : NULL;
+}
+
+bool al_future_done(const al_future *f)
+{
+    return f && f->state != AL_PENDING;
+}
+
+bool al_future_cancelled(const al_future *f)
+{
+    return f && f->state == AL_CANCELLED;
+}
+
+void al__future_finish(al_future *f, int state, int error, void *value, al_value_dtor dtor,
+                       const char *cancel_msg)
+{
+    f->state = (unsigned char)state;
+    f->error = error;
+    f->value = value;
+    f->dtor = dtor;
+    if (cancel_msg)
+        f->cancel_msg = strdup(cancel_msg);
+    /* Take the list first: callbacks added from now on are scheduled by
+     * add_done_callback itself. */
+    al_done_cb *cbs = f->cbs;
+    size_t n = f->ncbs;
+    f->ncbs = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = al__call_soon_done(f->loop, cbs[i].fn, f, cbs[i].arg);
+        if (rc < 0)
+            al__report(f->loop, "Could not schedule a done-callback", rc, f, NULL);
+    }
+}
+
+int al_future_set_result(al_future *f, void *value, al_value_dtor dtor)
+{
+    if (!f || f->is_task)
+        return -EINVAL;
+    if (f->state != AL_PENDING)
+        return AL_EINVALIDSTATE;
+    al__future_finish(f, AL_RESULT, 0, value, dtor, NULL);
+    return 0;
+}
+
+int al_future_set_error(al_future *f, int error)
+{
+    if (!f || f->is_task || error >= 0 || error == AL_ECANCELLED)
+        return -EINVAL;
+    if (f->state != AL_PENDING)
+        return AL_EINVALIDSTATE;
+    al__future_finish(f, AL_ERROR, error, NULL, NULL, NULL);
+    return 0;
+}
+
+int al_future_cancel(al_future *f, const char *message)
+{
+    if (!f)
+        return -EINVAL;
+    if (f->is_task)
+        return al_task_cancel((al_task *)f, message);
+    if (f->state != AL_PENDING)
+        return 0;
+    al__future_finish(f, AL_CANCELLED, AL_ECANCELLED, NULL, NULL, message);
+    return 1;
+}
+
+int al_future_error(al_future *f)
+{
+    if (!f)
+        return -EINVAL;
+    switch (f->state) {
+    case AL_PENDING:
+        return AL_EINVALIDSTATE;
+    case AL_RESULT:
+        return 0;
+    default:
+        f->retrieved = true;
+        return f->error;
+    }
+}
+
+int al_future_result(al_future *f, void **value)
+{
+    int rc = al_future_error(f);
+    if (value)
+        *value = rc == 0 ? f->value : NULL;
+    return rc;
+}
+
+int al_future_take_result(al_future *f, void **value)
+{
+    int rc = al_future_result(f, value);
+    if (rc == 0) {
+        f->value = NULL;
+        f->dtor = NULL;
+    }
+    return rc;
+}
+
+const char *al_future_cancel_message(const al_future *f)
+{
+    return f ? f->cancel_msg : NULL;
+}
+
+int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg)
+{
+    if (!f || !fn)
+        return -EINVAL;
+    if (f->state != AL_PENDING)
+        return al__call_soon_done(f->loop, fn, f, arg);
+    if (f->ncbs == f->cbs_cap) {
+        size_t cap = f->cbs_cap * 2;
+        al_done_cb *cbs = malloc(cap * sizeof *cbs);
+        if (!cbs)
+            return -ENOMEM;
+        memcpy(cbs, f->cbs, f->ncbs * sizeof *cbs);
+        if (f->cbs != f->cb_inline)
+            free(f->cbs);
+        f->cbs = cbs;
+        f->cbs_cap = cap;
+    }
+    f->cbs[f->ncbs++] = (al_done_cb){fn, arg};
+    return 0;
+}
+
+int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg)
+{
+    if (!f || !fn)
+        return -EINVAL;
+    size_t kept = 0;
+    for (size_t i = 0; i < f->ncbs; i++) {
+        if (f->cbs[i].fn != fn || f->cbs[i].arg != arg)
+            f->cbs[kept++] = f->cbs[i];
+    }
+    int removed = (int)(f->ncbs - kept);
+    f->ncbs = kept;
+    return removed;
+}
+
+static int stop_loop_cb(al_future *f, void *arg)
+{
+    (void)arg;
+    return al_loop_stop(f->loop);
+}
+
+int al_loop_run_until_complete(al_loop *loop, al_future *f)
+{
+    if (!loop || !f)
+        return -EINVAL;
+    if (f->loop != loop)
+        return AL_EWRONGLOOP;
+    if (loop->closed)
+        return AL_ELOOPCLOSED;
+    al_future_ref(f);
+    int rc = al_future_add_done_callback(f, stop_loop_cb, NULL);
+    if (rc == 0)
+        rc = al_loop_run_forever(loop);
+    al_future_remove_done_callback(f, stop_loop_cb, NULL);
+    if (rc == 0)
+        rc = f->state == AL_PENDING ? AL_ESTOPPED : al_future_error(f);
+    al_future_unref(f);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/* Future state shared with task.c (a task is a future with more fields). */
+#ifndef ASYNCLIB_FUTURE_INTERNAL_H
+#define ASYNCLIB_FUTURE_INTERNAL_H
+
+#include "loop_internal.h"
+
+#include <asynclib/future.h>
+
+enum al_future_state { AL_PENDING, AL_RESULT, AL_ERROR, AL_CANCELLED };
+
+typedef struct al_done_cb {
+    al_done_fn fn;
+    void *arg;
+} al_done_cb;
+
+#define AL_FUTURE_INLINE_CBS 2
+
+struct al_future {
+    al_loop *loop;
+    unsigned refs;
+    unsigned char state;
+    bool retrieved; /* the error was looked at: no "never retrieved" report */
+    bool is_task;
+    int error;
+    void *value;
+    al_value_dtor dtor;
+    char *cancel_msg;
+    al_done_cb *cbs; /* cb_inline or a heap array */
+    size_t ncbs, cbs_cap;
+    al_done_cb cb_inline[AL_FUTURE_INLINE_CBS];
+};
+
+void al__future_init(al_future *f, al_loop *loop);
+/* Transitions a pending future and schedules its callbacks. */
+void al__future_finish(al_future *f, int state, int error, void *value, al_value_dtor dtor,
+                       const char *cancel_msg);
+/* task.c: releases a task's own fields before the future part is freed. */
+void al__task_destroy(al_future *f);
+
+#endif

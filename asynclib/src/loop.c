@@ -1,0 +1,829 @@
+/* The pure event loop: asyncio's BaseEventLoop._run_once in C.
+ *
+ * Scheduling state is touched only on the loop's thread; the one exception
+ * is the thread-safe queue (ts_queue under ts_lock), which foreign threads
+ * fill and the loop splices into the ready queue after each wait. */
+#include "loop_internal.h"
+
+#include <asynclib/future.h>
+
+#include <asynclib/error.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AL_MAX_WAIT 86400.0 /* asyncio's MAXIMUM_SELECT_TIMEOUT */
+#define AL_PURGE_MIN_TIMERS 100
+#define AL_FREE_HANDLES_MAX 4096
+
+static _Thread_local al_loop *tl_running;
+
+/* ---- handles ------------------------------------------------------------- */
+
+static al_handle *handle_alloc(al_loop *loop)
+{
+    al_handle *h = loop->free_handles;
+    if (h) {
+        loop->free_handles = h->next;
+        loop->free_count--;
+    } else {
+        h = malloc(sizeof *h);
+        if (!h)
+            return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->loop = loop;
+    h->refs = 1;
+    return h;
+}
+
+static void handle_release(al_handle *h)
+{
+    if (--h->refs)
+        return;
+    al_loop *loop = h->loop;
+    if (h->future) {
+        al_future *f = h->future;
+        h->future = NULL;
+        al_future_unref(f);
+    }
+    if (loop->free_count < AL_FREE_HANDLES_MAX && !loop->closed) {
+        h->next = loop->free_handles;
+        loop->free_handles = h;
+        loop->free_count++;
+    } else {
+        free(h);
+    }
+}
+
+/* The loop's reference ends without running the callback. */
+static void handle_drop(al_handle *h)
+{
+    if (h->drop && !h->cancelled)
+        h->drop(h->arg);
+    handle_release(h);
+}
+
+static void give_user_ref(al_handle *h, al_handle **out)
+{
+    if (out) {
+        h->refs++;
+        al__loop_ref(h->loop);
+        *out = h;
+    }
+}
+
+void al_handle_cancel(al_handle *h)
+{
+    if (!h || h->cancelled)
+        return;
+    h->cancelled = true;
+    if (h->in_heap)
+        h->loop->heap_cancelled++;
+    if (h->drop && h->refs > 1) {
+        /* Still queued: release what the callback would have consumed. */
+        h->drop(h->arg);
+    }
+}
+
+bool al_handle_cancelled(const al_handle *h)
+{
+    return h && h->cancelled;
+}
+
+double al_handle_when(const al_handle *h)
+{
+    return h ? h->when : NAN;
+}
+
+void al__handle_release(al_handle *h)
+{
+    if (h)
+        handle_release(h);
+}
+
+void al_handle_unref(al_handle *h)
+{
+    if (!h)
+        return;
+    al_loop *loop = h->loop;
+    handle_release(h);
+    al__loop_unref(loop);
+}
+
+/* ---- queues ---------------------------------------------------------------- */
+
+static void queue_push(al_handle_queue *q, al_handle *h)
+{
+    h->next = NULL;
+    if (q->tail)
+        q->tail->next = h;
+    else
+        q->head = h;
+    q->tail = h;
+    q->len++;
+}
+
+static al_handle *queue_pop(al_handle_queue *q)
+{
+    al_handle *h = q->head;
+    if (h) {
+        q->head = h->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->len--;
+    }
+    return h;
+}
+
+static void queue_splice(al_handle_queue *dst, al_handle_queue *src)
+{
+    if (!src->head)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->len += src->len;
+    src->head = src->tail = NULL;
+    src->len = 0;
+}
+
+/* ---- timer heap ------------------------------------------------------------ */
+
+static bool earlier(const al_handle *a, const al_handle *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void heap_sift_up(al_handle **heap, size_t i)
+{
+    al_handle *h = heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!earlier(h, heap[parent]))
+            break;
+        heap[i] = heap[parent];
+        i = parent;
+    }
+    heap[i] = h;
+}
+
+static void heap_sift_down(al_handle **heap, size_t len, size_t i)
+{
+    al_handle *h = heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= len)
+            break;
+        if (child + 1 < len && earlier(heap[child + 1], heap[child]))
+            child++;
+        if (!earlier(heap[child], h))
+            break;
+        heap[i] = heap[child];
+        i = child;
+    }
+    heap[i] = h;
+}
+
+static int heap_push(al_loop *loop, al_handle *h)
+{
+    if (loop->heap_len == loop->heap_cap) {
+        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+        al_handle **heap = realloc(loop->heap, cap * sizeof *heap);
+        if (!heap)
+            return -ENOMEM;
+        loop->heap = heap;
+        loop->heap_cap = cap;
+    }
+    h->in_heap = true;
+    loop->heap[loop->heap_len++] = h;
+    heap_sift_up(loop->heap, loop->heap_len - 1);
+    return 0;
+}
+
+static al_handle *heap_pop(al_loop *loop)
+{
+    al_handle *top = loop->heap[0];
+    al_handle *last = loop->heap[--loop->heap_len];
+    if (loop->heap_len) {
+        loop->heap[0] = last;
+        heap_sift_down(loop->heap, loop->heap_len, 0);
+    }
+    top->in_heap = false;
+    if (top->cancelled)
+        loop->heap_cancelled--;
+    return top;
+}
+
+/* Lazy cancellation: cancelled timers stay in the heap until they reach the
+ * head, unless they are the majority of a big heap; then one O(n) rebuild
+ * drops them all (asyncio's _MIN_CANCELLED_TIMER_HANDLES_FRACTION). */
+static void heap_purge_cancelled(al_loop *loop)
+{
+    if (loop->heap_len > AL_PURGE_MIN_TIMERS && loop->heap_cancelled * 2 > loop->heap_len) {
+        size_t kept = 0;
+        for (size_t i = 0; i < loop->heap_len; i++) {
+            al_handle *h = loop->heap[i];
+            if (h->cancelled) {
+                h->in_heap = false;
+                handle_release(h);
+            } else {
+                loop->heap[kept++] = h;
+            }
+        }
+        loop->heap_len = kept;
+        loop->heap_cancelled = 0;
+        for (size_t i = kept / 2; i-- > 0;)
+            heap_sift_down(loop->heap, kept, i);
+    }
+    while (loop->heap_len && loop->heap[0]->cancelled)
+        handle_release(heap_pop(loop));
+}
+
+/* ---- lifetime ------------------------------------------------------------- */
+
+void al__loop_ref(al_loop *loop)
+{
+    loop->refs++;
+}
+
+static void loop_destroy(al_loop *loop)
+{
+    al_handle *h;
+    while ((h = loop->free_handles)) {
+        loop->free_handles = h->next;
+        free(h);
+    }
+    free(loop->heap);
+    pthread_mutex_destroy(&loop->ts_lock);
+    pthread_mutex_destroy(&loop->wait_lock);
+    pthread_cond_destroy(&loop->wait_cond);
+    free(loop);
+}
+
+void al__loop_unref(al_loop *loop)
+{
+    if (--loop->refs == 0)
+        loop_destroy(loop);
+}
+
+static double real_time(al_loop *loop)
+{
+    (void)loop;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double virtual_time(al_loop *loop)
+{
+    return loop->vtime;
+}
+
+static void abs_deadline(struct timespec *ts, double timeout)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    double whole = floor(timeout);
+    ts->tv_sec += (time_t)whole;
+    ts->tv_nsec += (long)((timeout - whole) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Sleeps until woken or timeout (< 0: no limit). Returns true if woken.
+ * Caller holds wait_lock. */
+static bool cond_sleep(al_loop *loop, double timeout)
+{
+    struct timespec deadline;
+    if (timeout >= 0)
+        abs_deadline(&deadline, timeout);
+    while (!loop->woken) {
+        int rc = timeout < 0 ? pthread_cond_wait(&loop->wait_cond, &loop->wait_lock)
+                             : pthread_cond_timedwait(&loop->wait_cond, &loop->wait_lock, &deadline);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    bool woken = loop->woken;
+    loop->woken = false;
+    return woken;
+}
+
+static int real_wait(al_loop *loop, double timeout)
+{
+    pthread_mutex_lock(&loop->wait_lock);
+    if (timeout == 0)
+        loop->woken = false;
+    else
+        cond_sleep(loop, timeout);
+    pthread_mutex_unlock(&loop->wait_lock);
+    return 0;
+}
+
+/* Virtual time jumps to the deadline instead of sleeping. Only work on
+ * other threads (executor jobs) makes it wait for real, and then virtual
+ * time advances by the real time spent, so timeouts still mean something. */
+static int virtual_wait(al_loop *loop, double timeout)
+{
+    pthread_mutex_lock(&loop->wait_lock);
+    if (loop->woken || timeout == 0) {
+        loop->woken = false;
+    } else if (atomic_load(&loop->external) > 0 || timeout < 0) {
+        double start = real_time(loop);
+        bool woken = cond_sleep(loop, timeout);
+        double spent = woken ? real_time(loop) - start : timeout;
+        if (timeout >= 0 && spent > timeout)
+            spent = timeout;
+        if (spent > 0)
+            loop->vtime += spent;
+    } else {
+        loop->vtime += timeout;
+    }
+    pthread_mutex_unlock(&loop->wait_lock);
+    return 0;
+}
+
+static void cond_wakeup(al_loop *loop)
+{
+    pthread_mutex_lock(&loop->wait_lock);
+    loop->woken = true;
+    pthread_cond_signal(&loop->wait_cond);
+    pthread_mutex_unlock(&loop->wait_lock);
+}
+
+static const al_loop_ops real_ops = {"real", real_time, real_wait, cond_wakeup, NULL};
+static const al_loop_ops virtual_ops = {"virtual", virtual_time, virtual_wait, cond_wakeup, NULL};
+
+al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl)
+{
+    if (!ops || !ops->time || !ops->wait || !ops->wakeup)
+        return NULL;
+    al_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return NULL;
+    loop->ops = ops;
+    loop->impl = impl;
+    loop->refs = 1;
+    pthread_mutex_init(&loop->ts_lock, NULL);
+    pthread_mutex_init(&loop->wait_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&loop->wait_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    struct timespec res;
+    loop->clock_resolution = 1e-9;
+    if (ops == &real_ops && clock_getres(CLOCK_MONOTONIC, &res) == 0)
+        loop->clock_resolution = (double)res.tv_sec + (double)res.tv_nsec * 1e-9;
+    loop->slow_callback = 0.1;
+    const char *dbg = getenv("ASYNCLIB_DEBUG");
+    loop->debug = dbg && dbg[0] && strcmp(dbg, "0") != 0;
+    return loop;
+}
+
+al_loop *al_loop_new(void)
+{
+    return al_loop_new_with_ops(&real_ops, NULL);
+}
+
+al_loop *al_loop_new_virtual(void)
+{
+    return al_loop_new_with_ops(&virtual_ops, NULL);
+}
+
+void *al_loop_impl(const al_loop *loop)
+{
+    return loop ? loop->impl : NULL;
+}
+
+const al_loop_ops *al_loop_get_ops(const al_loop *loop)
+{
+    return loop ? loop->ops : NULL;
+}
+
+const char *al_loop_name(const al_loop *loop)
+{
+    return loop ? loop->ops->name : "(null)";
+}
+
+static void drop_all_queued(al_loop *loop)
+{
+    al_handle *h;
+    while ((h = queue_pop(&loop->ready)))
+        handle_drop(h);
+    pthread_mutex_lock(&loop->ts_lock);
+    al_handle_queue ts = loop->ts_queue;
+    loop->ts_queue = (al_handle_queue){0};
+    atomic_store(&loop->ts_len, 0);
+    pthread_mutex_unlock(&loop->ts_lock);
+    while ((h = queue_pop(&ts)))
+        handle_drop(h);
+    while (loop->heap_len) {
+        h = heap_pop(loop);
+        handle_drop(h);
+    }
+    loop->heap_cancelled = 0;
+}
+
+int al_loop_close(al_loop *loop)
+{
+    if (!loop)
+        return -EINVAL;
+    if (loop->running)
+        return AL_ELOOPRUNNING;
+    if (loop->closed)
+        return 0;
+    /* Tasks first: dropping them releases futures whose callbacks are
+     * queued. Then the executor lets go of its futures, and from the moment
+     * the loop is marked closed no other thread can queue anything. */
+    al__tasks_on_close(loop);
+    al__executor_shutdown_nowait(loop);
+    pthread_mutex_lock(&loop->ts_lock);
+    loop->closed = true;
+    pthread_mutex_unlock(&loop->ts_lock);
+    drop_all_queued(loop);
+    if (loop->ops->close)
+        loop->ops->close(loop);
+    return 0;
+}
+
+int al_loop_free(al_loop *loop)
+{
+    if (!loop)
+        return -EINVAL;
+    int rc = al_loop_close(loop);
+    if (rc < 0)
+        return rc;
+    al__loop_unref(loop);
+    return 0;
+}
+
+bool al_loop_is_running(const al_loop *loop)
+{
+    return loop && loop->running;
+}
+
+bool al_loop_is_closed(const al_loop *loop)
+{
+    return loop && loop->closed;
+}
+
+al_loop *al_loop_running(void)
+{
+    return tl_running;
+}
+
+double al_loop_time(al_loop *loop)
+{
+    return loop ? loop->ops->time(loop) : NAN;
+}
+
+void al_loop_wakeup(al_loop *loop)
+{
+    if (loop)
+        loop->ops->wakeup(loop);
+}
+
+void al__loop_external_begin(al_loop *loop)
+{
+    atomic_fetch_add(&loop->external, 1);
+}
+
+void al__loop_external_end(al_loop *loop)
+{
+    atomic_fetch_sub(&loop->external, 1);
+}
+
+/* ---- scheduling --------------------------------------------------------- */
+
+int al__loop_check(al_loop *loop)
+{
+    if (loop->closed)
+        return AL_ELOOPCLOSED;
+    if (loop->debug && loop->running && !pthread_equal(loop->thread, pthread_self()))
+        return AL_EWRONGTHREAD;
+    return 0;
+}
+
+int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop)
+{
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    al_handle *h = handle_alloc(loop);
+    if (!h)
+        return -ENOMEM;
+    h->fn = fn;
+    h->arg = arg;
+    h->drop = drop;
+    h->when = NAN;
+    queue_push(&loop->ready, h);
+    return 0;
+}
+
+int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg)
+{
+    int rc = al__call_soon(loop, NULL, arg, NULL);
+    if (rc < 0)
+        return rc;
+    al_handle *h = loop->ready.tail;
+    h->done = done;
+    h->future = al_future_ref(f);
+    return 0;
+}
+
+int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out)
+{
+    if (!loop || !fn)
+        return -EINVAL;
+    int rc = al__call_soon(loop, fn, arg, NULL);
+    if (rc == 0)
+        give_user_ref(loop->ready.tail, out);
+    return rc;
+}
+
+int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop)
+{
+    al_handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    h->loop = loop;
+    h->refs = 1;
+    h->fn = fn;
+    h->arg = arg;
+    h->drop = drop;
+    h->when = NAN;
+    pthread_mutex_lock(&loop->ts_lock);
+    /* Checked under the lock: close marks the loop closed under it. */
+    if (loop->closed) {
+        pthread_mutex_unlock(&loop->ts_lock);
+        free(h);
+        return AL_ELOOPCLOSED;
+    }
+    bool first = loop->ts_queue.len == 0;
+    queue_push(&loop->ts_queue, h);
+    atomic_store(&loop->ts_len, loop->ts_queue.len);
+    pthread_mutex_unlock(&loop->ts_lock);
+    if (first) /* coalesced: one wakeup until the loop takes the batch */
+        loop->ops->wakeup(loop);
+    return 0;
+}
+
+int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg)
+{
+    if (!loop || !fn)
+        return -EINVAL;
+    if (loop->running && pthread_equal(loop->thread, pthread_self()))
+        return al_call_soon(loop, fn, arg, NULL);
+    return al__call_soon_threadsafe(loop, fn, arg, NULL);
+}
+
+static void take_threadsafe_calls(al_loop *loop)
+{
+    if (atomic_load(&loop->ts_len) == 0)
+        return;
+    pthread_mutex_lock(&loop->ts_lock);
+    queue_splice(&loop->ready, &loop->ts_queue);
+    atomic_store(&loop->ts_len, 0);
+    pthread_mutex_unlock(&loop->ts_lock);
+}
+
+int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_drop_fn drop,
+                al_handle **out)
+{
+    if (isnan(when))
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    al_handle *h = handle_alloc(loop);
+    if (!h)
+        return -ENOMEM;
+    h->fn = fn;
+    h->arg = arg;
+    h->drop = drop;
+    h->when = when;
+    h->seq = loop->seq++;
+    rc = heap_push(loop, h);
+    if (rc < 0) {
+        handle_release(h);
+        return rc;
+    }
+    if (out) {
+        h->refs++;
+        *out = h;
+    }
+    return 0;
+}
+
+int al_call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_handle **out)
+{
+    if (!loop || !fn)
+        return -EINVAL;
+    al_handle *h = NULL;
+    int rc = al__call_at(loop, when, fn, arg, NULL, out ? &h : NULL);
+    if (rc == 0 && out) {
+        al__loop_ref(loop);
+        *out = h;
+    }
+    return rc;
+}
+
+int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_handle **out)
+{
+    if (!loop || !fn || isnan(delay))
+        return -EINVAL;
+    return al_call_at(loop, al_loop_time(loop) + delay, fn, arg, out);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+void al_loop_default_exception_handler(al_loop *loop, const al_error_context *ctx)
+{
+    (void)loop;
+    if (!ctx)
+        return;
+    fprintf(stderr, "asynclib: %s", ctx->message);
+    if (ctx->error)
+        fprintf(stderr, ": %s (%d)", al_strerror(ctx->error), ctx->error);
+    if (ctx->callback)
+        fprintf(stderr, " [callback %p arg %p]", (void *)(uintptr_t)ctx->callback,
+                ctx->callback_arg);
+    fputc('\n', stderr);
+}
+
+void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx)
+{
+    if (!loop || !ctx)
+        return;
+    if (loop->handler)
+        loop->handler(loop, ctx, loop->handler_user);
+    else
+        al_loop_default_exception_handler(loop, ctx);
+}
+
+int al_loop_set_exception_handler(al_loop *loop, al_exception_handler_fn fn, void *user)
+{
+    if (!loop)
+        return -EINVAL;
+    loop->handler = fn;
+    loop->handler_user = fn ? user : NULL;
+    return 0;
+}
+
+void al__report(al_loop *loop, const char *message, int error, al_future *f, al_task *t)
+{
+    al_error_context ctx = {.message = message, .error = error, .future = f, .task = t};
+    al_loop_call_exception_handler(loop, &ctx);
+}
+
+/* ---- debug ------------------------------------------------------------- */
+
+int al_loop_set_debug(al_loop *loop, bool enabled)
+{
+    if (!loop)
+        return -EINVAL;
+    loop->debug = enabled;
+    return 0;
+}
+
+bool al_loop_get_debug(const al_loop *loop)
+{
+    return loop && loop->debug;
+}
+
+int al_loop_set_slow_callback_duration(al_loop *loop, double seconds)
+{
+    if (!loop || isnan(seconds) || seconds < 0)
+        return -EINVAL;
+    loop->slow_callback = seconds;
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+static void run_handle(al_loop *loop, al_handle *h)
+{
+    double start = loop->debug ? real_time(loop) : 0;
+    int rc = h->done ? h->done(h->future, h->arg) : h->fn(loop, h->arg);
+    if (rc < 0) {
+        al_error_context ctx = {.message = "Exception in callback",
+                                .error = rc,
+                                .callback = h->fn,
+                                .callback_arg = h->arg};
+        al_loop_call_exception_handler(loop, &ctx);
+    }
+    if (loop->debug) {
+        double took = real_time(loop) - start;
+        if (took >= loop->slow_callback) {
+            char what[160], msg[256];
+            if (al__task_describe(h, what, sizeof what) < 0)
+                snprintf(what, sizeof what, "<callback %p>", (void *)(uintptr_t)h->fn);
+            snprintf(msg, sizeof msg, "Executing %s took %.3f seconds", what, took);
+            al_error_context ctx = {.message = msg, .callback = h->fn, .callback_arg = h->arg};
+            al_loop_call_exception_handler(loop, &ctx);
+        }
+    }
+}
+
+static double compute_timeout(al_loop *loop)
+{
+    if (loop->ready.len || loop->stopping || atomic_load(&loop->ts_len))
+        return 0;
+    if (!loop->heap_len)
+        return -1;
+    double timeout = loop->heap[0]->when - loop->ops->time(loop);
+    if (timeout < 0)
+        return 0;
+    return timeout > AL_MAX_WAIT ? AL_MAX_WAIT : timeout;
+}
+
+static void run_once(al_loop *loop)
+{
+    heap_purge_cancelled(loop);
+    int rc = loop->ops->wait(loop, compute_timeout(loop));
+    if (rc < 0)
+        al__report(loop, "Error in the loop's wait", rc, NULL, NULL);
+    take_threadsafe_calls(loop);
+
+    double end = loop->ops->time(loop) + loop->clock_resolution;
+    while (loop->heap_len && loop->heap[0]->when < end) {
+        al_handle *h = heap_pop(loop);
+        if (h->cancelled)
+            handle_release(h);
+        else
+            queue_push(&loop->ready, h);
+    }
+
+    /* Exactly the callbacks ready now; what they queue waits for the next
+     * iteration. */
+    for (size_t n = loop->ready.len; n > 0; n--) {
+        al_handle *h = queue_pop(&loop->ready);
+        if (!h->cancelled)
+            run_handle(loop, h);
+        handle_release(h);
+    }
+}
+
+static int run_begin(al_loop *loop)
+{
+    if (!loop)
+        return -EINVAL;
+    if (loop->closed)
+        return AL_ELOOPCLOSED;
+    if (loop->running || tl_running)
+        return AL_ELOOPRUNNING;
+    loop->running = true;
+    loop->thread = pthread_self();
+    tl_running = loop;
+    al__loop_ref(loop); /* a callback may free the loop's last user reference */
+    return 0;
+}
+
+static void run_end(al_loop *loop)
+{
+    loop->stopping = false;
+    loop->running = false;
+    tl_running = NULL;
+    al__loop_unref(loop);
+}
+
+int al_loop_run_forever(al_loop *loop)
+{
+    int rc = run_begin(loop);
+    if (rc < 0)
+        return rc;
+    do
+        run_once(loop);
+    while (!loop->stopping);
+    run_end(loop);
+    return 0;
+}
+
+int al_loop_run_once(al_loop *loop)
+{
+    int rc = run_begin(loop);
+    if (rc < 0)
+        return rc;
+    run_once(loop);
+    run_end(loop);
+    return 0;
+}
+
+int al_loop_stop(al_loop *loop)
+{
+    if (!loop)
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    loop->stopping = true;
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* The loop's private state, shared by the files of the pure layer
+ * (future.c, task.c, executor.c need the ready queue and the task list). */
+#ifndef ASYNCLIB_LOOP_INTERNAL_H
+#define ASYNCLIB_LOOP_INTERNAL_H
+
+#include <asynclib/loop_ops.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Called instead of fn when a queued call is dropped without running (the
+ * loop closes): releases what arg holds. */
+typedef void (*al_drop_fn)(void *arg);
+
+struct al_handle {
+    al_handle *next; /* ready queue, thread-safe queue or free list */
+    al_loop *loop;
+    al_callback_fn fn;
+    void *arg;
+    al_drop_fn drop;
+    al_future *future; /* a done-callback: done(future, arg), one reference held */
+    int (*done)(al_future *f, void *arg);
+    double when; /* NaN for call_soon */
+    uint64_t seq; /* tie-breaker: equal deadlines fire in scheduling order */
+    unsigned refs; /* the loop's while queued + the user's */
+    bool cancelled;
+    bool in_heap;
+};
+
+typedef struct al_handle_queue {
+    al_handle *head, *tail;
+    size_t len;
+} al_handle_queue;
+
+typedef struct al_executor al_executor;
+
+struct al_loop {
+    const al_loop_ops *ops;
+    void *impl;
+    unsigned refs; /* owner + user-held handles, futures, tasks */
+
+    al_handle_queue ready;
+    al_handle **heap; /* min-heap on (when, seq) */
+    size_t heap_len, heap_cap;
+    size_t heap_cancelled; /* cancelled timers still in the heap */
+    uint64_t seq;
+    al_handle *free_handles;
+    size_t free_count;
+
+    /* call_soon_threadsafe from foreign threads lands here first. */
+    pthread_mutex_t ts_lock;
+    al_handle_queue ts_queue;
+    atomic_size_t ts_len;
+
+    /* The pure loops' wait: a condition variable on CLOCK_MONOTONIC. */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    bool woken;
+    double vtime; /* the virtual clock */
+    atomic_int external; /* executor jobs in flight (virtual loop waits for real) */
+
+    bool running, stopping, closed;
+    pthread_t thread; /* valid while running */
+    double clock_resolution;
+
+    bool debug;
+    double slow_callback;
+    al_exception_handler_fn handler;
+    void *handler_user;
+
+    /* Tasks: every task not yet done, so none vanishes mid-run. */
+    al_task *tasks_head;
+    size_t task_count;
+    uint64_t task_counter; /* Task-N names */
+    al_task *current_task;
+    bool eager_tasks; /* the loop-wide task factory: eager start */
+
+    al_executor *executor;
+    struct al_job *jobs; /* work in flight whose future the loop side still holds */
+    bool executor_shut;
+    int executor_workers; /* 0: default */
+};
+
+/* Queue fn(arg) with an optional drop hook (internal callers keep
+ * references in arg that must be released if the call never runs). */
+int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop);
+/* A timer with a drop hook; *out gets a loop-side reference (may be NULL). */
+int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_drop_fn drop,
+                al_handle **out);
+/* Queue done(f, arg) holding a reference to f (a future's done-callback). */
+int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg);
+/* Drops a reference obtained from al__call_at (no loop reference). */
+void al__handle_release(al_handle *h);
+/* Returns AL_ELOOPCLOSED / AL_EWRONGTHREAD / 0. */
+int al__loop_check(al_loop *loop);
+void al__loop_ref(al_loop *loop);
+void al__loop_unref(al_loop *loop);
+void al__report(al_loop *loop, const char *message, int error, al_future *f, al_task *t);
+
+/* call_soon_threadsafe with a drop hook, for the executor's completions. */
+int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop);
+
+/* Executor work in flight: the virtual loop waits in real time meanwhile. */
+void al__loop_external_begin(al_loop *loop);
+void al__loop_external_end(al_loop *loop);
+
+/* Provided by task.c / executor.c for the loop's close and diagnostics. */
+void al__tasks_on_close(al_loop *loop);
+int al__task_describe(const al_handle *h, char *buf, size_t len);
+void al__executor_shutdown_nowait(al_loop *loop);
+
+#endif

@@ -1,0 +1,421 @@
+/* Task: asyncio's tasks.Task over a stackful coroutine.
+ *
+ * A step is one resume of the coroutine. The coroutine suspends only in
+ * al_await (parked on a future whose done-callback is the next step) and in
+ * al_sleep(0) (the next step is queued with call_soon), so the scheduling
+ * is asyncio's: a wake-up costs exactly one loop iteration. */
+#include "coro.h"
+#include "future_internal.h"
+
+#include <asynclib/error.h>
+#include <asynclib/task.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct al_task {
+    al_future fut; /* first: a task is a future */
+    al_task_fn fn;
+    void *arg;
+    void *result;
+    al_value_dtor result_dtor;
+    int rc;
+    al_coro *coro;
+    al_future *fut_waiter; /* the future the task is parked on (one reference) */
+    char *cancel_msg;      /* message of the latest cancel() */
+    int cancel_requests;
+    bool must_cancel; /* deliver AL_ECANCELLED at the next suspension */
+    bool started;
+    al_task *prev, *next; /* the loop's list of not-done tasks */
+    char *name;
+    char name_inline[24];
+};
+
+static void task_step(al_task *t);
+
+static int task_step_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    task_step(arg);
+    return 0;
+}
+
+static int task_wakeup(al_future *f, void *arg)
+{
+    (void)f;
+    task_step(arg);
+    return 0;
+}
+
+int al__task_describe(const al_handle *h, char *buf, size_t len)
+{
+    if (h->fn != task_step_cb && h->done != task_wakeup)
+        return -1;
+    snprintf(buf, len, "<Task '%s'>", ((al_task *)h->arg)->name);
+    return 0;
+}
+
+static void task_entry(void *arg)
+{
+    al_task *t = arg;
+    t->rc = t->fn(t->arg, &t->result);
+}
+
+/* ---- the loop's task list ------------------------------------------------ */
+
+static void list_add(al_loop *loop, al_task *t)
+{
+    t->prev = NULL;
+    t->next = loop->tasks_head;
+    if (loop->tasks_head)
+        loop->tasks_head->prev = t;
+    loop->tasks_head = t;
+    loop->task_count++;
+}
+
+static void list_remove(al_loop *loop, al_task *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        loop->tasks_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    loop->task_count--;
+}
+
+/* ---- completion ------------------------------------------------------------ */
+
+static void set_cancel_msg(al_task *t, const char *msg)
+{
+    free(t->cancel_msg);
+    t->cancel_msg = msg ? strdup(msg) : NULL;
+}
+
+static void task_finish(al_task *t, int state, int error)
+{
+    al_loop *loop = t->fut.loop;
+    al_coro_free(t->coro);
+    t->coro = NULL;
+    if (state == AL_RESULT) {
+        al__future_finish(&t->fut, AL_RESULT, 0, t->result, t->result_dtor, NULL);
+        t->result = NULL;
+    } else {
+        al__future_finish(&t->fut, state, error, NULL, NULL,
+                          state == AL_CANCELLED ? t->cancel_msg : NULL);
+    }
+    list_remove(loop, t);
+    al_future_unref(&t->fut); /* the loop's reference */
+}
+
+/* The body returned: how the task ends follows asyncio's __step. */
+static void task_complete(al_task *t)
+{
+    if (t->rc == 0 && t->must_cancel)
+        task_finish(t, AL_CANCELLED, AL_ECANCELLED); /* cancelled, never delivered */
+    else if (t->rc == 0)
+        task_finish(t, AL_RESULT, 0);
+    else if (t->rc == AL_ECANCELLED)
+        task_finish(t, AL_CANCELLED, AL_ECANCELLED);
+    else
+        task_finish(t, AL_ERROR, t->rc);
+}
+
+static void task_step(al_task *t)
+{
+    al_loop *loop = t->fut.loop;
+    if (t->fut.state != AL_PENDING)
+        return;
+    al_task *outer = loop->current_task; /* non-NULL during an eager start */
+    loop->current_task = t;
+    if (!t->started && t->must_cancel) {
+        /* Cancelled before its first step: the body never runs. */
+        t->must_cancel = false;
+        task_finish(t, AL_CANCELLED, AL_ECANCELLED);
+    } else {
+        t->started = true;
+        al_future_ref(&t->fut);
+        if (al_coro_resume(t->coro) == 1)
+            task_complete(t);
+        al_future_unref(&t->fut);
+    }
+    loop->current_task = outer;
+}
+
+/* ---- creation --------------------------------------------------------------- */
+
+int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                al_task **out)
+{
+    static const al_task_options defaults = AL_TASK_OPTIONS_DEFAULT;
+    if (!loop || !fn)
+        return -EINVAL;
+    if (!opts)
+        opts = &defaults;
+    if (opts->stack_size &&
+        (opts->stack_size < AL_CORO_STACK_MIN || opts->stack_size > AL_CORO_STACK_MAX))
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    al_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    al__future_init(&t->fut, loop);
+    t->fut.is_task = true;
+    t->fn = fn;
+    t->arg = arg;
+    t->result_dtor = opts->result_dtor;
+    loop->task_counter++;
+    if (opts->name) {
+        t->name = strdup(opts->name);
+    } else {
+        snprintf(t->name_inline, sizeof t->name_inline, "Task-%llu",
+                 (unsigned long long)loop->task_counter);
+        t->name = t->name_inline;
+    }
+    bool eager = opts->eager < 0 ? loop->eager_tasks : opts->eager != 0;
+    eager = eager && loop->running && al_loop_running() == loop;
+    rc = t->name ? al_coro_new(&t->coro, opts->stack_size, task_entry, t) : -ENOMEM;
+    if (rc == 0 && !eager)
+        rc = al__call_soon(loop, task_step_cb, t, NULL);
+    if (rc < 0) {
+        t->fut.is_task = false; /* nothing task-specific to release yet */
+        al_coro_free(t->coro);
+        if (t->name != t->name_inline)
+            free(t->name);
+        al_future_unref(&t->fut);
+        return rc;
+    }
+    al_coro_set_name(t->coro, t->name);
+    list_add(loop, t); /* the loop's reference is the one from init */
+    if (out)
+        *out = (al_task *)al_future_ref(&t->fut);
+    if (eager)
+        task_step(t); /* the first step runs inside create */
+    return 0;
+}
+
+void al__task_destroy(al_future *f)
+{
+    al_task *t = (al_task *)f;
+    al_coro_free(t->coro);
+    free(t->cancel_msg);
+    if (t->name != t->name_inline)
+        free(t->name);
+}
+
+/* Close with tasks still pending: asyncio would garbage-collect them with
+ * "Task was destroyed but it is pending!". Their stacks are dropped without
+ * unwinding, they end cancelled, and the futures they waited on forget them. */
+void al__tasks_on_close(al_loop *loop)
+{
+    while (loop->tasks_head) {
+        al_task *t = loop->tasks_head;
+        al__report(loop, "Task was destroyed but it is pending!", 0, &t->fut, t);
+        if (t->fut_waiter) {
+            al_future_remove_done_callback(t->fut_waiter, task_wakeup, t);
+            al_future_unref(t->fut_waiter);
+            t->fut_waiter = NULL;
+        }
+        set_cancel_msg(t, "event loop closed");
+        task_finish(t, AL_CANCELLED, AL_ECANCELLED);
+    }
+}
+
+/* ---- accessors ---------------------------------------------------------------- */
+
+al_future *al_task_future(al_task *t)
+{
+    return t ? &t->fut : NULL;
+}
+
+al_task *al_future_task(al_future *f)
+{
+    return f && f->is_task ? (al_task *)f : NULL;
+}
+
+void al_task_unref(al_task *t)
+{
+    if (t)
+        al_future_unref(&t->fut);
+}
+
+const char *al_task_name(const al_task *t)
+{
+    return t ? t->name : NULL;
+}
+
+int al_task_set_name(al_task *t, const char *name)
+{
+    if (!t || !name)
+        return -EINVAL;
+    char *copy = strdup(name);
+    if (!copy)
+        return -ENOMEM;
+    if (t->name != t->name_inline)
+        free(t->name);
+    t->name = copy;
+    if (t->coro)
+        al_coro_set_name(t->coro, t->name);
+    return 0;
+}
+
+al_task *al_current_task(void)
+{
+    al_loop *loop = al_loop_running();
+    return loop ? loop->current_task : NULL;
+}
+
+size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max)
+{
+    if (!loop)
+        return 0;
+    size_t i = 0;
+    for (al_task *t = loop->tasks_head; t; t = t->next, i++) {
+        if (out && i < max)
+            out[i] = t;
+    }
+    return i;
+}
+
+int al_loop_set_eager_tasks(al_loop *loop, bool eager)
+{
+    if (!loop)
+        return -EINVAL;
+    loop->eager_tasks = eager;
+    return 0;
+}
+
+/* ---- cancellation ------------------------------------------------------------ */
+
+int al_task_cancel(al_task *t, const char *message)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->fut.state != AL_PENDING)
+        return 0;
+    t->cancel_requests++;
+    set_cancel_msg(t, message);
+    /* The awaited future may be a task that swallows the cancellation: we
+     * stay parked on it and may have to cancel it again later. */
+    if (t->fut_waiter && al_future_cancel(t->fut_waiter, message) == 1)
+        return 1;
+    t->must_cancel = true;
+    return 1;
+}
+
+int al_task_cancelling(const al_task *t)
+{
+    return t ? t->cancel_requests : 0;
+}
+
+int al_task_uncancel(al_task *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->cancel_requests > 0 && --t->cancel_requests == 0)
+        t->must_cancel = false;
+    return t->cancel_requests;
+}
+
+/* ---- suspending ---------------------------------------------------------------- */
+
+/* The running task, if the caller runs on its stack. */
+static al_task *running_task(void)
+{
+    al_task *t = al_current_task();
+    if (!t || !t->coro || al_coro_current() != t->coro)
+        return NULL;
+    return t;
+}
+
+/* After a suspension: a cancellation that could not cancel a future. */
+static int take_must_cancel(al_task *t)
+{
+    if (!t->must_cancel)
+        return 0;
+    t->must_cancel = false;
+    return AL_ECANCELLED;
+}
+
+int al_await(al_future *f)
+{
+    al_task *t = running_task();
+    if (!t)
+        return AL_ENOTINTASK;
+    if (!f)
+        return -EINVAL;
+    if (f->loop != t->fut.loop)
+        return AL_EWRONGLOOP;
+    if (f == &t->fut)
+        return AL_EINVALIDSTATE;
+    if (f->state != AL_PENDING)
+        return al_future_error(f);
+
+    int rc = al_future_add_done_callback(f, task_wakeup, t);
+    if (rc < 0)
+        return rc;
+    t->fut_waiter = al_future_ref(f);
+    if (t->must_cancel && al_future_cancel(f, t->cancel_msg) == 1)
+        t->must_cancel = false;
+    al_coro_yield();
+    t->fut_waiter = NULL;
+    rc = take_must_cancel(t);
+    if (rc == 0)
+        rc = al_future_error(f);
+    al_future_unref(f);
+    return rc;
+}
+
+static int sleep_fire(al_loop *loop, void *arg)
+{
+    (void)loop;
+    al_future *f = arg;
+    if (f->state == AL_PENDING)
+        al_future_set_result(f, NULL, NULL);
+    al_future_unref(f);
+    return 0;
+}
+
+static void sleep_drop(void *arg)
+{
+    al_future_unref(arg);
+}
+
+int al_sleep(double delay)
+{
+    al_task *t = running_task();
+    if (!t)
+        return AL_ENOTINTASK;
+    if (delay != delay)
+        return -EINVAL;
+    al_loop *loop = t->fut.loop;
+    if (delay <= 0) {
+        int rc = al__call_soon(loop, task_step_cb, t, NULL);
+        if (rc < 0)
+            return rc;
+        al_coro_yield();
+        return take_must_cancel(t);
+    }
+    al_future *f;
+    int rc = al_future_new(loop, &f);
+    if (rc < 0)
+        return rc;
+    al_handle *timer;
+    rc = al__call_at(loop, al_loop_time(loop) + delay, sleep_fire, al_future_ref(f), sleep_drop,
+                     &timer);
+    if (rc < 0) {
+        al_future_unref(f);
+        al_future_unref(f);
+        return rc;
+    }
+    rc = al_await(f);
+    al_handle_cancel(timer); /* no-op if it fired */
+    al__handle_release(timer);
+    al_future_unref(f);
+    return rc;
+}

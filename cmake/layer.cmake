@@ -1,0 +1,38 @@
+# asynclib_add_layer(NAME SOURCES... [DEPS ...] [PRIVATE_DEPS ...])
+#
+# Builds NAME as a static library (NAME_static, file libNAME.a) and a shared
+# one (NAME, file libNAME.so), both with the public include directory
+# NAME/include, installs both plus the headers, and exports them as
+# asynclib::NAME and asynclib::NAME_static.
+function(asynclib_add_layer name)
+  cmake_parse_arguments(L "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(inc ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  foreach(kind static shared)
+    if(kind STREQUAL "static")
+      set(t ${name}_static)
+      add_library(${t} STATIC ${L_SOURCES})
+    else()
+      set(t ${name})
+      add_library(${t} SHARED ${L_SOURCES})
+      set_target_properties(${t} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 0)
+    endif()
+    set_target_properties(${t} PROPERTIES OUTPUT_NAME ${name} C_VISIBILITY_PRESET default)
+    target_include_directories(${t}
+      PUBLIC $<BUILD_INTERFACE:${inc}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+      PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+    foreach(d ${L_DEPS})
+      if(kind STREQUAL "static" AND TARGET ${d}_static)
+        target_link_libraries(${t} PUBLIC ${d}_static)
+      else()
+        target_link_libraries(${t} PUBLIC ${d})
+      endif()
+    endforeach()
+    target_link_libraries(${t} PRIVATE ${L_PRIVATE_DEPS})
+    add_library(asynclib::${t} ALIAS ${t})
+    install(TARGETS ${t} EXPORT asynclibTargets
+      ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+      LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+      RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endforeach()
+  install(DIRECTORY ${inc}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()

@@ -1,0 +1,74 @@
+#include "al_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AL_TEST_MAX_SUITES 64
+
+static struct {
+    const char *name;
+    al_suite_fn fn;
+} suites[AL_TEST_MAX_SUITES];
+static int nsuites;
+
+const char *al_test_impl = "default";
+
+void al_test_register(const char *name, al_suite_fn fn)
+{
+    if (nsuites == AL_TEST_MAX_SUITES) {
+        fprintf(stderr, "al_test: too many suites, raise AL_TEST_MAX_SUITES\n");
+        exit(2);
+    }
+    suites[nsuites].name = name;
+    suites[nsuites].fn = fn;
+    nsuites++;
+}
+
+TCase *al_tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 10);
+    return tc;
+}
+
+/* Constructors run in link order, which is not alphabetical: sort so the
+ * output reads the same on every build. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int al_test_main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--list-suites") == 0) {
+            const char *names[AL_TEST_MAX_SUITES];
+            for (int k = 0; k < nsuites; k++)
+                names[k] = suites[k].name;
+            qsort(names, nsuites, sizeof names[0], by_name);
+            for (int k = 0; k < nsuites; k++)
+                printf("%s\n", names[k]);
+            return 0;
+        }
+        al_test_impl = argv[i];
+    }
+    if (nsuites == 0) {
+        fprintf(stderr, "al_test: no suites registered\n");
+        return 2;
+    }
+    SRunner *sr = NULL;
+    for (int k = 0; k < nsuites; k++) {
+        Suite *s = suites[k].fn();
+        if (!sr)
+            sr = srunner_create(s);
+        else
+            srunner_add_suite(sr, s);
+    }
+    printf("implementation: %s\n", al_test_impl);
+    fflush(stdout);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

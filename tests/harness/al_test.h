@@ -1,0 +1,44 @@
+/* Test harness: Check suites that register themselves.
+ *
+ * A conformance suite is written once against a layer's public API; the
+ * binary of that layer runs every registered suite against the one
+ * implementation named on its command line (al_test_impl), so CTest can
+ * instantiate it per implementation: `conformance_asynclib virtual` is the
+ * test asynclib/virtual. Check forks each test, with a timeout, so a crash
+ * names its test and the run goes on.
+ *
+ *   AL_TEST_SUITE(loop_core) {
+ *       Suite *s = suite_create("loop_core");
+ *       ...
+ *       return s;
+ *   }
+ *
+ * Command line of every test binary: BINARY [IMPL] [--list-suites].
+ * The environment variable CK_RUN_SUITE=NAME runs one suite (Check's own).
+ */
+#ifndef AL_TEST_H
+#define AL_TEST_H
+
+#include <check.h>
+
+typedef Suite *(*al_suite_fn)(void);
+
+/* The implementation under test (argv[1]), or "default". */
+extern const char *al_test_impl;
+
+void al_test_register(const char *name, al_suite_fn fn);
+int al_test_main(int argc, char **argv);
+
+#define AL_TEST_SUITE(fn)                                                                          \
+    static Suite *fn(void);                                                                        \
+    __attribute__((constructor)) static void al_test_register_##fn(void)                           \
+    {                                                                                              \
+        al_test_register(#fn, fn);                                                                 \
+    }                                                                                              \
+    static Suite *fn(void)
+
+/* A TCase with the harness's default timeout (10 s, scaled by Check's
+ * CK_TIMEOUT_MULTIPLIER under sanitizers). */
+TCase *al_tcase(const char *name);
+
+#endif
