@@ -1,0 +1,49 @@
+/* Shared helpers of the asynclib conformance suite.
+ *
+ * Every case creates its loop with conf_loop_new(), which builds the
+ * implementation named on the command line (al_test_impl: "real",
+ * "virtual", later one per I/O backend), so each case runs unchanged on
+ * every loop. Timing cases should be written so they hold on the real
+ * clock too (generous bounds), or skip with conf_is_virtual() false.
+ */
+#ifndef AL_CONF_H
+#define AL_CONF_H
+
+#include "al_test.h"
+
+#include <asynclib/asynclib.h>
+
+/* A new loop of the implementation under test; never NULL (fails the test). */
+al_loop *conf_loop_new(void);
+/* True when the implementation under test runs on the virtual clock. */
+int conf_is_virtual(void);
+
+/* Runs fn(arg) as a task on loop until it is done; returns its status and
+ * stores its result in *result (may be NULL). */
+int conf_run_task(al_loop *loop, al_task_fn fn, void *arg, void **result);
+
+/* An exception handler that records the reports: install it with
+ * al_loop_set_exception_handler(loop, conf_record_handler, &rec). */
+typedef struct conf_reports {
+    int count;
+    int last_error;
+    char last_message[256];
+} conf_reports;
+void conf_record_handler(al_loop *loop, const al_error_context *ctx, void *user);
+
+/* A log of small integers, for ordering checks. */
+typedef struct conf_log {
+    int n;
+    int v[256];
+} conf_log;
+void conf_log_add(conf_log *log, int v);
+/* ck_assert that log holds exactly the n values given. */
+void conf_log_expect(const conf_log *log, int n, const int *values);
+#define CONF_LOG_EXPECT(log, ...)                                                                  \
+    do {                                                                                           \
+        const int conf_expected_[] = {__VA_ARGS__};                                                \
+        conf_log_expect((log), (int)(sizeof conf_expected_ / sizeof conf_expected_[0]),            \
+                        conf_expected_);                                                           \
+    } while (0)
+
+#endif

@@ -1,0 +1,77 @@
+/* The table of loop implementations the asynclib conformance suite runs on. */
+#include "al_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct conf_factory {
+    const char *name;
+    al_loop *(*create)(void);
+    int is_virtual;
+} conf_factory;
+
+static const conf_factory factories[] = {
+    {"real", al_loop_new, 0},
+    {"virtual", al_loop_new_virtual, 1},
+};
+
+static const conf_factory *factory(void)
+{
+    for (size_t i = 0; i < sizeof factories / sizeof factories[0]; i++)
+        if (strcmp(factories[i].name, al_test_impl) == 0)
+            return &factories[i];
+    return NULL;
+}
+
+al_loop *conf_loop_new(void)
+{
+    const conf_factory *f = factory();
+    ck_assert_msg(f != NULL, "unknown loop implementation '%s'", al_test_impl);
+    al_loop *loop = f->create();
+    ck_assert_ptr_nonnull(loop);
+    return loop;
+}
+
+int conf_is_virtual(void)
+{
+    const conf_factory *f = factory();
+    return f && f->is_virtual;
+}
+
+int conf_run_task(al_loop *loop, al_task_fn fn, void *arg, void **result)
+{
+    al_task *t;
+    int rc = al_task_new(loop, fn, arg, NULL, &t);
+    ck_assert_int_eq(rc, 0);
+    rc = al_loop_run_until_complete(loop, al_task_future(t));
+    if (result)
+        al_future_result(al_task_future(t), result);
+    al_task_unref(t);
+    return rc;
+}
+
+void conf_record_handler(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop;
+    conf_reports *r = user;
+    r->count++;
+    r->last_error = ctx->error;
+    snprintf(r->last_message, sizeof r->last_message, "%s", ctx->message);
+}
+
+void conf_log_add(conf_log *log, int v)
+{
+    if (log->n < (int)(sizeof log->v / sizeof log->v[0]))
+        log->v[log->n++] = v;
+}
+
+void conf_log_expect(const conf_log *log, int n, const int *values)
+{
+    char got[512] = "", want[512] = "";
+    for (int i = 0; i < log->n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%d ", log->v[i]);
+    for (int i = 0; i < n; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%d ", values[i]);
+    ck_assert_msg(log->n == n && memcmp(log->v, values, (size_t)n * sizeof *values) == 0,
+                  "log is [ %s] but expected [ %s]", got, want);
+}
