@@ -47,11 +47,32 @@
 #endif
 #ifndef VALGRIND_MAKE_MEM_DEFINED
 #define VALGRIND_MAKE_MEM_DEFINED(a, n) ((void)0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(a, n) ((void)0)
 #endif
 
 /* Initial-exec TLS: the library is built PIC, and the default
  * global-dynamic model would put a __tls_get_addr call on every switch. */
 #define AL_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
+/* Shared-stack mode needs the asm switch (the saved context must live on
+ * the stack that is copied) and copies stack memory that the sanitizers
+ * track per fiber: elsewhere the flag is ignored (the coroutine gets a
+ * stack of its own, which is always correct). */
+#if !defined(AL_CORO_UCONTEXT) && !defined(AL_ASAN) && !defined(AL_TSAN)
+#define AL_SHARED_OK 1
+#else
+#define AL_SHARED_OK 0
+#endif
+
+/* A thread's shared stack: owner is the coroutine whose frames are on it;
+ * refs counts the thread plus every shared coroutine made on it, so the
+ * struct outlives the thread while such coroutines can still be freed. */
+typedef struct shared_stack {
+    al_stack st;
+    char *top;
+    al_coro *owner;
+    size_t refs;
+} shared_stack;
 
 enum { CO_CREATED, CO_SUSPENDED, CO_RUNNING, CO_FINISHED };
 
@@ -69,6 +90,9 @@ struct al_coro {
     int state;
     char *low_sp; /* lowest sp seen at a switch, for stack trimming */
     al_stack stack;
+    shared_stack *ss; /* shared-stack mode: frames live in buf while evicted */
+    char *buf;
+    size_t len, cap;
 #ifdef AL_ASAN
     void *asan_fake;
     const void *caller_bottom;
@@ -323,6 +347,129 @@ static int init_context(al_coro *co)
     return 0;
 }
 
+/* ---- shared-stack mode (copying stacks, as in libaco) ---- */
+
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static pthread_key_t shared_key;
+static AL_TLS shared_stack *tls_shared;
+
+static void shared_unref(shared_stack *ss)
+{
+    if (--ss->refs > 0)
+        return;
+    al_stack_put(&ss->st, NULL);
+    free(ss);
+}
+
+/* Thread exit: coroutines of this thread may still be freed later (from
+ * any thread, as they are never resumed again), so only drop our ref. */
+static void shared_thread_exit(void *p)
+{
+    shared_unref(p);
+}
+
+static void shared_key_init(void)
+{
+    pthread_key_create(&shared_key, shared_thread_exit);
+}
+
+static shared_stack *shared_get(void)
+{
+    if (tls_shared)
+        return tls_shared;
+    pthread_once(&shared_once, shared_key_init);
+    shared_stack *ss = calloc(1, sizeof *ss);
+    if (!ss)
+        return NULL;
+    if (al_stack_get(&ss->st, AL_CORO_SHARED_STACK_SIZE) != 0) {
+        free(ss);
+        return NULL;
+    }
+    ss->top = ss->st.lo + ss->st.size;
+    ss->refs = 1;
+    pthread_setspecific(shared_key, ss);
+#ifdef AL_VALGRIND
+    VALGRIND_STACK_REGISTER(ss->st.lo, ss->top);
+#endif
+    return tls_shared = ss;
+}
+
+#if AL_SHARED_OK
+/* Copies the owner's live frames, [sp, top), out to its buffer. */
+static int shared_evict(al_coro *co)
+{
+    size_t len = (size_t)(co->ss->top - (char *)co->sp);
+    if (len > co->cap) {
+        char *buf = realloc(co->buf, len);
+        if (!buf)
+            return -ENOMEM;
+        co->buf = buf;
+        co->cap = len;
+    }
+    memcpy(co->buf, co->sp, len);
+    co->len = len;
+    return 0;
+}
+
+/* Puts co's frames back on the shared stack, evicting the current owner.
+ * An owner that is running (co's resumer chain runs on this stack) cannot
+ * be moved: -EBUSY. */
+static int shared_acquire(al_coro *co)
+{
+    shared_stack *ss = co->ss;
+    al_coro *old = ss->owner;
+    if (old && old->state == CO_RUNNING)
+        return -EBUSY;
+    if (old && shared_evict(old) != 0)
+        return -ENOMEM;
+    ss->owner = NULL;
+    /* Memcheck holds the memory below the shared stack's last sp to be
+     * inaccessible; we write there on purpose. */
+    if (co->state == CO_CREATED) {
+        VALGRIND_MAKE_MEM_UNDEFINED(ss->top - 256, 256);
+        co->sp = al_ctx_make(ss->top, coro_main, co);
+    } else {
+        VALGRIND_MAKE_MEM_UNDEFINED(co->sp, co->len);
+        memcpy(co->sp, co->buf, co->len);
+    }
+    ss->owner = co;
+    return 0;
+}
+#else
+static int shared_acquire(al_coro *co)
+{
+    (void)co;
+    return -EINVAL; /* unreachable: no shared coroutine exists */
+}
+#endif
+
+static int shared_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
+{
+    if (stack_size > AL_CORO_SHARED_STACK_SIZE)
+        return -EINVAL;
+    shared_stack *ss = shared_get();
+    al_coro *co = ss ? calloc(1, sizeof *co) : NULL;
+    if (!co)
+        return -ENOMEM;
+    ss->refs++;
+    co->ss = ss;
+    co->stack = ss->st;
+    co->fn = fn;
+    co->arg = arg;
+    co->state = CO_CREATED;
+    *out = co;
+    return 0;
+}
+
+static void shared_free(al_coro *co)
+{
+    if (co->ss->owner == co)
+        co->ss->owner = NULL;
+    shared_unref(co->ss);
+    free(co->buf);
+    free(co);
+}
+
 /* ---- public API ---- */
 
 static size_t round_stack(size_t size)
@@ -331,15 +478,17 @@ static size_t round_stack(size_t size)
     return (size + page - 1) & ~(page - 1);
 }
 
-int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
+int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags)
 {
-    if (!out || !fn)
+    if (!out || !fn || (flags & ~AL_CORO_SHARED_STACK))
         return -EINVAL;
-    if (stack_size == 0)
-        stack_size = AL_CORO_STACK_DEFAULT;
-    if (stack_size < AL_CORO_STACK_MIN || stack_size > AL_CORO_STACK_MAX)
+    if (stack_size != 0 && (stack_size < AL_CORO_STACK_MIN || stack_size > AL_CORO_STACK_MAX))
         return -EINVAL;
     overflow_setup();
+    if ((flags & AL_CORO_SHARED_STACK) && AL_SHARED_OK)
+        return shared_new(out, stack_size, fn, arg);
+    if (stack_size == 0)
+        stack_size = AL_CORO_STACK_DEFAULT;
     al_stack st;
     int r = al_stack_get(&st, round_stack(stack_size));
     if (r)
@@ -366,18 +515,32 @@ int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
     return 0;
 }
 
+int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
+{
+    return al_coro_new_ex(out, stack_size, fn, arg, 0);
+}
+
 int al_coro_resume(al_coro *co)
 {
     if (!co || (co->state != CO_CREATED && co->state != CO_SUSPENDED))
         return -EINVAL;
     if (AL_SEGV_HANDLER && !altstack_done)
         thread_setup();
+    if (co->ss && co->ss->owner != co) {
+        int r = shared_acquire(co);
+        if (r)
+            return r;
+    }
     co->resumer = current;
     co->state = CO_RUNNING;
     current = co;
     switch_to_coro(co);
     current = co->resumer;
-    return co->state == CO_FINISHED;
+    if (co->state != CO_FINISHED)
+        return 0;
+    if (co->ss)
+        co->ss->owner = NULL;
+    return 1;
 }
 
 /* Without a guard page an overflow is caught only after the fact, if the
@@ -410,6 +573,10 @@ void al_coro_free(al_coro *co)
         return;
     if (co->state == CO_RUNNING)
         die("al_coro_free of a running coroutine", co);
+    if (co->ss) {
+        shared_free(co);
+        return;
+    }
 #ifdef AL_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
 #endif

@@ -59,7 +59,7 @@ static void park_once(void *arg)
 
 /* n coroutines each started and parked (yielded once), then all resumed
  * to completion and freed. RSS is measured while all are parked. */
-static void park(const char *mode, size_t stack_size)
+static void park(const char *mode, size_t stack_size, unsigned flags)
 {
     long n = (long)(1000000 * bench_scale());
     al_coro **cos = malloc(sizeof *cos * (size_t)n);
@@ -71,7 +71,7 @@ static void park(const char *mode, size_t stack_size)
     uint64_t t0 = bench_now_ns();
     long made = 0;
     for (; made < n; made++) {
-        if (al_coro_new(&cos[made], stack_size, park_once, NULL) != 0)
+        if (al_coro_new_ex(&cos[made], stack_size, park_once, NULL, flags) != 0)
             break;
         al_coro_resume(cos[made]);
     }
@@ -97,12 +97,39 @@ static void park(const char *mode, size_t stack_size)
 /* Default mode: 256 KiB stacks, guard pages on the first ~16 k. */
 AL_BENCH(coro_park_1m)
 {
-    park("", 0);
+    park("", 0, 0);
 }
 
 /* Smallest accepted stack (16 KiB): same RSS (one touched page each),
  * 16x less address space and page-table spread. */
 AL_BENCH(coro_park_1m_min)
 {
-    park("_min_stack", AL_CORO_STACK_MIN);
+    park("_min_stack", AL_CORO_STACK_MIN, 0);
+}
+
+/* Shared-stack (copying) mode: a parked coroutine keeps only its frames,
+ * copied to the heap (see AL_CORO_SHARED_STACK for the caveats). */
+AL_BENCH(coro_park_1m_shared)
+{
+    park("_shared_stack", 0, AL_CORO_SHARED_STACK);
+}
+
+/* Resume + yield of shared-stack coroutines taking turns: each switch in
+ * evicts the other's frames (two small memcpy). */
+AL_BENCH(coro_shared_switch_ns)
+{
+    long n = (long)(5000000 * bench_scale());
+    al_coro *a = NULL, *b = NULL;
+    if (al_coro_new_ex(&a, 0, yield_loop, NULL, AL_CORO_SHARED_STACK) ||
+        al_coro_new_ex(&b, 0, yield_loop, NULL, AL_CORO_SHARED_STACK))
+        return;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++) {
+        al_coro_resume(a);
+        al_coro_resume(b);
+    }
+    uint64_t t1 = bench_now_ns();
+    al_coro_free(a);
+    al_coro_free(b);
+    bench_report("coro_shared_switch_ns", (double)(t1 - t0) / (4.0 * (double)n), "ns");
 }
