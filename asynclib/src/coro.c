@@ -205,7 +205,7 @@ static void install_segv(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = segv_handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &old_segv);
 }
@@ -513,6 +513,11 @@ int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, u
 #endif
     *out = co;
     return 0;
+}
+
+unsigned al_coro_flags_supported(void)
+{
+    return AL_SHARED_OK ? AL_CORO_SHARED_STACK : 0;
 }
 
 int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)

@@ -24,7 +24,9 @@ typedef void (*al_coro_fn)(void *arg);
 #define AL_CORO_STACK_MAX (1024u * 1024u * 1024u)
 
 /* Creates a coroutine that runs fn(arg) when first resumed. stack_size 0
- * means AL_CORO_STACK_DEFAULT; other sizes are rounded up to pages.
+ * means AL_CORO_STACK_DEFAULT; other sizes are rounded up to pages. The
+ * coroutine's own record (~200 B; ~2 KiB with ucontext) sits at the top of
+ * its stack, so creating one from a pooled stack does not call malloc.
  * -EINVAL for NULL out/fn or a size outside [MIN, MAX]; -ENOMEM. */
 int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg);
 
@@ -48,6 +50,9 @@ enum {
 /* al_coro_new with flags (0 or AL_CORO_SHARED_STACK); -EINVAL for unknown
  * flags. */
 int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags);
+
+/* The flags this build honours (the others are accepted and ignored). */
+unsigned al_coro_flags_supported(void);
 
 /* Runs co until it yields (returns 0) or its function returns (returns 1).
  * -EINVAL if co is NULL, running, already finished, or the caller's own

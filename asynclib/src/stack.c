@@ -75,8 +75,21 @@ static size_t read_max_map_count(void)
 
 static void cache_destroy(void *p);
 
+/* A fork while another thread holds the lock must not leave the child's
+ * allocator locked for ever. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+static void fork_release(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
 static void init(void)
 {
+    pthread_atfork(fork_prepare, fork_release, fork_release);
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     size_t limit = read_max_map_count() / 4;
     const char *env = getenv("ASYNCLIB_STACK_GUARDS");
