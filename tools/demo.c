@@ -78,8 +78,8 @@ static int main_task(void *arg, void **result)
     printf("[%6.3f s] %-8s fast worker did %ld jobs\n", al_loop_time(loop) - t0, "main",
            (long)(intptr_t)n);
     int rc = al_await(al_task_future(b));
-    printf("[%6.3f s] %-8s slow worker ended: %s (message: %s)\n", al_loop_time(loop) - t0,
-           "main", al_strerror(rc), al_future_cancel_message(al_task_future(b)));
+    printf("[%6.3f s] %-8s slow worker ended: %s (message: %s)\n", al_loop_time(loop) - t0, "main",
+           al_strerror(rc), al_future_cancel_message(al_task_future(b)));
     al_task_unref(a);
     al_task_unref(b);
     return 0;

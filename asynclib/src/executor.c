@@ -19,8 +19,8 @@ typedef struct al_job al_job;
 
 struct al_executor {
     pthread_mutex_t lock;
-    pthread_cond_t work;    /* a job was queued, or shutdown */
-    pthread_cond_t exited;  /* a thread exited */
+    pthread_cond_t work;   /* a job was queued, or shutdown */
+    pthread_cond_t exited; /* a thread exited */
     al_job *head, *tail;
     int threads, idle, max;
     bool shutdown;
@@ -28,7 +28,7 @@ struct al_executor {
 };
 
 struct al_job {
-    al_job *next;        /* executor queue */
+    al_job *next;                          /* executor queue */
     al_job *prev_inflight, *next_inflight; /* loop->jobs */
     al_loop *loop;
     al_executor *ex;
@@ -236,7 +236,8 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
     al_executor *ex = executor_get(loop);
     al_job *job = ex ? calloc(1, sizeof *job) : NULL;
     al_future *f = NULL;
-    if (!job || al_future_new(loop, &f) < 0 || al_future_add_done_callback(f, job_future_done, job) < 0) {
+    if (!job || al_future_new(loop, &f) < 0 ||
+        al_future_add_done_callback(f, job_future_done, job) < 0) {
         al_future_unref(f);
         free(job);
         return -ENOMEM;

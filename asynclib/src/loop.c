@@ -21,6 +21,13 @@
 #define AL_FREE_HANDLES_MAX 4096
 
 static _Thread_local al_loop *tl_running;
+/* Its address identifies the thread, atomically comparable from any thread. */
+static _Thread_local char tl_thread_id;
+
+static uintptr_t this_thread(void)
+{
+    return (uintptr_t)&tl_thread_id;
+}
 
 /* ---- handles ------------------------------------------------------------- */
 
@@ -306,8 +313,9 @@ static bool cond_sleep(al_loop *loop, double timeout)
     if (timeout >= 0)
         abs_deadline(&deadline, timeout);
     while (!loop->woken) {
-        int rc = timeout < 0 ? pthread_cond_wait(&loop->wait_cond, &loop->wait_lock)
-                             : pthread_cond_timedwait(&loop->wait_cond, &loop->wait_lock, &deadline);
+        int rc = timeout < 0
+                     ? pthread_cond_wait(&loop->wait_cond, &loop->wait_lock)
+                     : pthread_cond_timedwait(&loop->wait_cond, &loop->wait_lock, &deadline);
         if (rc == ETIMEDOUT)
             break;
     }
@@ -371,6 +379,7 @@ al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl)
     loop->ops = ops;
     loop->impl = impl;
     loop->refs = 1;
+    atomic_init(&loop->owner, this_thread());
     pthread_mutex_init(&loop->ts_lock, NULL);
     pthread_mutex_init(&loop->wait_lock, NULL);
     pthread_condattr_t attr;
@@ -505,10 +514,12 @@ void al__loop_external_end(al_loop *loop)
 
 int al__loop_check(al_loop *loop)
 {
+    /* The thread first: a foreign thread must not even read loop state. */
+    uintptr_t runner = atomic_load(&loop->running_on);
+    if (loop->debug && runner && runner != this_thread())
+        return AL_EWRONGTHREAD;
     if (loop->closed)
         return AL_ELOOPCLOSED;
-    if (loop->debug && loop->running && !pthread_equal(loop->thread, pthread_self()))
-        return AL_EWRONGTHREAD;
     return 0;
 }
 
@@ -580,7 +591,8 @@ int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg)
 {
     if (!loop || !fn)
         return -EINVAL;
-    if (loop->running && pthread_equal(loop->thread, pthread_self()))
+    /* On the loop's own thread, the same FIFO as call_soon (asyncio R1). */
+    if (atomic_load(&loop->owner) == this_thread())
         return al_call_soon(loop, fn, arg, NULL);
     return al__call_soon_threadsafe(loop, fn, arg, NULL);
 }
@@ -782,6 +794,8 @@ static int run_begin(al_loop *loop)
         return AL_ELOOPRUNNING;
     loop->running = true;
     loop->thread = pthread_self();
+    atomic_store(&loop->owner, this_thread());
+    atomic_store(&loop->running_on, this_thread());
     tl_running = loop;
     al__loop_ref(loop); /* a callback may free the loop's last user reference */
     return 0;
@@ -791,6 +805,7 @@ static void run_end(al_loop *loop)
 {
     loop->stopping = false;
     loop->running = false;
+    atomic_store(&loop->running_on, 0);
     tl_running = NULL;
     al__loop_unref(loop);
 }

@@ -21,8 +21,8 @@ struct al_handle {
     al_drop_fn drop;
     al_future *future; /* a done-callback: done(future, arg), one reference held */
     int (*done)(al_future *f, void *arg);
-    double when; /* NaN for call_soon */
-    uint64_t seq; /* tie-breaker: equal deadlines fire in scheduling order */
+    double when;   /* NaN for call_soon */
+    uint64_t seq;  /* tie-breaker: equal deadlines fire in scheduling order */
     unsigned refs; /* the loop's while queued + the user's */
     bool cancelled;
     bool in_heap;
@@ -57,11 +57,13 @@ struct al_loop {
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
     bool woken;
-    double vtime; /* the virtual clock */
+    double vtime;        /* the virtual clock */
     atomic_int external; /* executor jobs in flight (virtual loop waits for real) */
 
     bool running, stopping, closed;
-    pthread_t thread; /* valid while running */
+    pthread_t thread;            /* valid while running */
+    atomic_uintptr_t running_on; /* id of the running thread, 0 when not running */
+    atomic_uintptr_t owner;      /* id of the thread that created or last ran it */
     double clock_resolution;
 
     bool debug;

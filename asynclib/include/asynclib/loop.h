@@ -132,8 +132,8 @@ void al_handle_unref(al_handle *h);
 /* What went wrong. Pointers are borrowed for the duration of the handler
  * call only. */
 typedef struct al_error_context {
-    const char *message; /* never NULL */
-    int error;           /* the code, or 0 (for instance a slow callback) */
+    const char *message;     /* never NULL */
+    int error;               /* the code, or 0 (for instance a slow callback) */
     al_callback_fn callback; /* the callback that failed, or NULL */
     void *callback_arg;
     al_future *future; /* the future concerned, or NULL */
