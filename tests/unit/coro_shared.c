@@ -95,16 +95,19 @@ START_TEST(test_shared_many_parked)
     int n = RUNNING_ON_VALGRIND ? N / 10 : N; /* Valgrind tracks few mappings */
     al_coro **cos = malloc(sizeof *cos * N);
     int done = 0;
+    int bad = 0;
     for (int i = 0; i < n; i++) {
-        cos[i] = new_shared(park_body, &done);
-        ck_assert_int_eq(al_coro_resume(cos[i]), 0);
+        cos[i] = NULL;
+        al_coro_new_ex(&cos[i], 0, park_body, &done, AL_CORO_SHARED_STACK);
+        bad += al_coro_resume(cos[i]) != 0; /* ck_assert per item is slow */
     }
     for (int i = 0; i < n; i += 2) /* drop half while parked */
         al_coro_free(cos[i]);
     for (int i = 1; i < n; i += 2) {
-        ck_assert_int_eq(al_coro_resume(cos[i]), 1);
+        bad += al_coro_resume(cos[i]) != 1;
         al_coro_free(cos[i]);
     }
+    ck_assert_int_eq(bad, 0);
     ck_assert_int_eq(done, n / 2);
     free(cos);
 }
