@@ -5,6 +5,9 @@
  *   future.h    Future: what everything waits on
  *   task.h      Task: a function on its own stack; await, sleep, al_run
  *   executor.h  the default thread pool
+ *   combinators.h gather, wait, wait_for, as_completed, shield
+ *   timeout.h   timeout scopes (asyncio.timeout)
+ *   taskgroup.h TaskGroup
  *   error.h     error codes and al_strerror
  */
 #ifndef ASYNCLIB_ASYNCLIB_H
@@ -16,5 +19,10 @@
 #include <asynclib/future.h>
 #include <asynclib/task.h>
 #include <asynclib/executor.h>
+#include <asynclib/locks.h>
+#include <asynclib/queues.h>
+#include <asynclib/combinators.h>
+#include <asynclib/timeout.h>
+#include <asynclib/taskgroup.h>
 
 #endif

@@ -1,0 +1,73 @@
+/* TaskGroup: structured concurrency (asyncio.TaskGroup, CPython 3.13
+ * taskgroups.py, with the gh-95289 and gh-116720 fixes).
+ *
+ *     al_taskgroup *tg;
+ *     al_taskgroup_new(&tg);
+ *     int rc = al_taskgroup_enter(tg);             // inside the parent task
+ *     ... al_taskgroup_create_task(tg, fn, arg, NULL, NULL) ...
+ *     rc = al_taskgroup_exit(tg, body_status);     // waits for every child
+ *     if (rc == AL_EGROUP) errs = al_taskgroup_errors(tg, &n);
+ *     al_taskgroup_free(tg);
+ *
+ * The first child that fails (an error, not a cancellation) cancels every
+ * other child and the parent task (the body), once; exit then waits for
+ * all children and returns AL_EGROUP with every error kept, in the order
+ * they happened (a non-cancellation error of the body comes last). A
+ * cancellation of the parent from outside cancels the children and stays
+ * AL_ECANCELLED (unless children failed: AL_EGROUP, and the parent stays
+ * cancelled: its next suspension returns AL_ECANCELLED). The group's own
+ * cancellation request of the parent is withdrawn (uncancel) on exit, so
+ * al_task_cancelling() of the parent is what it was before.
+ *
+ * Ownership: the group is the caller's (new/free). Children are ordinary
+ * tasks of the loop; the group holds a reference to each until it is done;
+ * al_taskgroup_create_task's *out is the caller's own reference. A group
+ * once entered must be exited before it is freed.
+ *
+ * Errors: AL_EINVALIDSTATE for misuse (enter twice; create_task before
+ * enter, while shutting down after a failure, or once finished; exit
+ * without enter or twice; free while entered and not exited);
+ * AL_ENOTINTASK when entered outside a task.
+ *
+ * Threads: the loop's thread, inside the parent task (create_task may also
+ * be called from the children).
+ */
+#ifndef ASYNCLIB_TASKGROUP_H
+#define ASYNCLIB_TASKGROUP_H
+
+#include <asynclib/task.h>
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct al_taskgroup al_taskgroup;
+
+/* A new group, not entered. -EINVAL, -ENOMEM. */
+int al_taskgroup_new(al_taskgroup **out);
+/* Binds the group to the current task (the parent) and its loop. */
+int al_taskgroup_enter(al_taskgroup *tg);
+/* Creates a child task (as al_task_new; opts may be NULL, name and eager
+ * are honoured). out may be NULL. An eager child already done is
+ * accounted for at once. */
+int al_taskgroup_create_task(al_taskgroup *tg, al_task_fn fn, void *arg,
+                             const al_task_options *opts, al_task **out);
+/* Leaves the block: body_status is what the body ended with (0, an error,
+ * or AL_ECANCELLED). Waits for every child, even if the parent is
+ * cancelled meanwhile. Returns 0, AL_ECANCELLED or AL_EGROUP (see above),
+ * or AL_EINVALIDSTATE. */
+int al_taskgroup_exit(al_taskgroup *tg, int body_status);
+/* The errors kept, in order (borrowed, valid until free or the next
+ * create_task); *n receives their number. */
+const int *al_taskgroup_errors(const al_taskgroup *tg, size_t *n);
+/* Number of children not yet done. */
+size_t al_taskgroup_size(const al_taskgroup *tg);
+/* Releases the group. NULL is ignored. */
+int al_taskgroup_free(al_taskgroup *tg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

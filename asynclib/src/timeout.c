@@ -1,0 +1,127 @@
+/* Timeout scopes: a port of CPython 3.12 timeouts.py.
+ *
+ * The deadline callback cancels the task and marks the scope expiring; on
+ * exit the scope takes back its own cancellation request (uncancel) and
+ * reports AL_ETIMEOUT only if no request older than the scope remains, so
+ * an outer scope or an external cancel is never mistaken for ours. */
+#include "loop_internal.h"
+
+#include <asynclib/error.h>
+#include <asynclib/timeout.h>
+
+#include <errno.h>
+
+enum { TO_CREATED = 0, TO_ENTERED, TO_EXPIRING, TO_EXPIRED, TO_EXITED };
+
+static int on_timeout(al_loop *loop, void *arg)
+{
+    (void)loop;
+    al_timeout *to = arg;
+    if (to->state != TO_ENTERED)
+        return 0;
+    al_task_cancel(to->task, NULL);
+    to->state = TO_EXPIRING;
+    return 0;
+}
+
+static void drop_handle(al_timeout *to)
+{
+    if (to->handle) {
+        al_handle_cancel(to->handle);
+        al_handle_unref(to->handle);
+        to->handle = NULL;
+    }
+}
+
+int al_timeout_reschedule(al_timeout *to, double when)
+{
+    if (!to || when != when)
+        return -EINVAL;
+    if (to->state != TO_ENTERED)
+        return AL_EINVALIDSTATE;
+    al_loop *loop = al_future_loop(al_task_future(to->task));
+    drop_handle(to);
+    to->when = when;
+    if (when == AL_FOREVER)
+        return 0;
+    if (when <= al_loop_time(loop))
+        return al_call_soon(loop, on_timeout, to, &to->handle);
+    return al_call_at(loop, when, on_timeout, to, &to->handle);
+}
+
+int al_timeout_enter_at(al_timeout *to, double when)
+{
+    if (!to || when != when)
+        return -EINVAL;
+    if (to->state != TO_CREATED)
+        return AL_EINVALIDSTATE;
+    al_task *t = al_current_task();
+    if (!t)
+        return AL_ENOTINTASK;
+    to->task = t;
+    to->handle = NULL;
+    to->cancelling = al_task_cancelling(t);
+    to->state = TO_ENTERED;
+    int rc = al_timeout_reschedule(to, when);
+    if (rc < 0) {
+        to->state = TO_CREATED;
+        to->task = NULL;
+    }
+    return rc;
+}
+
+int al_timeout_enter(al_timeout *to, double delay)
+{
+    if (!to || delay != delay)
+        return -EINVAL;
+    if (to->state != TO_CREATED)
+        return AL_EINVALIDSTATE;
+    al_loop *loop = al_loop_running();
+    if (!loop || !al_current_task())
+        return AL_ENOTINTASK;
+    return al_timeout_enter_at(to, delay == AL_FOREVER ? AL_FOREVER : al_loop_time(loop) + delay);
+}
+
+int al_timeout_exit(al_timeout *to, int status)
+{
+    if (!to)
+        return -EINVAL;
+    if (to->state != TO_ENTERED && to->state != TO_EXPIRING)
+        return AL_EINVALIDSTATE;
+    drop_handle(to);
+    if (to->state == TO_EXPIRING) {
+        to->state = TO_EXPIRED;
+        if (al_task_uncancel(to->task) <= to->cancelling && status == AL_ECANCELLED)
+            return AL_ETIMEOUT;
+    } else {
+        to->state = TO_EXITED;
+    }
+    return status;
+}
+
+bool al_timeout_expired(const al_timeout *to)
+{
+    return to && (to->state == TO_EXPIRING || to->state == TO_EXPIRED);
+}
+
+double al_timeout_when(const al_timeout *to)
+{
+    if (!to || to->state == TO_CREATED)
+        return NAN;
+    return to->when;
+}
+
+int al_with_timeout(double delay, al_task_fn fn, void *arg, void **result)
+{
+    if (!fn)
+        return -EINVAL;
+    al_timeout to = AL_TIMEOUT_INIT;
+    int rc = al_timeout_enter(&to, delay);
+    if (rc < 0)
+        return rc;
+    void *value = NULL;
+    rc = fn(arg, &value);
+    if (result)
+        *result = value;
+    return al_timeout_exit(&to, rc);
+}
