@@ -18,9 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifdef AL_CORO_UCONTEXT
 #include <ucontext.h>
-#endif
 
 #ifndef __has_feature
 #define __has_feature(x) 0
@@ -130,6 +128,7 @@ static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static pthread_key_t altstack_key;
 static AL_TLS int altstack_done;
+static size_t guard_size; /* set before the handler is installed */
 
 #define ALTSTACK_SIZE (64u * 1024u)
 
@@ -162,10 +161,28 @@ static void report_overflow(const al_coro *co)
     (void)w;
 }
 
-static int is_guard_hit(const al_coro *co, const char *addr)
+static const char *fault_sp(const void *uc)
 {
-    size_t page = al_stack_page_size();
-    return co && co->stack.guarded && addr < co->stack.lo && addr >= co->stack.lo - page;
+#if defined(__x86_64__)
+    return (const char *)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (const char *)((const ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+/* A hit on the guard page, or any fault while sp is below the stack: a
+ * frame larger than the guard can jump over it and fault further down. */
+static int is_overflow(const al_coro *co, const char *addr, const void *uc)
+{
+    if (!co)
+        return 0;
+    const char *lo = co->stack.lo, *sp = fault_sp(uc);
+    if (co->stack.guarded && addr < lo && addr >= lo - guard_size)
+        return 1;
+    return sp && sp < lo && sp >= lo - (1u << 20);
 }
 
 /* A guard hit is reported, then SIGSEGV's default action is restored and
@@ -174,7 +191,7 @@ static int is_guard_hit(const al_coro *co, const char *addr)
  * handler was there before. */
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
-    if (is_guard_hit(current, si->si_addr)) {
+    if (is_overflow(current, si->si_addr, uc)) {
         report_overflow(current);
         signal(sig, SIG_DFL);
         return;
@@ -201,6 +218,7 @@ static void altstack_free(void *p)
 
 static void install_segv(void)
 {
+    guard_size = al_stack_page_size();
     pthread_key_create(&altstack_key, altstack_free);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
