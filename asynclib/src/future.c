@@ -127,6 +127,9 @@ int al_future_cancel(al_future *f, const char *message)
         return -EINVAL;
     if (f->is_task)
         return al_task_cancel((al_task *)f, message);
+    /* As asyncio's cancel(): even on a done future it counts as looking at
+     * the outcome, so an error is no longer reported as never retrieved. */
+    f->retrieved = true;
     if (f->state != AL_PENDING)
         return 0;
     al__future_finish(f, AL_CANCELLED, AL_ECANCELLED, NULL, NULL, message);

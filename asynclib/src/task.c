@@ -104,6 +104,11 @@ static void task_finish(al_task *t, int state, int error)
         al__future_finish(&t->fut, AL_RESULT, 0, t->result, t->result_dtor, NULL);
         t->result = NULL;
     } else {
+        /* A value the body stored before failing (or before a cancellation
+         * it never received) is the task's to release. */
+        if (t->result && t->result_dtor)
+            t->result_dtor(t->result);
+        t->result = NULL;
         al__future_finish(&t->fut, state, error, NULL, NULL,
                           state == AL_CANCELLED ? t->cancel_msg : NULL);
     }
@@ -147,8 +152,7 @@ static void task_step(al_task *t)
 
 /* ---- creation --------------------------------------------------------------- */
 
-int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
-                al_task **out)
+int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts, al_task **out)
 {
     static const al_task_options defaults = AL_TASK_OPTIONS_DEFAULT;
     if (!loop || !fn)
@@ -296,6 +300,7 @@ int al_task_cancel(al_task *t, const char *message)
 {
     if (!t)
         return -EINVAL;
+    t->fut.retrieved = true; /* asyncio: cancel() silences the traceback log */
     if (t->fut.state != AL_PENDING)
         return 0;
     t->cancel_requests++;
@@ -353,8 +358,12 @@ int al_await(al_future *f)
         return AL_EWRONGLOOP;
     if (f == &t->fut)
         return AL_EINVALIDSTATE;
-    if (f->state != AL_PENDING)
-        return al_future_error(f);
+    if (f->state != AL_PENDING) {
+        int st = al_future_error(f);
+        if (st == AL_ECANCELLED)
+            set_cancel_msg(t, f->cancel_msg);
+        return st;
+    }
 
     int rc = al_future_add_done_callback(f, task_wakeup, t);
     if (rc < 0)
@@ -365,8 +374,14 @@ int al_await(al_future *f)
     al_coro_yield();
     t->fut_waiter = NULL;
     rc = take_must_cancel(t);
-    if (rc == 0)
+    if (rc == 0) {
         rc = al_future_error(f);
+        /* The CancelledError the body now holds carries f's message; if it
+         * returns it, the task ends cancelled with that message (asyncio
+         * keeps the exception object itself). */
+        if (rc == AL_ECANCELLED)
+            set_cancel_msg(t, f->cancel_msg);
+    }
     al_future_unref(f);
     return rc;
 }
