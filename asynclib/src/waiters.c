@@ -1,0 +1,180 @@
+/* The waiter queue: FIFO of parked tasks, hand-off-on-cancel support, no
+ * allocation per wait once warm. See waiters.h. */
+#include "waiters.h"
+
+#include <asynclib/error.h>
+#include <asynclib/task.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* Free nodes kept per queue: enough for a burst, bounded so one spike of
+ * waiters does not pin memory for the primitive's lifetime. */
+#define AL_WAITQ_POOL_MAX 256
+
+void al__waitq_init(al_waitq *q, al_loop *loop)
+{
+    *q = (al_waitq){.loop = loop};
+}
+
+static void unlink_waiter(al_waitq *q, al_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = false;
+    q->len--;
+}
+
+static void link_tail(al_waitq *q, al_waiter *w)
+{
+    w->prev = q->tail;
+    w->next = NULL;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    w->linked = true;
+    q->len++;
+}
+
+void al__waitq_destroy(al_waitq *q)
+{
+    while (q->head) {
+        al_waiter *w = q->head;
+        unlink_waiter(q, w);
+        al_future_unref(&w->fut);
+    }
+    while (q->pool_head) {
+        al_waiter *w = q->pool_head;
+        q->pool_head = w->next;
+        al_future_unref(&w->fut);
+    }
+    q->pool_tail = NULL;
+    q->npool = 0;
+}
+
+int al__check_task(al_loop *loop)
+{
+    al_task *t = al_current_task();
+    if (!t)
+        return AL_ENOTINTASK;
+    if (al_future_loop(al_task_future(t)) != loop)
+        return AL_EWRONGLOOP;
+    return 0;
+}
+
+/* A recycled node is a pending future again; only its callback array (if
+ * it grew) is kept. */
+static void waiter_reset(al_waiter *w)
+{
+    al_future *f = &w->fut;
+    free(f->cancel_msg);
+    f->cancel_msg = NULL;
+    f->state = AL_PENDING;
+    f->error = 0;
+    f->value = NULL;
+    f->dtor = NULL;
+    f->retrieved = false;
+    f->ncbs = 0;
+}
+
+static al_waiter *waiter_get(al_waitq *q)
+{
+    al_waiter *w = q->pool_head;
+    /* Oldest first: by now the loop has released its reference. */
+    if (w && w->fut.refs == 1) {
+        q->pool_head = w->next;
+        if (!q->pool_head)
+            q->pool_tail = NULL;
+        q->npool--;
+        waiter_reset(w);
+        return w;
+    }
+    w = calloc(1, sizeof *w);
+    if (w)
+        al__future_init(&w->fut, q->loop);
+    return w;
+}
+
+static void waiter_put(al_waitq *q, al_waiter *w)
+{
+    if (q->npool >= AL_WAITQ_POOL_MAX) {
+        al_future_unref(&w->fut);
+        return;
+    }
+    w->next = NULL;
+    if (q->pool_tail)
+        q->pool_tail->next = w;
+    else
+        q->pool_head = w;
+    q->pool_tail = w;
+    q->npool++;
+}
+
+int al__waitq_wait(al_waitq *q, bool *woken)
+{
+    al_waiter *w = waiter_get(q);
+    if (!w)
+        return -ENOMEM;
+    link_tail(q, w);
+    int rc = al_await(&w->fut);
+    if (w->linked)
+        unlink_waiter(q, w);
+    *woken = w->fut.state == AL_RESULT;
+    waiter_put(q, w);
+    return rc;
+}
+
+static bool pending(const al_waiter *w)
+{
+    return w->fut.state == AL_PENDING;
+}
+
+bool al__waitq_wake_first(al_waitq *q)
+{
+    if (!q->head || !pending(q->head))
+        return false;
+    al__future_finish(&q->head->fut, AL_RESULT, 0, NULL, NULL, NULL);
+    return true;
+}
+
+/* One pass: done waiters met on the way are popped too when unlinking,
+ * as asyncio's queues pop them from their deques. */
+size_t al__waitq_wake_n(al_waitq *q, size_t n, bool unlink)
+{
+    size_t woken = 0;
+    al_waiter *w = q->head;
+    while (w && woken < n) {
+        al_waiter *next = w->next;
+        if (pending(w)) {
+            al__future_finish(&w->fut, AL_RESULT, 0, NULL, NULL, NULL);
+            woken++;
+        }
+        if (unlink)
+            unlink_waiter(q, w);
+        w = next;
+    }
+    return woken;
+}
+
+bool al__waitq_wake_next(al_waitq *q, bool unlink)
+{
+    return al__waitq_wake_n(q, 1, unlink) == 1;
+}
+
+bool al__waitq_has_live(const al_waitq *q)
+{
+    for (const al_waiter *w = q->head; w; w = w->next) {
+        if (w->fut.state != AL_CANCELLED)
+            return true;
+    }
+    return false;
+}
