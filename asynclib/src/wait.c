@@ -52,6 +52,7 @@ static int wait_on_timeout(al_loop *loop, void *arg)
 {
     (void)loop;
     release_waiter(arg);
+    al_future_unref(arg); /* the timer's reference (the drop hook is for a timer that never runs) */
     return 0;
 }
 

@@ -279,6 +279,7 @@ START_TEST(r53_wait_errors_duplicates)
     ck_assert_int_eq(al_wait(&f, 1, AL_FOREVER, AL_ALL_COMPLETED, NULL, NULL, NULL, NULL),
                      AL_ENOTINTASK);
     al_future_unref(f);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -484,6 +485,7 @@ START_TEST(r56_gather_success)
     /* The result keeps the children: values stay valid. */
     ck_assert_int_eq(PV(((al_gather_result *)v)->values[0]), 2);
     al_future_unref(g);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -509,6 +511,7 @@ START_TEST(r57_gather_one_exception)
     al_future_unref(b);
     al_future_unref(c);
     al_future_unref(g);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -542,6 +545,7 @@ START_TEST(r58_gather_return_errors)
     al_future *all[] = {a, b, c, d, e, g};
     for (int i = 0; i < 6; i++)
         al_future_unref(all[i]);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -562,6 +566,7 @@ START_TEST(r59_gather_child_cancelled)
     al_future_unref(a);
     al_future_unref(b);
     al_future_unref(g);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -641,6 +646,7 @@ START_TEST(r61_gather_cancel_message_and_done)
     al_future_unref(b);
     al_future_unref(c);
     al_future_unref(g);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -681,6 +687,7 @@ START_TEST(r62_gather_duplicates_and_empty)
     al_future_unref(c);
     al_future_unref(d);
     al_loop_free(other);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -730,6 +737,7 @@ START_TEST(r60_gather_wait_waits_for_cancelled_children)
     al_task_cancel(m, NULL);
     ck_assert_int_eq(al_loop_run_until_complete(loop, F(m)), AL_ECANCELLED);
     al_task_unref(m);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -784,6 +792,7 @@ START_TEST(r63_shield_mirrors)
     al_future_unref(out);
     al_future_unref(in);
     ck_assert_int_eq(al_shield(NULL, &out), -EINVAL);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST
@@ -897,6 +906,7 @@ START_TEST(r65_wait_for_timeout)
     al_future *f = new_future(loop);
     ck_assert_int_eq(al_wait_for(f, 1), AL_ENOTINTASK);
     al_future_unref(f);
+    run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
 }
 END_TEST

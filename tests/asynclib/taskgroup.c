@@ -413,7 +413,7 @@ static int r87_main(void *arg, void **res)
      * after the group cancelled it: EG{ZDE, MyExc} */
     child crash = {.delay = 0.1, .rc = ZDE};
     al_taskgroup *tg = tg_enter();
-    tg_spawn(tg, &crash);
+    al_task_unref(tg_spawn(tg, &crash));
     int body = al_sleep(10);
     ck_assert_int_eq(body, AL_ECANCELLED);
     ck_assert_int_eq(al_taskgroup_exit(tg, MYEXC), AL_EGROUP);
@@ -489,8 +489,8 @@ static int r90_main(void *arg, void **res)
     /* shutting down after a failure */
     child bad = {.delay = 0.01, .rc = ZDE}, slow = {.delay = 10, .cleanup = 0.05};
     tg = tg_enter();
-    tg_spawn(tg, &bad);
-    tg_spawn(tg, &slow);
+    al_task_unref(tg_spawn(tg, &bad));
+    al_task_unref(tg_spawn(tg, &slow));
     int body = al_sleep(1);
     ck_assert_int_eq(body, AL_ECANCELLED);
     ck_assert_int_eq(al_taskgroup_create_task(tg, child_fn, &c, NULL, NULL), AL_EINVALIDSTATE);
@@ -521,7 +521,7 @@ static int r91_main(void *arg, void **res)
     (void)arg, (void)res;
     child c = {.delay = 0, .rc = -EPROTO};
     al_taskgroup *tg = tg_enter();
-    tg_spawn(tg, &c);
+    al_task_unref(tg_spawn(tg, &c));
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), AL_EGROUP);
     expect_errors(tg, 1, (int[]){-EPROTO});
     ck_assert_int_eq(al_task_cancelling(self()), 0);
@@ -545,8 +545,8 @@ static int r92_nested_main(void *arg, void **res)
     child re = {.delay = 0, .rc = -EPROTO}, ve = {.delay = 0, .rc = -EINVAL};
     al_taskgroup *outer = tg_enter();
     al_taskgroup *inner = tg_enter();
-    tg_spawn(inner, &re);
-    tg_spawn(outer, &ve);
+    al_task_unref(tg_spawn(inner, &re));
+    al_task_unref(tg_spawn(outer, &ve));
     ck_assert_int_eq(al_taskgroup_exit(inner, 0), AL_EGROUP);
     expect_errors(inner, 1, (int[]){-EPROTO});
     ck_assert_int_eq(al_task_cancelling(self()), 1);
