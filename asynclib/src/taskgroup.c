@@ -133,18 +133,16 @@ int al_taskgroup_create_task(al_taskgroup *tg, al_task_fn fn, void *arg,
     int rc = al_task_new(tg->loop, fn, arg, opts, &t);
     if (rc < 0)
         return rc;
-    al_future *f = al_task_future(t);
-    if (al_future_done(f)) {
-        on_task_done(tg, t); /* completed eagerly */
-    } else {
-        rc = al_future_add_done_callback(f, task_done_cb, tg);
-        if (rc < 0) {
-            al_task_cancel(t, NULL);
-            al_task_unref(t);
-            return rc;
-        }
-        tg->tasks[tg->ntasks++] = (al_task *)al_future_ref(f);
+    /* Even a child already done (eager) goes through its done-callback: run
+     * inline, a failure would cancel the parent inside create_task, too
+     * early (gh-128550). */
+    rc = al_future_add_done_callback(al_task_future(t), task_done_cb, tg);
+    if (rc < 0) {
+        al_task_cancel(t, NULL);
+        al_task_unref(t);
+        return rc;
     }
+    tg->tasks[tg->ntasks++] = (al_task *)al_future_ref(al_task_future(t));
     if (out)
         *out = t;
     else

@@ -653,6 +653,8 @@ static int r93_main(void *arg, void **res)
     al_task *e;
     ck_assert_int_eq(al_taskgroup_create_task(tg, instant, NULL, &o, &e), 0);
     ck_assert(al_future_done(F(e)));
+    ck_assert_uint_eq(al_taskgroup_size(tg), 2); /* until its callback ran */
+    al_sleep(0);
     ck_assert_uint_eq(al_taskgroup_size(tg), 1);
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
     al_taskgroup_free(tg);
@@ -661,6 +663,7 @@ static int r93_main(void *arg, void **res)
     /* an eager child failing at once cancels the body */
     tg = tg_enter();
     ck_assert_int_eq(al_taskgroup_create_task(tg, instant_fail, NULL, &o, NULL), 0);
+    ck_assert_int_eq(al_task_cancelling(self()), 0); /* not inside create_task */
     int body = al_sleep(1);
     ck_assert_int_eq(body, AL_ECANCELLED);
     ck_assert_int_eq(al_taskgroup_exit(tg, body), AL_EGROUP);

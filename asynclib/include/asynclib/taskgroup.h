@@ -50,8 +50,10 @@ int al_taskgroup_new(al_taskgroup **out);
 /* Binds the group to the current task (the parent) and its loop. */
 int al_taskgroup_enter(al_taskgroup *tg);
 /* Creates a child task (as al_task_new; opts may be NULL, name and eager
- * are honoured). out may be NULL. An eager child already done is
- * accounted for at once. */
+ * are honoured). out may be NULL. An eager child that is already done
+ * is accounted for by its done-callback, in the next iteration, like any
+ * other (so a failing eager child cannot cancel the parent inside this
+ * call; gh-128550). */
 int al_taskgroup_create_task(al_taskgroup *tg, al_task_fn fn, void *arg,
                              const al_task_options *opts, al_task **out);
 /* Leaves the block: body_status is what the body ended with (0, an error,
