@@ -1105,6 +1105,63 @@ START_TEST(r72_wait_for_shielded)
 }
 END_TEST
 
+/* ---- bad input --------------------------------------------------------------------------------
+ */
+
+static int bad_input_main(void *arg, void **res)
+{
+    (void)res;
+    al_loop *other = arg;
+    al_loop *loop = al_loop_running();
+    al_future *mine = new_future(loop), *theirs = new_future(other), *out = NULL;
+    al_future *mixed[] = {mine, theirs};
+    /* another loop's future */
+    ck_assert_int_eq(al_wait(mixed, 2, AL_FOREVER, AL_ALL_COMPLETED, NULL, NULL, NULL, NULL),
+                     AL_EWRONGLOOP);
+    ck_assert_int_eq(al_wait_for(theirs, 1), AL_EWRONGLOOP);
+    al_as_completed *it = NULL;
+    ck_assert_int_eq(al_as_completed_new(loop, mixed, 2, AL_FOREVER, &it), AL_EWRONGLOOP);
+    ck_assert_int_eq(al_gather_wait(mixed, 2, false, &out), AL_EWRONGLOOP);
+    ck_assert_ptr_null(out);
+    /* NULLs */
+    ck_assert_int_eq(al_as_completed_new(NULL, mixed, 1, AL_FOREVER, &it), -EINVAL);
+    ck_assert_int_eq(al_as_completed_new(loop, NULL, 1, AL_FOREVER, &it), -EINVAL);
+    ck_assert_int_eq(al_as_completed_new(loop, mixed, 1, NAN, &it), -EINVAL);
+    ck_assert_int_eq(al_as_completed_next(NULL, &out), -EINVAL);
+    ck_assert_int_eq(al_as_completed_free(NULL), 0);
+    ck_assert_int_eq(al_gather(loop, mixed, 1, false, NULL), -EINVAL);
+    ck_assert_int_eq(al_shield(mine, NULL), -EINVAL);
+    /* empty as_completed: exhausted at once, also with a timeout */
+    ck_assert_int_eq(al_as_completed_new(loop, NULL, 0, 0.01, &it), 0);
+    ck_assert_int_eq(al_as_completed_next(it, &out), 0);
+    ck_assert_int_eq(al_as_completed_free(it), 0);
+    /* empty gather_wait */
+    ck_assert_int_eq(al_gather_wait(NULL, 0, false, &out), 0);
+    ck_assert(al_future_done(out));
+    al_future_unref(out);
+    al_future_unref(mine);
+    al_future_unref(theirs);
+    return 0;
+}
+
+START_TEST(combinators_bad_input)
+{
+    al_loop *other = conf_loop_new();
+    run_main(bad_input_main, other);
+    al_loop_free(other);
+    /* outside a task */
+    al_loop *loop = conf_loop_new();
+    al_future *f = new_future(loop), *out;
+    ck_assert_int_eq(al_gather_wait(&f, 1, false, &out), AL_ENOTINTASK);
+    al_as_completed *it;
+    ck_assert_int_eq(al_as_completed_new(loop, &f, 1, AL_FOREVER, &it), 0);
+    ck_assert_int_eq(al_as_completed_next(it, &out), AL_ENOTINTASK);
+    ck_assert_int_eq(al_as_completed_free(it), 0);
+    al_future_unref(f);
+    al_loop_free(loop);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_combinators)
 {
     Suite *s = suite_create("combinators");
@@ -1143,6 +1200,9 @@ AL_TEST_SUITE(suite_combinators)
     tcase_add_test(tc, r70_cancel_wait_for_cancels_inner);
     tcase_add_test(tc, r71_wait_for_issue86296);
     tcase_add_test(tc, r72_wait_for_shielded);
+    suite_add_tcase(s, tc);
+    tc = al_tcase("bad_input");
+    tcase_add_test(tc, combinators_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }
