@@ -13,6 +13,10 @@
  * 0 or a negative value expires in the next loop iteration (as asyncio's
  * call_later); NaN is -EINVAL.
  *
+ * Internal state lives until the done-callbacks it registered have run:
+ * closing the loop while they are still queued leaks it (and the futures
+ * it references). Run the loop until the combinators are done first.
+ *
  * Threads: the loop's thread only. The calls marked "inside a task"
  * suspend the calling task and fail with AL_ENOTINTASK elsewhere.
  */
@@ -63,6 +67,9 @@ typedef struct al_gather_result {
  * cancels every child not yet done, with the same message, in the next loop
  * iteration. Unlike asyncio the gather future itself is cancelled at once:
  * use al_gather_wait to also wait for the children to finish cancelling.
+ * (So a cancel that comes after every child finished, but before the
+ * gather's callbacks ran, still cancels it; asyncio would refuse and keep
+ * the result.)
  *
  * Errors: -EINVAL (NULL loop/out, NULL child, n > 0 with NULL fs),
  * AL_EWRONGLOOP (a child of another loop), -ENOMEM, AL_ELOOPCLOSED. */
