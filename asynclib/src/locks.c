@@ -197,7 +197,7 @@ int al_event_set(al_event *ev)
         return -EINVAL;
     if (!ev->value) {
         ev->value = true;
-        al__waitq_wake_n(&ev->waiters, (size_t)-1, false);
+        al__waitq_wake_n(&ev->waiters, (size_t)-1);
     }
     return 0;
 }
@@ -280,7 +280,7 @@ bool al_condition_locked(const al_condition *cond)
  * skipped, they are already on their way). */
 static void cond_notify(al_condition *c, size_t n)
 {
-    al__waitq_wake_n(&c->waiters, n, false);
+    al__waitq_wake_n(&c->waiters, n);
 }
 
 /* Condition.wait without the caller checks; the lock is held. */
@@ -410,7 +410,7 @@ long al_semaphore_value(const al_semaphore *sem)
 /* Semaphore._wake_up_next: the unit is reserved for the woken waiter. */
 static bool sem_wake_next(al_semaphore *s)
 {
-    if (!al__waitq_wake_next(&s->waiters, false))
+    if (!al__waitq_wake_next(&s->waiters))
         return false;
     s->value--;
     return true;

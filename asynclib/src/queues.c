@@ -1,8 +1,8 @@
 /* Queue, LifoQueue, PriorityQueue: asyncio's queues.py (3.13, with
- * shutdown) over the shared waiter queue. Getters and putters are popped
- * from their waiter queues when woken, as asyncio pops its deques; a woken
- * waiter that is cancelled before it runs wakes the next one, so an item
- * (or a free slot) is never left unclaimed. */
+ * shutdown) over the shared waiter queue. Waking skips getters and putters
+ * already woken, as asyncio pops them from its deques; a woken waiter that
+ * is cancelled before it runs wakes the next one, so an item (or a free
+ * slot) is never left unclaimed. */
 #include "waiters.h"
 
 #include <asynclib/error.h>
@@ -239,7 +239,7 @@ int al_queue_put_nowait(al_queue *q, void *item)
         return rc;
     q->unfinished++;
     al_event_clear(q->finished);
-    al__waitq_wake_next(&q->getters, true);
+    al__waitq_wake_next(&q->getters);
     return 0;
 }
 
@@ -250,7 +250,7 @@ int al_queue_get_nowait(al_queue *q, void **item)
     if (q->len == 0)
         return q->shutdown ? AL_EQUEUESHUTDOWN : AL_EQUEUEEMPTY;
     *item = store_get(q);
-    al__waitq_wake_next(&q->putters, true);
+    al__waitq_wake_next(&q->putters);
     return 0;
 }
 
@@ -263,7 +263,7 @@ static int park(al_queue *q, al_waitq *ws, bool (*can_pass)(const al_queue *))
     bool woken;
     int rc = al__waitq_wait(ws, &woken);
     if (rc < 0 && woken && can_pass(q))
-        al__waitq_wake_next(ws, true);
+        al__waitq_wake_next(ws);
     q->busy--;
     return rc;
 }
@@ -355,7 +355,7 @@ int al_queue_shutdown(al_queue *q, bool immediate)
             al_event_set(q->finished);
     }
     /* Every blocked caller re-checks and sees the shutdown. */
-    al__waitq_wake_n(&q->getters, (size_t)-1, true);
-    al__waitq_wake_n(&q->putters, (size_t)-1, true);
+    al__waitq_wake_n(&q->getters, (size_t)-1);
+    al__waitq_wake_n(&q->putters, (size_t)-1);
     return 0;
 }

@@ -146,28 +146,21 @@ bool al__waitq_wake_first(al_waitq *q)
     return true;
 }
 
-/* One pass: done waiters met on the way are popped too when unlinking,
- * as asyncio's queues pop them from their deques. */
-size_t al__waitq_wake_n(al_waitq *q, size_t n, bool unlink)
+size_t al__waitq_wake_n(al_waitq *q, size_t n)
 {
     size_t woken = 0;
-    al_waiter *w = q->head;
-    while (w && woken < n) {
-        al_waiter *next = w->next;
+    for (al_waiter *w = q->head; w && woken < n; w = w->next) {
         if (pending(w)) {
             al__future_finish(&w->fut, AL_RESULT, 0, NULL, NULL, NULL);
             woken++;
         }
-        if (unlink)
-            unlink_waiter(q, w);
-        w = next;
     }
     return woken;
 }
 
-bool al__waitq_wake_next(al_waitq *q, bool unlink)
+bool al__waitq_wake_next(al_waitq *q)
 {
-    return al__waitq_wake_n(q, 1, unlink) == 1;
+    return al__waitq_wake_n(q, 1) == 1;
 }
 
 bool al__waitq_has_live(const al_waitq *q)

@@ -9,9 +9,9 @@
  * after that task step returns).
  *
  * Wake-ups follow asyncio: waking a waiter completes its future (the task
- * runs one iteration later); the node stays linked until the task runs
- * (locks, events, conditions) or is unlinked at once (queues, which pop
- * their waiters as asyncio's deques do). A waiter that is woken and then
+ * runs one iteration later); the node stays linked until its task runs and
+ * unlinks it, so a queue always knows every node it lent out (and can free
+ * them if the loop closes under parked tasks). A waiter that is woken and then
  * cancelled before it runs is told so (*woken), so the primitive can pass
  * the wake-up on: no wake-up is ever lost.
  *
@@ -57,12 +57,12 @@ int al__waitq_wait(al_waitq *q, bool *woken);
 /* Wakes the head waiter if it is still pending (asyncio Lock's
  * _wake_up_first: a head already woken or cancelled will act itself). */
 bool al__waitq_wake_first(al_waitq *q);
-/* Wakes the first pending waiter (skipping woken and cancelled ones);
- * unlink removes the woken one and every done one before it from the queue
- * (queues), else they stay until they run. Returns whether one was woken. */
-bool al__waitq_wake_next(al_waitq *q, bool unlink);
+/* Wakes the first pending waiter, skipping woken and cancelled ones (they
+ * are on their way: asyncio's queues pop them, which is the same to every
+ * observer). Returns whether one was woken. */
+bool al__waitq_wake_next(al_waitq *q);
 /* Wakes up to n pending waiters, FIFO; returns how many. */
-size_t al__waitq_wake_n(al_waitq *q, size_t n, bool unlink);
+size_t al__waitq_wake_n(al_waitq *q, size_t n);
 /* Whether a linked waiter is not cancelled (woken or still waiting). */
 bool al__waitq_has_live(const al_waitq *q);
 /* Linked waiters (including woken and cancelled ones not yet run). */
