@@ -129,6 +129,14 @@ static void task_complete(al_task *t)
         task_finish(t, AL_ERROR, t->rc);
 }
 
+/* The switch into the coroutine failed (shared-stack mode: no memory to
+ * move the frames of the stack's owner): the task fails with the reason. */
+static void fail_switch(al_task *t, int rc)
+{
+    t->rc = rc;
+    task_finish(t, AL_ERROR, rc);
+}
+
 static void task_step(al_task *t)
 {
     al_loop *loop = t->fut.loop;
@@ -141,10 +149,21 @@ static void task_step(al_task *t)
         t->must_cancel = false;
         task_finish(t, AL_CANCELLED, AL_ECANCELLED);
     } else {
-        t->started = true;
         al_future_ref(&t->fut);
-        if (al_coro_resume(t->coro) == 1)
+        int r = al_coro_resume(t->coro);
+        if (r == 1) {
             task_complete(t);
+        } else if (r == 0) {
+            t->started = true;
+        } else if (r == -EBUSY && !t->started) {
+            /* An eager first step from a task that occupies the shared
+             * stack: this one needs it too, so it starts from the loop. */
+            r = al__call_soon(loop, task_step_cb, t, NULL);
+            if (r < 0)
+                fail_switch(t, r);
+        } else {
+            fail_switch(t, r); /* could not switch (ENOMEM) */
+        }
         al_future_unref(&t->fut);
     }
     loop->current_task = outer;
@@ -161,6 +180,9 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
         opts = &defaults;
     if (opts->stack_size &&
         (opts->stack_size < AL_CORO_STACK_MIN || opts->stack_size > AL_CORO_STACK_MAX))
+        return -EINVAL;
+    if ((opts->flags & ~(unsigned)AL_TASK_SHARED_STACK) ||
+        ((opts->flags & AL_TASK_SHARED_STACK) && opts->stack_size > AL_CORO_SHARED_STACK_SIZE))
         return -EINVAL;
     int rc = al__loop_check(loop);
     if (rc < 0)
@@ -183,7 +205,9 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     }
     bool eager = opts->eager < 0 ? loop->eager_tasks : opts->eager != 0;
     eager = eager && loop->running && al_loop_running() == loop;
-    rc = t->name ? al_coro_new(&t->coro, opts->stack_size, task_entry, t) : -ENOMEM;
+    rc = t->name ? al_coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
+                                  (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)
+                 : -ENOMEM;
     if (rc == 0 && !eager)
         rc = al__call_soon(loop, task_step_cb, t, NULL);
     if (rc < 0) {

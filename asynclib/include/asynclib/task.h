@@ -36,20 +36,38 @@ extern "C" {
 typedef int (*al_task_fn)(void *arg, void **result);
 
 typedef struct al_task_options {
-    const char *name;      /* copied; NULL -> "Task-N" */
-    size_t stack_size;     /* bytes; 0 -> default (256 KiB) */
-    int eager;             /* -1: the loop's setting (al_loop_set_eager_tasks), 0 no, 1 yes */
+    const char *name;          /* copied; NULL -> "Task-N" */
+    size_t stack_size;         /* bytes; 0 -> default (256 KiB); else 16 KiB .. 1 GiB */
+    int eager;                 /* -1: the loop's setting (al_loop_set_eager_tasks), 0 no, 1 yes */
     al_value_dtor result_dtor; /* destructor for the task's result value, or NULL */
+    unsigned flags;            /* AL_TASK_* flags below, or 0 */
 } al_task_options;
 
-#define AL_TASK_OPTIONS_DEFAULT {NULL, 0, -1, NULL}
+#define AL_TASK_OPTIONS_DEFAULT                                                                    \
+    {                                                                                              \
+        NULL, 0, -1, NULL, 0                                                                       \
+    }
+
+/* Flags of al_task_options. */
+enum {
+    /* Run on the thread's shared stack: while parked, the task keeps only
+     * its live frames (copied to the heap, a few hundred bytes) instead of
+     * a stack of its own, so a million parked tasks fit in a few hundred
+     * MiB. Cost: a memcpy of the frames at each switch. Caveat: while the
+     * task is parked its locals live elsewhere, so a pointer to one of its
+     * locals handed to anyone else (another task, a callback, a future's
+     * value) is invalid until it runs again. stack_size must be 0 or at
+     * most 256 KiB. Where unsupported (ucontext builds, sanitizers) the task
+     * gets a private stack. */
+    AL_TASK_SHARED_STACK = 1u
+};
 
 /* Creates a task running fn(arg, ...) on loop; opts may be NULL. Its first
  * step runs in the next iteration, or at once inside this call for an eager
  * task on a running loop (a task that never suspends is then already done
  * when this returns). out may be NULL (the loop keeps the task until done).
- * Errors: -EINVAL (NULL loop/fn, stack size out of range), AL_ELOOPCLOSED,
- * AL_EWRONGTHREAD, -ENOMEM. */
+ * Errors: -EINVAL (NULL loop/fn, stack size out of range, unknown flags),
+ * AL_ELOOPCLOSED, AL_EWRONGTHREAD, -ENOMEM; nothing is created on error. */
 int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
                 al_task **out);
 
