@@ -7,8 +7,99 @@
 #include <asynclib/task.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- object cache ---------------------------------------------------------
+ * Freed futures and tasks stay in a small per-thread list for reuse, so
+ * creating one on a hot path (a sleep, a round trip, a spawn) does not call
+ * malloc. A thread's list is released when it exits. Off under ASan, which
+ * must see every free to catch a use after it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define AL_OBJ_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AL_OBJ_CACHE 0
+#endif
+#endif
+#ifndef AL_OBJ_CACHE
+#define AL_OBJ_CACHE 1
+#endif
+#define AL_OBJ_CACHE_MAX 1024
+
+#if AL_OBJ_CACHE
+typedef struct obj_cache {
+    void *head[AL_OBJ_CLASSES];
+    unsigned n[AL_OBJ_CLASSES];
+    bool registered;
+} obj_cache;
+
+static _Thread_local obj_cache tl_cache;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cache_key;
+
+static void cache_drain(void *arg)
+{
+    obj_cache *c = arg;
+    for (int k = 0; k < AL_OBJ_CLASSES; k++) {
+        while (c->head[k]) {
+            void *p = c->head[k];
+            c->head[k] = *(void **)p;
+            free(p);
+        }
+        c->n[k] = 0;
+    }
+    c->registered = false;
+}
+
+static void cache_key_init(void)
+{
+    pthread_key_create(&cache_key, cache_drain);
+}
+#endif
+
+void *al__obj_alloc(int cls, size_t size)
+{
+#if AL_OBJ_CACHE
+    obj_cache *c = &tl_cache;
+    void *p = c->head[cls];
+    if (p) {
+        c->head[cls] = *(void **)p;
+        c->n[cls]--;
+        memset(p, 0, size);
+        return p;
+    }
+#else
+    (void)cls;
+#endif
+    return calloc(1, size);
+}
+
+void al__obj_free(int cls, void *p)
+{
+#if AL_OBJ_CACHE
+    obj_cache *c = &tl_cache;
+    if (c->n[cls] < AL_OBJ_CACHE_MAX) {
+        if (!c->registered) {
+            /* The thread's exit drains the list (the key's destructor). */
+            pthread_once(&cache_once, cache_key_init);
+            if (pthread_setspecific(cache_key, c) != 0) {
+                free(p);
+                return;
+            }
+            c->registered = true;
+        }
+        *(void **)p = c->head[cls];
+        c->head[cls] = p;
+        c->n[cls]++;
+        return;
+    }
+#else
+    (void)cls;
+#endif
+    free(p);
+}
 
 void al__future_init(al_future *f, al_loop *loop)
 {
@@ -27,7 +118,7 @@ int al_future_new(al_loop *loop, al_future **out)
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    al_future *f = calloc(1, sizeof *f);
+    al_future *f = al__obj_alloc(AL_OBJ_FUTURE, sizeof *f);
     if (!f)
         return -ENOMEM;
     al__future_init(f, loop);
@@ -61,7 +152,7 @@ void al_future_unref(al_future *f)
     free(f->cancel_msg);
     if (f->cbs != f->cb_inline)
         free(f->cbs);
-    free(f);
+    al__obj_free(f->is_task ? AL_OBJ_TASK : AL_OBJ_FUTURE, f);
     al__loop_unref(loop);
 }
 

@@ -37,4 +37,11 @@ void al__future_finish(al_future *f, int state, int error, void *value, al_value
 /* task.c: releases a task's own fields before the future part is freed. */
 void al__task_destroy(al_future *f);
 
+/* Zeroed memory for a future or a task, from a per-thread cache of freed
+ * ones (no malloc on hot paths); al__obj_free returns it. A task's memory
+ * is freed by al_future_unref, so tasks must use AL_OBJ_TASK. */
+enum { AL_OBJ_FUTURE, AL_OBJ_TASK, AL_OBJ_CLASSES };
+void *al__obj_alloc(int cls, size_t size);
+void al__obj_free(int cls, void *p);
+
 #endif

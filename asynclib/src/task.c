@@ -30,7 +30,7 @@ struct al_task {
     bool started;
     al_task *prev, *next; /* the loop's list of not-done tasks */
     char *name;
-    char name_inline[24];
+    char name_inline[28]; /* "Task-" and up to 20 digits */
 };
 
 static void task_step(al_task *t);
@@ -171,6 +171,21 @@ static void task_step(al_task *t)
 
 /* ---- creation --------------------------------------------------------------- */
 
+/* "Task-N" without snprintf, which costs as much as the rest of a spawn. */
+static void format_name(char buf[28], uint64_t n)
+{
+    char digits[21];
+    int len = 0;
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(buf, "Task-", 5);
+    for (int i = 0; i < len; i++)
+        buf[5 + i] = digits[len - 1 - i];
+    buf[5 + len] = '\0';
+}
+
 int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts, al_task **out)
 {
     static const al_task_options defaults = AL_TASK_OPTIONS_DEFAULT;
@@ -187,7 +202,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    al_task *t = calloc(1, sizeof *t);
+    al_task *t = al__obj_alloc(AL_OBJ_TASK, sizeof *t);
     if (!t)
         return -ENOMEM;
     al__future_init(&t->fut, loop);
@@ -199,8 +214,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     if (opts->name) {
         t->name = strdup(opts->name);
     } else {
-        snprintf(t->name_inline, sizeof t->name_inline, "Task-%llu",
-                 (unsigned long long)loop->task_counter);
+        format_name(t->name_inline, loop->task_counter);
         t->name = t->name_inline;
     }
     bool eager = opts->eager < 0 ? loop->eager_tasks : opts->eager != 0;
@@ -211,11 +225,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     if (rc == 0 && !eager)
         rc = al__call_soon(loop, task_step_cb, t, NULL);
     if (rc < 0) {
-        t->fut.is_task = false; /* nothing task-specific to release yet */
-        al_coro_free(t->coro);
-        if (t->name != t->name_inline)
-            free(t->name);
-        al_future_unref(&t->fut);
+        al_future_unref(&t->fut); /* al__task_destroy copes with the partial task */
         return rc;
     }
     al_coro_set_name(t->coro, t->name);
