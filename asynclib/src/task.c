@@ -28,6 +28,7 @@ struct al_task {
     int cancel_requests;
     bool must_cancel; /* deliver AL_ECANCELLED at the next suspension */
     bool started;
+    bool closing;         /* loop close: its registration on fut_waiter is still to purge */
     al_task *prev, *next; /* the loop's list of not-done tasks */
     char *name;
     char name_inline[28]; /* "Task-" and up to 20 digits */
@@ -249,13 +250,33 @@ void al__task_destroy(al_future *f)
 /* Close with tasks still pending: asyncio would garbage-collect them with
  * "Task was destroyed but it is pending!". Their stacks are dropped without
  * unwinding, they end cancelled, and the futures they waited on forget them. */
+/* Drops the registrations of every closing task from f in one pass (one
+ * remove_done_callback per task would be quadratic when many tasks wait on
+ * one future). */
+static void purge_closing(al_future *f)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < f->ncbs; i++) {
+        al_done_cb cb = f->cbs[i];
+        if (cb.fn == task_wakeup && ((al_task *)cb.arg)->closing)
+            ((al_task *)cb.arg)->closing = false;
+        else
+            f->cbs[kept++] = cb;
+    }
+    f->ncbs = kept;
+}
+
 void al__tasks_on_close(al_loop *loop)
 {
+    for (al_task *t = loop->tasks_head; t; t = t->next)
+        t->closing = t->fut_waiter != NULL;
     while (loop->tasks_head) {
         al_task *t = loop->tasks_head;
         al__report(loop, "Task was destroyed but it is pending!", 0, &t->fut, t);
         if (t->fut_waiter) {
-            al_future_remove_done_callback(t->fut_waiter, task_wakeup, t);
+            if (t->closing)
+                purge_closing(t->fut_waiter);
+            t->closing = false;
             al_future_unref(t->fut_waiter);
             t->fut_waiter = NULL;
         }
