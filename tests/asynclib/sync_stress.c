@@ -28,6 +28,7 @@ static int ntasks;
 static al_handle *timers[NCHAOS + 1];
 static int ntimers;
 static bool hung;
+static al_task *chaos; /* see arm_chaos */
 
 static unsigned rnd(unsigned n)
 {
@@ -44,6 +45,7 @@ static void seed_init(void)
     rng = seed;
     ntasks = ntimers = 0;
     hung = false;
+    chaos = NULL;
 }
 
 static int cancel_cb(al_loop *loop, void *arg)
@@ -75,12 +77,28 @@ static void spawn(al_task_fn fn, void *arg)
     ntasks++;
 }
 
-/* Random cancellations of random tasks over the first ~20 ms. */
+/* Cancels random tasks every few iterations, a bounded number of times
+ * (timers alone would not fire on the virtual clock while tasks are busy). */
+static int chaos_task(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    for (int i = 0; i < 100; i++) {
+        for (unsigned k = rnd(16); k > 0; k--)
+            CHECK(al_sleep(0) == 0);
+        if (ntasks)
+            al_task_cancel(tasks[rnd((unsigned)ntasks)], NULL);
+    }
+    return 0;
+}
+
+/* Random cancellations of random tasks: by timers over the first ~20 ms
+ * and by a task over the first iterations. */
 static void arm_chaos(void)
 {
     al_loop *loop = al_loop_running();
     for (int i = 0; i < NCHAOS; i++)
         CHECK(al_call_later(loop, rnd(20000) * 1e-6, chaos_cb, NULL, &timers[ntimers++]) == 0);
+    CHECK(al_task_new(loop, chaos_task, NULL, NULL, &chaos) == 0);
 }
 
 /* Cancelled: the task goes on (a cancellation is just a failed wait). */
@@ -116,6 +134,12 @@ static void pause_random(void)
 /* Waits for every task, then releases timers and tasks. */
 static void finish_all(void)
 {
+    if (chaos) {
+        al_await(al_task_future(chaos));
+        CHECK(al_future_error(al_task_future(chaos)) == 0);
+        al_task_unref(chaos);
+        chaos = NULL;
+    }
     for (int i = 0; i < ntasks; i++) {
         al_await(al_task_future(tasks[i]));
         int rc = al_future_error(al_task_future(tasks[i]));
@@ -267,6 +291,11 @@ static bool item_or_stop(void *arg)
     return items > 0 || stop;
 }
 
+static int cond_wait_for_fn(void *obj)
+{
+    return al_condition_wait_for(obj, item_or_stop, NULL);
+}
+
 static int cond_consumer(void *arg, void **result)
 {
     (void)arg, (void)result;
@@ -275,7 +304,7 @@ static int cond_consumer(void *arg, void **result)
         absorb(rc);
         if (rc < 0)
             continue;
-        rc = al_condition_wait_for(cv, item_or_stop, NULL);
+        rc = timed(cond_wait_for_fn, cv);
         CHECK(al_condition_locked(cv)); /* however the wait ended */
         absorb(rc);
         if (rc == 0 && items > 0) {
