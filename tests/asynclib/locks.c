@@ -150,6 +150,18 @@ static int with_body(void *arg)
     return VI(arg);
 }
 
+static int with_long_body(void *arg)
+{
+    (void)arg;
+    return al_sleep(10.0); /* cancelled below */
+}
+
+static int with_task(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    return al_lock_with(lk, with_long_body, NULL);
+}
+
 static int lock_with_main(void *arg, void **result)
 {
     (void)arg, (void)result;
@@ -160,6 +172,13 @@ static int lock_with_main(void *arg, void **result)
     ck_assert_int_eq(al_lock_with(lk, with_body, IV(-EIO)), -EIO);
     ck_assert(!al_lock_locked(lk));
     ck_assert_int_eq(al_lock_with(lk, NULL, NULL), -EINVAL);
+    /* Cancelled inside the body: released on the way out. */
+    al_task *t = spawn(with_task, NULL);
+    s0();
+    ck_assert(al_lock_locked(lk));
+    al_task_cancel(t, NULL);
+    ck_assert_int_eq(join(t), AL_ECANCELLED);
+    ck_assert(!al_lock_locked(lk));
     ck_assert_int_eq(al_lock_free(lk), 0);
     return 0;
 }
