@@ -120,9 +120,11 @@ static void task_finish(al_task *t, int state, int error)
 /* The body returned: how the task ends follows asyncio's __step. */
 static void task_complete(al_task *t)
 {
-    if (t->rc == 0 && t->must_cancel)
+    /* A non-negative return is success, as for every call of the library
+     * (a positive one must not become an "error" that reads as success). */
+    if (t->rc >= 0 && t->must_cancel)
         task_finish(t, AL_CANCELLED, AL_ECANCELLED); /* cancelled, never delivered */
-    else if (t->rc == 0)
+    else if (t->rc >= 0)
         task_finish(t, AL_RESULT, 0);
     else if (t->rc == AL_ECANCELLED)
         task_finish(t, AL_CANCELLED, AL_ECANCELLED);

@@ -97,6 +97,12 @@ static int await_future(void *arg, void **result)
     return al_await(arg);
 }
 
+static int return_positive(void *arg, void **result)
+{
+    *result = arg;
+    return 3;
+}
+
 START_TEST(task_error_and_result_dtor)
 {
     al_loop *loop = conf_loop_new();
@@ -104,6 +110,10 @@ START_TEST(task_error_and_result_dtor)
     al_loop_set_exception_handler(loop, conf_record_handler, &rec);
     ck_assert_int_eq(conf_run_task(loop, return_error, IV(-EPIPE), NULL), -EPIPE);
     ck_assert_int_eq(rec.count, 0); /* retrieved by run_until_complete */
+    /* A positive return is success, not an "error" with a positive code. */
+    void *v = NULL;
+    ck_assert_int_eq(conf_run_task(loop, return_positive, IV(8), &v), 0);
+    ck_assert_int_eq(VI(v), 8);
 
     /* Nobody holds it: reported when the loop drops it. */
     ck_assert_int_eq(al_task_new(loop, return_error, IV(-EPIPE), NULL, NULL), 0);

@@ -3,9 +3,9 @@
  * A task runs fn(arg, &result) as a stackful coroutine. From any depth of
  * its call stack the function may suspend with al_await(future), al_sleep()
  * and everything built on them; other tasks and callbacks run meanwhile.
- * The function's return value decides how the task ends: 0 -> result
- * (*result, default NULL), AL_ECANCELLED -> cancelled, any other negative
- * code -> that error.
+ * The function's return value decides how the task ends: 0 (or any
+ * non-negative value) -> result (*result, default NULL), AL_ECANCELLED ->
+ * cancelled, any other negative code -> that error.
  *
  * Cancellation follows asyncio: al_task_cancel(t, msg) cancels the future t
  * is waiting on (or, when t is not waiting, makes its next suspension
