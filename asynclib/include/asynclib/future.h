@@ -11,8 +11,14 @@
  * holds its own reference meanwhile. The result value belongs to the future
  * once set: its destructor (if given) runs when the future is freed, unless
  * al_future_take_result() moved it out. An error that nobody retrieved
- * (al_future_result, al_future_error, al_await) is reported to the loop's
- * exception handler when the future is freed.
+ * (al_future_result, al_future_error, al_await, or a cancel attempt, as in
+ * asyncio) is reported to the loop's exception handler when the future is
+ * freed; the handler sees the future but must not keep a reference to it.
+ * Each queued done-callback holds a reference until it has run, so dropping
+ * yours right after completing a future is safe. Freeing a future that
+ * still has done-callbacks drops them (they never run). A future may
+ * outlive its loop (al_loop_free): it can still be read and completed, but
+ * callbacks can no longer be scheduled (reported instead).
  *
  * Threads: the loop's thread only (use al_call_soon_threadsafe to complete
  * a future from another thread).
@@ -50,7 +56,8 @@ int al_future_set_result(al_future *f, void *value, al_value_dtor dtor);
  * AL_EINVALIDSTATE if done; -EINVAL for a bad code, NULL or a task. */
 int al_future_set_error(al_future *f, int error);
 /* Cancels a pending future (message copied, may be NULL): returns 1; 0 if
- * it was already done. On a task this is al_task_cancel(). */
+ * it was already done (then its error, if any, counts as retrieved). On a
+ * task this is al_task_cancel(). */
 int al_future_cancel(al_future *f, const char *message);
 
 /* 0 and *value (borrowed: valid while f lives) when f has a result; its
@@ -68,7 +75,9 @@ const char *al_future_cancel_message(const al_future *f);
 
 /* Registers fn(f, arg), FIFO. -EINVAL for NULL; -ENOMEM. */
 int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg);
-/* Unregisters every (fn, arg) pair equal to these; returns how many. */
+/* Unregisters every (fn, arg) pair equal to these; returns how many (0
+ * once the future is done: its callbacks are already scheduled). Safe to
+ * call from a done-callback, on any future. */
 int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg);
 
 #ifdef __cplusplus

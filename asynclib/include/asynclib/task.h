@@ -18,7 +18,16 @@
  * Ownership: a task is a future (al_task_future(); the same object) and is
  * reference-counted like one. The loop holds a reference to every task
  * until it is done, so a task never vanishes mid-run; al_task_new's *out,
- * when asked for, is the caller's own reference.
+ * when asked for, is the caller's own reference. A result value stored in
+ * *result belongs to the task: the result_dtor releases it with the task,
+ * or at once if the task ends with an error or cancelled instead.
+ *
+ * Closing a loop with tasks still pending (asyncio's "Task was destroyed
+ * but it is pending!", reported once per task to the exception handler):
+ * their stacks are dropped without unwinding (cleanup code after their
+ * pending await never runs), they end cancelled with the message "event
+ * loop closed", and the futures they waited on forget them. al_run()
+ * cancels leftovers and lets them finish first.
  *
  * Threads: the loop's thread only.
  */
