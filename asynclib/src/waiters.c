@@ -98,6 +98,9 @@ static al_waiter *waiter_get(al_waitq *q)
         waiter_reset(w);
         return w;
     }
+    /* calloc, not al__obj_alloc: that cache holds blocks of a future's
+     * size. When the last unref frees a node it lands in that cache, which
+     * is fine: a node is larger than the future it will be reused as. */
     w = calloc(1, sizeof *w);
     if (w)
         al__future_init(&w->fut, q->loop);
