@@ -135,8 +135,12 @@ al_future *al_future_ref(al_future *f)
 
 void al_future_unref(al_future *f)
 {
-    if (!f || --f->refs)
-        return;
+    if (f && --f->refs == 0)
+        al__future_free(f);
+}
+
+void al__future_free(al_future *f)
+{
     al_loop *loop = f->loop;
     if (f->state == AL_ERROR && !f->retrieved) {
         f->refs = 1; /* the handler may look at it */
@@ -149,7 +153,8 @@ void al_future_unref(al_future *f)
         al__task_destroy(f);
     if (f->dtor)
         f->dtor(f->value);
-    free(f->cancel_msg);
+    if (f->cancel_msg)
+        free(f->cancel_msg);
     if (f->cbs != f->cb_inline)
         free(f->cbs);
     al__obj_free(f->is_task ? AL_OBJ_TASK : AL_OBJ_FUTURE, f);
@@ -271,17 +276,20 @@ int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg)
         return -EINVAL;
     if (f->state != AL_PENDING)
         return al__call_soon_done(f->loop, fn, f, arg);
-    if (f->ncbs == f->cbs_cap) {
-        size_t cap = f->cbs_cap * 2;
-        al_done_cb *cbs = malloc(cap * sizeof *cbs);
-        if (!cbs)
-            return -ENOMEM;
-        memcpy(cbs, f->cbs, f->ncbs * sizeof *cbs);
-        if (f->cbs != f->cb_inline)
-            free(f->cbs);
-        f->cbs = cbs;
-        f->cbs_cap = cap;
-    }
+    return al__future_add_cb(f, fn, arg);
+}
+
+int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg)
+{
+    size_t cap = f->cbs_cap * 2;
+    al_done_cb *cbs = malloc(cap * sizeof *cbs);
+    if (!cbs)
+        return -ENOMEM;
+    memcpy(cbs, f->cbs, f->ncbs * sizeof *cbs);
+    if (f->cbs != f->cb_inline)
+        free(f->cbs);
+    f->cbs = cbs;
+    f->cbs_cap = cap;
     f->cbs[f->ncbs++] = (al_done_cb){fn, arg};
     return 0;
 }

@@ -31,6 +31,30 @@ struct al_future {
 };
 
 void al__future_init(al_future *f, al_loop *loop);
+/* Frees f once its last reference is gone (al_future_unref's slow path). */
+void al__future_free(al_future *f);
+/* Hot-path forms of ref/unref/add_done_callback for the pure layer's own
+ * files: no NULL checks, inlined. */
+static inline void al__future_ref(al_future *f)
+{
+    f->refs++;
+}
+static inline void al__future_unref(al_future *f)
+{
+    if (--f->refs == 0)
+        al__future_free(f);
+}
+/* Registers fn(f, arg) on a pending f. -ENOMEM. */
+int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg);
+static inline int al__future_add_cb(al_future *f, al_done_fn fn, void *arg)
+{
+    if (f->ncbs == f->cbs_cap)
+        return al__future_add_cb_slow(f, fn, arg);
+    f->cbs[f->ncbs].fn = fn;
+    f->cbs[f->ncbs].arg = arg;
+    f->ncbs++;
+    return 0;
+}
 /* Transitions a pending future and schedules its callbacks. */
 void al__future_finish(al_future *f, int state, int error, void *value, al_value_dtor dtor,
                        const char *cancel_msg);

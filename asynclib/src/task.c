@@ -152,7 +152,7 @@ static void task_step(al_task *t)
         t->must_cancel = false;
         task_finish(t, AL_CANCELLED, AL_ECANCELLED);
     } else {
-        al_future_ref(&t->fut);
+        al__future_ref(&t->fut);
         int r = al_coro_resume(t->coro);
         if (r == 1) {
             task_complete(t);
@@ -167,7 +167,7 @@ static void task_step(al_task *t)
         } else {
             fail_switch(t, r); /* could not switch (ENOMEM) */
         }
-        al_future_unref(&t->fut);
+        al__future_unref(&t->fut);
     }
     loop->current_task = outer;
 }
@@ -422,10 +422,11 @@ int al_await(al_future *f)
         return st;
     }
 
-    int rc = al_future_add_done_callback(f, task_wakeup, t);
+    int rc = al__future_add_cb(f, task_wakeup, t);
     if (rc < 0)
         return rc;
-    t->fut_waiter = al_future_ref(f);
+    al__future_ref(f);
+    t->fut_waiter = f;
     if (t->must_cancel && al_future_cancel(f, t->cancel_msg) == 1)
         t->must_cancel = false;
     al_coro_yield();
@@ -439,7 +440,7 @@ int al_await(al_future *f)
         if (rc == AL_ECANCELLED)
             set_cancel_msg(t, f->cancel_msg);
     }
-    al_future_unref(f);
+    al__future_unref(f);
     return rc;
 }
 
