@@ -44,13 +44,22 @@ step "pkg-config consumer (shared): cc \$(pkg-config --cflags --libs asynclib se
 "$cc" -o "$work/pc_consumer" "$here/consumer/consumer.c" $(pkg-config --cflags --libs asynclib selectors)
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir asynclib)" "$work/pc_consumer"
 
-# --static: the archives and their private dependencies (libev, liburing,
-# libm, pthreads), with the system's C library still shared.
+# --static: our archives (libasynclib.a, libselectors.a) plus the private
+# dependencies that pkg-config --static adds (libev, liburing, libm,
+# pthreads), which stay whatever the system links by default. -Bstatic is
+# put around our two libraries only: a static libm with a shared libc
+# does not link.
 step "pkg-config consumer (static): cc \$(pkg-config --static --cflags --libs asynclib selectors)"
+static_libs=()
+for flag in $(pkg-config --static --libs asynclib selectors); do
+    case $flag in
+    -lasynclib | -lselectors) static_libs+=(-Wl,-Bstatic "$flag" -Wl,-Bdynamic) ;;
+    *) static_libs+=("$flag") ;;
+    esac
+done
 # shellcheck disable=SC2046
 "$cc" -o "$work/pc_consumer_static" "$here/consumer/consumer.c" \
-    $(pkg-config --static --cflags asynclib selectors) \
-    -Wl,-Bstatic $(pkg-config --static --libs asynclib selectors) -Wl,-Bdynamic
+    $(pkg-config --static --cflags asynclib selectors) "${static_libs[@]}"
 if ldd "$work/pc_consumer_static" | grep -q 'libasynclib\|libselectors'; then
     echo "install: pc_consumer_static links the shared libraries" >&2
     exit 1
