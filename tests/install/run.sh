@@ -53,7 +53,7 @@ step "pkg-config consumer (static): cc \$(pkg-config --static --cflags --libs as
 static_libs=()
 for flag in $(pkg-config --static --libs asynclib selectors); do
     case $flag in
-    -lasynclib | -lselectors) static_libs+=(-Wl,-Bstatic "$flag" -Wl,-Bdynamic) ;;
+    -lasynclib | -lselectors) static_libs+=("-Wl,-Bstatic" "$flag" "-Wl,-Bdynamic") ;;
     *) static_libs+=("$flag") ;;
     esac
 done
