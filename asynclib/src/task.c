@@ -174,19 +174,44 @@ static void task_step(al_task *t)
 
 /* ---- creation --------------------------------------------------------------- */
 
-/* "Task-N" without snprintf, which costs as much as the rest of a spawn. */
-static void format_name(char buf[28], uint64_t n)
+/* "Task-N" without snprintf, which cost as much as the rest of a spawn.
+ * Names are consecutive, so the thread keeps the last one and increments
+ * it as text (one or two digits change); a full conversion otherwise. */
+static _Thread_local struct {
+    const al_loop *loop;
+    uint64_t n;
+    size_t len;
+    char buf[28];
+} tl_name;
+
+static void format_name(const al_loop *loop, char buf[28], uint64_t n)
 {
+    if (tl_name.loop == loop && tl_name.n + 1 == n && tl_name.len) {
+        size_t i = tl_name.len;
+        while (i > 5 && tl_name.buf[i - 1] == '9')
+            tl_name.buf[--i] = '0';
+        if (i > 5) {
+            tl_name.buf[i - 1]++;
+            tl_name.n = n;
+            memcpy(buf, tl_name.buf, sizeof tl_name.buf);
+            return;
+        }
+    }
     char digits[21];
-    int len = 0;
+    size_t len = 0;
+    uint64_t v = n;
     do {
-        digits[len++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    memcpy(buf, "Task-", 5);
-    for (int i = 0; i < len; i++)
-        buf[5 + i] = digits[len - 1 - i];
-    buf[5 + len] = '\0';
+        digits[len++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(tl_name.buf, "Task-", 5);
+    for (size_t i = 0; i < len; i++)
+        tl_name.buf[5 + i] = digits[len - 1 - i];
+    memset(tl_name.buf + 5 + len, 0, sizeof tl_name.buf - 5 - len);
+    tl_name.len = 5 + len;
+    tl_name.loop = loop;
+    tl_name.n = n;
+    memcpy(buf, tl_name.buf, sizeof tl_name.buf);
 }
 
 int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts, al_task **out)
@@ -217,7 +242,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     if (opts->name) {
         t->name = strdup(opts->name);
     } else {
-        format_name(t->name_inline, loop->task_counter);
+        format_name(loop, t->name_inline, loop->task_counter);
         t->name = t->name_inline;
     }
     bool eager = opts->eager < 0 ? loop->eager_tasks : opts->eager != 0;

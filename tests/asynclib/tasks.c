@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,40 @@ START_TEST(task_names_and_set_methods)
     al_task_unref(a);
     al_task_unref(b);
     al_task_unref(c);
+    al_loop_free(loop);
+}
+END_TEST
+
+/* Default names count up across digit carries (9 -> 10, 99 -> 100, ...). */
+START_TEST(task_default_names_sequence)
+{
+    al_loop *loop = conf_loop_new();
+    conf_reports rec = {0};
+    al_loop_set_exception_handler(loop, conf_record_handler, &rec);
+    al_task *t;
+    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+    long first = atol(al_task_name(t) + 5);
+    al_task_unref(t);
+    for (long i = 1; i <= 1200; i++) {
+        ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+        char want[32];
+        snprintf(want, sizeof want, "Task-%ld", first + i);
+        ck_assert_str_eq(al_task_name(t), want);
+        al_task_unref(t);
+        if (i % 300 == 0) { /* another loop in between must not confuse it */
+            al_loop *other = conf_loop_new();
+            ck_assert_int_eq(al_task_new(other, noop_task, NULL, NULL, &t), 0);
+            ck_assert_str_eq(al_task_name(t), "Task-1");
+            al_task_unref(t);
+            al_loop_stop(other);
+            al_loop_run_forever(other);
+            al_loop_free(other);
+        }
+    }
+    al_loop_stop(loop);
+    al_loop_run_forever(loop); /* they all finish */
+    ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), 0);
+    ck_assert_int_eq(rec.count, 0);
     al_loop_free(loop);
 }
 END_TEST
@@ -1206,6 +1241,7 @@ AL_TEST_SUITE(suite_tasks)
     tcase_add_test(tc, task_error_and_result_dtor);
     tcase_add_test(tc, task_names_and_set_methods);
     tcase_add_test(tc, task_bad_creation);
+    tcase_add_test(tc, task_default_names_sequence);
     tcase_add_test(tc, task_current);
     tcase_add_test(tc, task_cancel_sleeping_and_yielding);
     tcase_add_test(tc, task_cancel_inner_future);
