@@ -90,7 +90,7 @@ void al_handle_cancel(al_handle *h)
         return;
     h->cancelled = true;
     if (h->in_heap)
-        h->loop->heap_cancelled++;
+        h->loop->timers_cancelled++;
     if (h->drop && h->refs > 1) {
         /* Still queued: release what the callback would have consumed. */
         h->drop(h->arg);
@@ -161,96 +161,48 @@ static void queue_splice(al_handle_queue *dst, al_handle_queue *src)
     src->len = 0;
 }
 
-/* ---- timer heap ------------------------------------------------------------ */
+/* ---- timers ---------------------------------------------------------------- */
 
-static bool earlier(const al_handle *a, const al_handle *b)
+static int timer_push(al_loop *loop, al_handle *h)
 {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+    int rc = al__theap_push(&loop->timers, h->when, h->seq, h);
+    if (rc == 0)
+        h->in_heap = true;
+    return rc;
 }
 
-static void heap_sift_up(al_handle **heap, size_t i)
+static al_handle *timer_pop(al_loop *loop)
 {
-    al_handle *h = heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!earlier(h, heap[parent]))
-            break;
-        heap[i] = heap[parent];
-        i = parent;
-    }
-    heap[i] = h;
+    al_handle *h = al__theap_pop(&loop->timers);
+    h->in_heap = false;
+    if (h->cancelled)
+        loop->timers_cancelled--;
+    return h;
 }
 
-static void heap_sift_down(al_handle **heap, size_t len, size_t i)
+static bool timer_live(const al_handle *h)
 {
-    al_handle *h = heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= len)
-            break;
-        if (child + 1 < len && earlier(heap[child + 1], heap[child]))
-            child++;
-        if (!earlier(heap[child], h))
-            break;
-        heap[i] = heap[child];
-        i = child;
-    }
-    heap[i] = h;
+    return !h->cancelled;
 }
 
-static int heap_push(al_loop *loop, al_handle *h)
+static void timer_discard(al_handle *h)
 {
-    if (loop->heap_len == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        al_handle **heap = realloc(loop->heap, cap * sizeof *heap);
-        if (!heap)
-            return -ENOMEM;
-        loop->heap = heap;
-        loop->heap_cap = cap;
-    }
-    h->in_heap = true;
-    loop->heap[loop->heap_len++] = h;
-    heap_sift_up(loop->heap, loop->heap_len - 1);
-    return 0;
-}
-
-static al_handle *heap_pop(al_loop *loop)
-{
-    al_handle *top = loop->heap[0];
-    al_handle *last = loop->heap[--loop->heap_len];
-    if (loop->heap_len) {
-        loop->heap[0] = last;
-        heap_sift_down(loop->heap, loop->heap_len, 0);
-    }
-    top->in_heap = false;
-    if (top->cancelled)
-        loop->heap_cancelled--;
-    return top;
+    h->in_heap = false;
+    handle_release(h);
 }
 
 /* Lazy cancellation: cancelled timers stay in the heap until they reach the
  * head, unless they are the majority of a big heap; then one O(n) rebuild
  * drops them all (asyncio's _MIN_CANCELLED_TIMER_HANDLES_FRACTION). */
-static void heap_purge_cancelled(al_loop *loop)
+static void purge_cancelled_timers(al_loop *loop)
 {
-    if (loop->heap_len > AL_PURGE_MIN_TIMERS && loop->heap_cancelled * 2 > loop->heap_len) {
-        size_t kept = 0;
-        for (size_t i = 0; i < loop->heap_len; i++) {
-            al_handle *h = loop->heap[i];
-            if (h->cancelled) {
-                h->in_heap = false;
-                handle_release(h);
-            } else {
-                loop->heap[kept++] = h;
-            }
-        }
-        loop->heap_len = kept;
-        loop->heap_cancelled = 0;
-        for (size_t i = kept / 2; i-- > 0;)
-            heap_sift_down(loop->heap, kept, i);
+    al_timer_heap *heap = &loop->timers;
+    if (heap->len > AL_PURGE_MIN_TIMERS && loop->timers_cancelled * 2 > heap->len) {
+        al__theap_filter(heap, timer_live, timer_discard);
+        loop->timers_cancelled = 0;
     }
-    while (loop->heap_len && loop->heap[0]->cancelled)
-        handle_release(heap_pop(loop));
+    while (heap->len && heap->v[0].h->cancelled)
+        handle_release(timer_pop(loop));
 }
 
 /* ---- lifetime ------------------------------------------------------------- */
@@ -267,7 +219,7 @@ static void loop_destroy(al_loop *loop)
         loop->free_handles = h->next;
         free(h);
     }
-    free(loop->heap);
+    al__theap_free(&loop->timers);
     pthread_mutex_destroy(&loop->ts_lock);
     pthread_mutex_destroy(&loop->wait_lock);
     pthread_cond_destroy(&loop->wait_cond);
@@ -434,11 +386,11 @@ static void drop_all_queued(al_loop *loop)
     pthread_mutex_unlock(&loop->ts_lock);
     while ((h = queue_pop(&ts)))
         handle_drop(h);
-    while (loop->heap_len) {
-        h = heap_pop(loop);
+    while (loop->timers.len) {
+        h = timer_pop(loop);
         handle_drop(h);
     }
-    loop->heap_cancelled = 0;
+    loop->timers_cancelled = 0;
 }
 
 int al_loop_close(al_loop *loop)
@@ -623,7 +575,7 @@ int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_dro
     h->drop = drop;
     h->when = when;
     h->seq = loop->seq++;
-    rc = heap_push(loop, h);
+    rc = timer_push(loop, h);
     if (rc < 0) {
         handle_release(h);
         return rc;
@@ -749,9 +701,9 @@ static double compute_timeout(al_loop *loop)
 {
     if (loop->ready.len || loop->stopping || atomic_load(&loop->ts_len))
         return 0;
-    if (!loop->heap_len)
+    if (!loop->timers.len)
         return -1;
-    double timeout = loop->heap[0]->when - loop->ops->time(loop);
+    double timeout = loop->timers.v[0].when - loop->ops->time(loop);
     if (timeout < 0)
         return 0;
     return timeout > AL_MAX_WAIT ? AL_MAX_WAIT : timeout;
@@ -759,15 +711,18 @@ static double compute_timeout(al_loop *loop)
 
 static void run_once(al_loop *loop)
 {
-    heap_purge_cancelled(loop);
+    purge_cancelled_timers(loop);
     int rc = loop->ops->wait(loop, compute_timeout(loop));
     if (rc < 0)
         al__report(loop, "Error in the loop's wait", rc, NULL, NULL);
     take_threadsafe_calls(loop);
 
-    double end = loop->ops->time(loop) + loop->clock_resolution;
-    while (loop->heap_len && loop->heap[0]->when < end) {
-        al_handle *h = heap_pop(loop);
+    /* Due within the clock's resolution, compared as a difference: at large
+     * times now + resolution rounds to now and a deadline equal to now would
+     * never become due. */
+    double now = loop->ops->time(loop);
+    while (loop->timers.len && loop->timers.v[0].when - now < loop->clock_resolution) {
+        al_handle *h = timer_pop(loop);
         if (h->cancelled)
             handle_release(h);
         else

@@ -3,6 +3,8 @@
 #ifndef ASYNCLIB_LOOP_INTERNAL_H
 #define ASYNCLIB_LOOP_INTERNAL_H
 
+#include "timer_heap.h"
+
 #include <asynclib/loop_ops.h>
 
 #include <pthread.h>
@@ -41,9 +43,8 @@ struct al_loop {
     unsigned refs; /* owner + user-held handles, futures, tasks */
 
     al_handle_queue ready;
-    al_handle **heap; /* min-heap on (when, seq) */
-    size_t heap_len, heap_cap;
-    size_t heap_cancelled; /* cancelled timers still in the heap */
+    al_timer_heap timers;
+    size_t timers_cancelled; /* cancelled timers still in the heap */
     uint64_t seq;
     al_handle *free_handles;
     size_t free_count;
