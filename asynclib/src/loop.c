@@ -18,7 +18,6 @@
 
 #define AL_MAX_WAIT 86400.0 /* asyncio's MAXIMUM_SELECT_TIMEOUT */
 #define AL_PURGE_MIN_TIMERS 100
-#define AL_FREE_HANDLES_MAX 4096
 
 static _Thread_local al_loop *tl_running;
 /* Its address identifies the thread, atomically comparable from any thread. */
@@ -27,138 +26,6 @@ static _Thread_local char tl_thread_id;
 static uintptr_t this_thread(void)
 {
     return (uintptr_t)&tl_thread_id;
-}
-
-/* ---- handles ------------------------------------------------------------- */
-
-static al_handle *handle_alloc(al_loop *loop)
-{
-    al_handle *h = loop->free_handles;
-    if (h) {
-        loop->free_handles = h->next;
-        loop->free_count--;
-    } else {
-        h = malloc(sizeof *h);
-        if (!h)
-            return NULL;
-    }
-    memset(h, 0, sizeof *h);
-    h->loop = loop;
-    h->refs = 1;
-    return h;
-}
-
-static void handle_release(al_handle *h)
-{
-    if (--h->refs)
-        return;
-    al_loop *loop = h->loop;
-    if (h->future) {
-        al_future *f = h->future;
-        h->future = NULL;
-        al_future_unref(f);
-    }
-    if (loop->free_count < AL_FREE_HANDLES_MAX && !loop->closed) {
-        h->next = loop->free_handles;
-        loop->free_handles = h;
-        loop->free_count++;
-    } else {
-        free(h);
-    }
-}
-
-/* The loop's reference ends without running the callback. */
-static void handle_drop(al_handle *h)
-{
-    if (h->drop && !h->cancelled)
-        h->drop(h->arg);
-    handle_release(h);
-}
-
-static void give_user_ref(al_handle *h, al_handle **out)
-{
-    if (out) {
-        h->refs++;
-        al__loop_ref(h->loop);
-        *out = h;
-    }
-}
-
-void al_handle_cancel(al_handle *h)
-{
-    if (!h || h->cancelled)
-        return;
-    h->cancelled = true;
-    if (h->in_heap)
-        h->loop->timers_cancelled++;
-    if (h->drop && h->refs > 1) {
-        /* Still queued: release what the callback would have consumed. */
-        h->drop(h->arg);
-    }
-}
-
-bool al_handle_cancelled(const al_handle *h)
-{
-    return h && h->cancelled;
-}
-
-double al_handle_when(const al_handle *h)
-{
-    return h ? h->when : NAN;
-}
-
-void al__handle_release(al_handle *h)
-{
-    if (h)
-        handle_release(h);
-}
-
-void al_handle_unref(al_handle *h)
-{
-    if (!h)
-        return;
-    al_loop *loop = h->loop;
-    handle_release(h);
-    al__loop_unref(loop);
-}
-
-/* ---- queues ---------------------------------------------------------------- */
-
-static void queue_push(al_handle_queue *q, al_handle *h)
-{
-    h->next = NULL;
-    if (q->tail)
-        q->tail->next = h;
-    else
-        q->head = h;
-    q->tail = h;
-    q->len++;
-}
-
-static al_handle *queue_pop(al_handle_queue *q)
-{
-    al_handle *h = q->head;
-    if (h) {
-        q->head = h->next;
-        if (!q->head)
-            q->tail = NULL;
-        q->len--;
-    }
-    return h;
-}
-
-static void queue_splice(al_handle_queue *dst, al_handle_queue *src)
-{
-    if (!src->head)
-        return;
-    if (dst->tail)
-        dst->tail->next = src->head;
-    else
-        dst->head = src->head;
-    dst->tail = src->tail;
-    dst->len += src->len;
-    src->head = src->tail = NULL;
-    src->len = 0;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -188,7 +55,7 @@ static bool timer_live(const al_handle *h)
 static void timer_discard(al_handle *h)
 {
     h->in_heap = false;
-    handle_release(h);
+    al__handle_release(h);
 }
 
 /* Lazy cancellation: cancelled timers stay in the heap until they reach the
@@ -202,7 +69,7 @@ static void purge_cancelled_timers(al_loop *loop)
         loop->timers_cancelled = 0;
     }
     while (heap->len && heap->v[0].h->cancelled)
-        handle_release(timer_pop(loop));
+        al__handle_release(timer_pop(loop));
 }
 
 /* ---- lifetime ------------------------------------------------------------- */
@@ -232,95 +99,6 @@ void al__loop_unref(al_loop *loop)
         loop_destroy(loop);
 }
 
-static double real_time(al_loop *loop)
-{
-    (void)loop;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double virtual_time(al_loop *loop)
-{
-    return loop->vtime;
-}
-
-static void abs_deadline(struct timespec *ts, double timeout)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    double whole = floor(timeout);
-    ts->tv_sec += (time_t)whole;
-    ts->tv_nsec += (long)((timeout - whole) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Sleeps until woken or timeout (< 0: no limit). Returns true if woken.
- * Caller holds wait_lock. */
-static bool cond_sleep(al_loop *loop, double timeout)
-{
-    struct timespec deadline;
-    if (timeout >= 0)
-        abs_deadline(&deadline, timeout);
-    while (!loop->woken) {
-        int rc = timeout < 0
-                     ? pthread_cond_wait(&loop->wait_cond, &loop->wait_lock)
-                     : pthread_cond_timedwait(&loop->wait_cond, &loop->wait_lock, &deadline);
-        if (rc == ETIMEDOUT)
-            break;
-    }
-    bool woken = loop->woken;
-    loop->woken = false;
-    return woken;
-}
-
-static int real_wait(al_loop *loop, double timeout)
-{
-    pthread_mutex_lock(&loop->wait_lock);
-    if (timeout == 0)
-        loop->woken = false;
-    else
-        cond_sleep(loop, timeout);
-    pthread_mutex_unlock(&loop->wait_lock);
-    return 0;
-}
-
-/* Virtual time jumps to the deadline instead of sleeping. Only work on
- * other threads (executor jobs) makes it wait for real, and then virtual
- * time advances by the real time spent, so timeouts still mean something. */
-static int virtual_wait(al_loop *loop, double timeout)
-{
-    pthread_mutex_lock(&loop->wait_lock);
-    if (loop->woken || timeout == 0) {
-        loop->woken = false;
-    } else if (atomic_load(&loop->external) > 0 || timeout < 0) {
-        double start = real_time(loop);
-        bool woken = cond_sleep(loop, timeout);
-        double spent = woken ? real_time(loop) - start : timeout;
-        if (timeout >= 0 && spent > timeout)
-            spent = timeout;
-        if (spent > 0)
-            loop->vtime += spent;
-    } else {
-        loop->vtime += timeout;
-    }
-    pthread_mutex_unlock(&loop->wait_lock);
-    return 0;
-}
-
-static void cond_wakeup(al_loop *loop)
-{
-    pthread_mutex_lock(&loop->wait_lock);
-    loop->woken = true;
-    pthread_cond_signal(&loop->wait_cond);
-    pthread_mutex_unlock(&loop->wait_lock);
-}
-
-static const al_loop_ops real_ops = {"real", real_time, real_wait, cond_wakeup, NULL};
-static const al_loop_ops virtual_ops = {"virtual", virtual_time, virtual_wait, cond_wakeup, NULL};
-
 al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl)
 {
     if (!ops || !ops->time || !ops->wait || !ops->wakeup)
@@ -339,24 +117,11 @@ al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&loop->wait_cond, &attr);
     pthread_condattr_destroy(&attr);
-    struct timespec res;
     loop->clock_resolution = 1e-9;
-    if (ops == &real_ops && clock_getres(CLOCK_MONOTONIC, &res) == 0)
-        loop->clock_resolution = (double)res.tv_sec + (double)res.tv_nsec * 1e-9;
     loop->slow_callback = 0.1;
     const char *dbg = getenv("ASYNCLIB_DEBUG");
     loop->debug = dbg && dbg[0] && strcmp(dbg, "0") != 0;
     return loop;
-}
-
-al_loop *al_loop_new(void)
-{
-    return al_loop_new_with_ops(&real_ops, NULL);
-}
-
-al_loop *al_loop_new_virtual(void)
-{
-    return al_loop_new_with_ops(&virtual_ops, NULL);
 }
 
 void *al_loop_impl(const al_loop *loop)
@@ -377,18 +142,18 @@ const char *al_loop_name(const al_loop *loop)
 static void drop_all_queued(al_loop *loop)
 {
     al_handle *h;
-    while ((h = queue_pop(&loop->ready)))
-        handle_drop(h);
+    while ((h = al__queue_pop(&loop->ready)))
+        al__handle_drop(h);
     pthread_mutex_lock(&loop->ts_lock);
     al_handle_queue ts = loop->ts_queue;
     loop->ts_queue = (al_handle_queue){0};
     atomic_store(&loop->ts_len, 0);
     pthread_mutex_unlock(&loop->ts_lock);
-    while ((h = queue_pop(&ts)))
-        handle_drop(h);
+    while ((h = al__queue_pop(&ts)))
+        al__handle_drop(h);
     while (loop->timers.len) {
         h = timer_pop(loop);
-        handle_drop(h);
+        al__handle_drop(h);
     }
     loop->timers_cancelled = 0;
 }
@@ -480,14 +245,14 @@ int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop)
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    al_handle *h = handle_alloc(loop);
+    al_handle *h = al__handle_alloc(loop);
     if (!h)
         return -ENOMEM;
     h->fn = fn;
     h->arg = arg;
     h->drop = drop;
     h->when = NAN;
-    queue_push(&loop->ready, h);
+    al__queue_push(&loop->ready, h);
     return 0;
 }
 
@@ -508,7 +273,7 @@ int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out)
         return -EINVAL;
     int rc = al__call_soon(loop, fn, arg, NULL);
     if (rc == 0)
-        give_user_ref(loop->ready.tail, out);
+        al__handle_give_user_ref(loop->ready.tail, out);
     return rc;
 }
 
@@ -531,7 +296,7 @@ int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_dro
         return AL_ELOOPCLOSED;
     }
     bool first = loop->ts_queue.len == 0;
-    queue_push(&loop->ts_queue, h);
+    al__queue_push(&loop->ts_queue, h);
     atomic_store(&loop->ts_len, loop->ts_queue.len);
     pthread_mutex_unlock(&loop->ts_lock);
     if (first) /* coalesced: one wakeup until the loop takes the batch */
@@ -554,7 +319,7 @@ static void take_threadsafe_calls(al_loop *loop)
     if (atomic_load(&loop->ts_len) == 0)
         return;
     pthread_mutex_lock(&loop->ts_lock);
-    queue_splice(&loop->ready, &loop->ts_queue);
+    al__queue_splice(&loop->ready, &loop->ts_queue);
     atomic_store(&loop->ts_len, 0);
     pthread_mutex_unlock(&loop->ts_lock);
 }
@@ -567,7 +332,7 @@ int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_dro
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    al_handle *h = handle_alloc(loop);
+    al_handle *h = al__handle_alloc(loop);
     if (!h)
         return -ENOMEM;
     h->fn = fn;
@@ -577,7 +342,7 @@ int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_dro
     h->seq = loop->seq++;
     rc = timer_push(loop, h);
     if (rc < 0) {
-        handle_release(h);
+        al__handle_release(h);
         return rc;
     }
     if (out) {
@@ -607,75 +372,11 @@ int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_
     return al_call_at(loop, al_loop_time(loop) + delay, fn, arg, out);
 }
 
-/* ---- errors ------------------------------------------------------------- */
-
-void al_loop_default_exception_handler(al_loop *loop, const al_error_context *ctx)
-{
-    (void)loop;
-    if (!ctx)
-        return;
-    fprintf(stderr, "asynclib: %s", ctx->message);
-    if (ctx->error)
-        fprintf(stderr, ": %s (%d)", al_strerror(ctx->error), ctx->error);
-    if (ctx->callback)
-        fprintf(stderr, " [callback %p arg %p]", (void *)(uintptr_t)ctx->callback,
-                ctx->callback_arg);
-    fputc('\n', stderr);
-}
-
-void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx)
-{
-    if (!loop || !ctx)
-        return;
-    if (loop->handler)
-        loop->handler(loop, ctx, loop->handler_user);
-    else
-        al_loop_default_exception_handler(loop, ctx);
-}
-
-int al_loop_set_exception_handler(al_loop *loop, al_exception_handler_fn fn, void *user)
-{
-    if (!loop)
-        return -EINVAL;
-    loop->handler = fn;
-    loop->handler_user = fn ? user : NULL;
-    return 0;
-}
-
-void al__report(al_loop *loop, const char *message, int error, al_future *f, al_task *t)
-{
-    al_error_context ctx = {.message = message, .error = error, .future = f, .task = t};
-    al_loop_call_exception_handler(loop, &ctx);
-}
-
-/* ---- debug ------------------------------------------------------------- */
-
-int al_loop_set_debug(al_loop *loop, bool enabled)
-{
-    if (!loop)
-        return -EINVAL;
-    loop->debug = enabled;
-    return 0;
-}
-
-bool al_loop_get_debug(const al_loop *loop)
-{
-    return loop && loop->debug;
-}
-
-int al_loop_set_slow_callback_duration(al_loop *loop, double seconds)
-{
-    if (!loop || isnan(seconds) || seconds < 0)
-        return -EINVAL;
-    loop->slow_callback = seconds;
-    return 0;
-}
-
 /* ---- running ------------------------------------------------------------ */
 
 static void run_handle(al_loop *loop, al_handle *h)
 {
-    double start = loop->debug ? real_time(loop) : 0;
+    double start = loop->debug ? al__monotonic() : 0;
     int rc = h->done ? h->done(h->future, h->arg) : h->fn(loop, h->arg);
     if (rc < 0) {
         al_error_context ctx = {.message = "Exception in callback",
@@ -685,7 +386,7 @@ static void run_handle(al_loop *loop, al_handle *h)
         al_loop_call_exception_handler(loop, &ctx);
     }
     if (loop->debug) {
-        double took = real_time(loop) - start;
+        double took = al__monotonic() - start;
         if (took >= loop->slow_callback) {
             char what[160], msg[256];
             if (al__task_describe(h, what, sizeof what) < 0)
@@ -724,18 +425,18 @@ static void run_once(al_loop *loop)
     while (loop->timers.len && loop->timers.v[0].when - now < loop->clock_resolution) {
         al_handle *h = timer_pop(loop);
         if (h->cancelled)
-            handle_release(h);
+            al__handle_release(h);
         else
-            queue_push(&loop->ready, h);
+            al__queue_push(&loop->ready, h);
     }
 
     /* Exactly the callbacks ready now; what they queue waits for the next
      * iteration. */
     for (size_t n = loop->ready.len; n > 0; n--) {
-        al_handle *h = queue_pop(&loop->ready);
+        al_handle *h = al__queue_pop(&loop->ready);
         if (!h->cancelled)
             run_handle(loop, h);
-        handle_release(h);
+        al__handle_release(h);
     }
 }
 

@@ -85,6 +85,54 @@ struct al_loop {
     int executor_workers; /* 0: default */
 };
 
+/* ---- handles (handle.c) and their FIFO queues ---- */
+
+al_handle *al__handle_alloc(al_loop *loop);
+/* The loop's reference ends without running the call: drop hook, release. */
+void al__handle_drop(al_handle *h);
+/* If out is not NULL: a user reference (holding the loop's memory too). */
+void al__handle_give_user_ref(al_handle *h, al_handle **out);
+
+static inline void al__queue_push(al_handle_queue *q, al_handle *h)
+{
+    h->next = NULL;
+    if (q->tail)
+        q->tail->next = h;
+    else
+        q->head = h;
+    q->tail = h;
+    q->len++;
+}
+
+static inline al_handle *al__queue_pop(al_handle_queue *q)
+{
+    al_handle *h = q->head;
+    if (h) {
+        q->head = h->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->len--;
+    }
+    return h;
+}
+
+static inline void al__queue_splice(al_handle_queue *dst, al_handle_queue *src)
+{
+    if (!src->head)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->len += src->len;
+    src->head = src->tail = NULL;
+    src->len = 0;
+}
+
+/* Monotonic seconds (clock.c). */
+double al__monotonic(void);
+
 /* Queue fn(arg) with an optional drop hook (internal callers keep
  * references in arg that must be released if the call never runs). */
 int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop);
@@ -93,7 +141,7 @@ int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_dro
                 al_handle **out);
 /* Queue done(f, arg) holding a reference to f (a future's done-callback). */
 int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg);
-/* Drops a reference obtained from al__call_at (no loop reference). */
+/* Drops a loop-side or internal reference (no loop reference). */
 void al__handle_release(al_handle *h);
 /* Returns AL_ELOOPCLOSED / AL_EWRONGTHREAD / 0. */
 int al__loop_check(al_loop *loop);

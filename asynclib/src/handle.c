@@ -1,0 +1,106 @@
+/* Handles: one scheduled call each, from a per-loop free list.
+ *
+ * A handle has up to two owners: the loop while the call is queued (ready
+ * queue, timer heap or thread-safe queue) and the user who asked for it. A
+ * user's reference also holds the loop's memory, so cancelling or
+ * releasing a handle is always safe, even after the loop was freed. */
+#include "loop_internal.h"
+
+#include <asynclib/future.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AL_FREE_HANDLES_MAX 4096
+
+al_handle *al__handle_alloc(al_loop *loop)
+{
+    al_handle *h = loop->free_handles;
+    if (h) {
+        loop->free_handles = h->next;
+        loop->free_count--;
+    } else {
+        h = malloc(sizeof *h);
+        if (!h)
+            return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->loop = loop;
+    h->refs = 1;
+    return h;
+}
+
+static void handle_release(al_handle *h)
+{
+    if (--h->refs)
+        return;
+    al_loop *loop = h->loop;
+    if (h->future) {
+        al_future *f = h->future;
+        h->future = NULL;
+        al_future_unref(f);
+    }
+    if (loop->free_count < AL_FREE_HANDLES_MAX && !loop->closed) {
+        h->next = loop->free_handles;
+        loop->free_handles = h;
+        loop->free_count++;
+    } else {
+        free(h);
+    }
+}
+
+/* The loop's reference ends without running the callback. */
+void al__handle_drop(al_handle *h)
+{
+    if (h->drop && !h->cancelled)
+        h->drop(h->arg);
+    handle_release(h);
+}
+
+void al__handle_give_user_ref(al_handle *h, al_handle **out)
+{
+    if (out) {
+        h->refs++;
+        al__loop_ref(h->loop);
+        *out = h;
+    }
+}
+
+void al_handle_cancel(al_handle *h)
+{
+    if (!h || h->cancelled)
+        return;
+    h->cancelled = true;
+    if (h->in_heap)
+        h->loop->timers_cancelled++;
+    if (h->drop && h->refs > 1) {
+        /* Still queued: release what the callback would have consumed. */
+        h->drop(h->arg);
+    }
+}
+
+bool al_handle_cancelled(const al_handle *h)
+{
+    return h && h->cancelled;
+}
+
+double al_handle_when(const al_handle *h)
+{
+    return h ? h->when : NAN;
+}
+
+void al__handle_release(al_handle *h)
+{
+    if (h)
+        handle_release(h);
+}
+
+void al_handle_unref(al_handle *h)
+{
+    if (!h)
+        return;
+    al_loop *loop = h->loop;
+    handle_release(h);
+    al__loop_unref(loop);
+}
