@@ -58,13 +58,15 @@ static bool cond_sleep(al_loop *loop, double timeout)
     return woken;
 }
 
+/* A poll (timeout 0) takes no lock: a pending wakeup stays pending and
+ * makes the next real sleep return at once, which is only early, never
+ * late (the loop looks at its queues after every wait anyway). */
 static int real_wait(al_loop *loop, double timeout)
 {
-    pthread_mutex_lock(&loop->wait_lock);
     if (timeout == 0)
-        loop->woken = false;
-    else
-        cond_sleep(loop, timeout);
+        return 0;
+    pthread_mutex_lock(&loop->wait_lock);
+    cond_sleep(loop, timeout);
     pthread_mutex_unlock(&loop->wait_lock);
     return 0;
 }
@@ -74,8 +76,10 @@ static int real_wait(al_loop *loop, double timeout)
  * time advances by the real time spent, so timeouts still mean something. */
 static int virtual_wait(al_loop *loop, double timeout)
 {
+    if (timeout == 0)
+        return 0;
     pthread_mutex_lock(&loop->wait_lock);
-    if (loop->woken || timeout == 0) {
+    if (loop->woken) {
         loop->woken = false;
     } else if (atomic_load(&loop->external) > 0 || timeout < 0) {
         double start = al__monotonic();

@@ -232,9 +232,11 @@ void al__loop_external_end(al_loop *loop)
 int al__loop_check(al_loop *loop)
 {
     /* The thread first: a foreign thread must not even read loop state. */
-    uintptr_t runner = atomic_load(&loop->running_on);
-    if (loop->debug && runner && runner != this_thread())
-        return AL_EWRONGTHREAD;
+    if (loop->debug) {
+        uintptr_t runner = atomic_load_explicit(&loop->running_on, memory_order_relaxed);
+        if (runner && runner != this_thread())
+            return AL_EWRONGTHREAD;
+    }
     if (loop->closed)
         return AL_ELOOPCLOSED;
     return 0;
@@ -420,8 +422,8 @@ static void run_once(al_loop *loop)
 
     /* Due within the clock's resolution, compared as a difference: at large
      * times now + resolution rounds to now and a deadline equal to now would
-     * never become due. */
-    double now = loop->ops->time(loop);
+     * never become due. No timers, no clock read. */
+    double now = loop->timers.len ? loop->ops->time(loop) : 0;
     while (loop->timers.len && loop->timers.v[0].when - now < loop->clock_resolution) {
         al_handle *h = timer_pop(loop);
         if (h->cancelled)
