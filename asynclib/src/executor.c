@@ -24,6 +24,9 @@ struct al_executor {
     al_job *head, *tail;
     int threads, idle, max;
     bool shutdown;
+    /* Where completions go; cleared under lock when the loop closes, so a
+     * worker that outlives the loop never touches it. */
+    al_loop *loop;
     atomic_int refs; /* the loop + every thread */
 };
 
@@ -170,10 +173,10 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&ex->lock);
 
         job->rc = job->fn(job->arg, &job->result);
-        if (al__call_soon_threadsafe(job->loop, job_complete, job, job_drop) < 0)
-            job_release(job); /* the loop is closed: nobody wants it */
 
         pthread_mutex_lock(&ex->lock);
+        if (!ex->loop || al__call_soon_threadsafe(ex->loop, job_complete, job, job_drop) < 0)
+            job_release(job); /* the loop is closed: nobody wants it */
     }
     ex->threads--;
     pthread_cond_broadcast(&ex->exited);
@@ -201,6 +204,7 @@ static al_executor *executor_get(al_loop *loop)
     pthread_cond_init(&ex->exited, NULL);
     ex->max = loop->executor_workers > 0 ? loop->executor_workers : default_workers();
     atomic_init(&ex->refs, 1);
+    ex->loop = loop;
     loop->executor = ex;
     return ex;
 }
@@ -294,6 +298,8 @@ static void executor_stop(al_executor *ex, bool drop_queued)
 {
     pthread_mutex_lock(&ex->lock);
     ex->shutdown = true;
+    if (drop_queued)
+        ex->loop = NULL; /* the loop is closing */
     al_job *dropped = NULL;
     if (drop_queued) {
         dropped = ex->head;
@@ -331,7 +337,8 @@ int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
     al_executor *ex = loop->executor;
     if (!ex)
         return 0;
-    loop->executor = NULL;
+    /* The loop keeps its reference: threads that outlive a timeout still
+     * deliver their results, until close cuts them off. */
     executor_stop(ex, false);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -349,6 +356,5 @@ int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
             rc = AL_ETIMEOUT;
     }
     pthread_mutex_unlock(&ex->lock);
-    executor_release(ex);
     return rc;
 }

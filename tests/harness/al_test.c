@@ -39,13 +39,19 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The registered name without the conventional "suite_" prefix. */
+static const char *short_name(const char *name)
+{
+    return strncmp(name, "suite_", 6) == 0 ? name + 6 : name;
+}
+
 int al_test_main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--list-suites") == 0) {
             const char *names[AL_TEST_MAX_SUITES];
             for (int k = 0; k < nsuites; k++)
-                names[k] = suites[k].name;
+                names[k] = short_name(suites[k].name);
             qsort(names, nsuites, sizeof names[0], by_name);
             for (int k = 0; k < nsuites; k++)
                 printf("%s\n", names[k]);
@@ -57,13 +63,20 @@ int al_test_main(int argc, char **argv)
         fprintf(stderr, "al_test: no suites registered\n");
         return 2;
     }
+    const char *only = getenv("AL_TEST_SUITE");
     SRunner *sr = NULL;
     for (int k = 0; k < nsuites; k++) {
+        if (only && strcmp(only, short_name(suites[k].name)) != 0)
+            continue;
         Suite *s = suites[k].fn();
         if (!sr)
             sr = srunner_create(s);
         else
             srunner_add_suite(sr, s);
+    }
+    if (!sr) {
+        fprintf(stderr, "al_test: no suite named '%s' (see --list-suites)\n", only);
+        return 2;
     }
     printf("implementation: %s\n", al_test_impl);
     fflush(stdout);

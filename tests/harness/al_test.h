@@ -14,7 +14,8 @@
  *   }
  *
  * Command line of every test binary: BINARY [IMPL] [--list-suites].
- * The environment variable CK_RUN_SUITE=NAME runs one suite (Check's own).
+ * --list-suites prints the registered names without a "suite_" prefix;
+ * AL_TEST_SUITE=NAME in the environment runs only that suite.
  */
 #ifndef AL_TEST_H
 #define AL_TEST_H
