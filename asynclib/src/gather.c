@@ -5,6 +5,7 @@
  * future forwards its cancellation to the children. The state is
  * reference-counted: one reference for the children still to report, one
  * for the outer callback, so it outlives whichever runs last. */
+#include "combinators_internal.h"
 #include "future_internal.h"
 
 #include <asynclib/combinators.h>
@@ -144,16 +145,13 @@ static size_t dedup(al_future *const *fs, size_t n, al_future **uniq)
 
 int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors, al_future **out)
 {
-    if (!loop || !out || (n && !fs))
+    if (!loop || !out)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (!fs[i])
-            return -EINVAL;
-        if (al_future_loop(fs[i]) != loop)
-            return AL_EWRONGLOOP;
-    }
+    int rc = al__check_futures(loop, fs, n);
+    if (rc < 0)
+        return rc;
     al_future *outer;
-    int rc = al_future_new(loop, &outer);
+    rc = al_future_new(loop, &outer);
     if (rc < 0)
         return rc;
     if (n == 0) {

@@ -4,6 +4,7 @@
  * done-callbacks point at it, and a callback already queued by a finishing
  * future cannot be removed any more, so the state must outlive the waiting
  * task's call until every such callback has run. */
+#include "combinators_internal.h"
 #include "loop_internal.h"
 
 #include <asynclib/combinators.h>
@@ -76,19 +77,6 @@ static size_t distinct(al_future *const *fs, size_t n, al_future **out)
     return k;
 }
 
-static int check_futures(al_loop *loop, al_future *const *fs, size_t n)
-{
-    if (n == 0 || !fs)
-        return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (!fs[i])
-            return -EINVAL;
-        if (al_future_loop(fs[i]) != loop)
-            return AL_EWRONGLOOP;
-    }
-    return 0;
-}
-
 int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_future **done,
             size_t *ndone, al_future **pending, size_t *npending)
 {
@@ -96,9 +84,10 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     if (!self)
         return AL_ENOTINTASK;
     al_loop *loop = al_future_loop(al_task_future(self));
-    if (timeout != timeout || return_when < AL_FIRST_COMPLETED || return_when > AL_ALL_COMPLETED)
+    if (n == 0 || timeout != timeout || return_when < AL_FIRST_COMPLETED ||
+        return_when > AL_ALL_COMPLETED)
         return -EINVAL;
-    int rc = check_futures(loop, fs, n);
+    int rc = al__check_futures(loop, fs, n);
     if (rc < 0)
         return rc;
     al_future **uniq = malloc(n * sizeof *uniq);
@@ -280,14 +269,11 @@ static int ac_on_timeout(al_loop *loop, void *arg)
 int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double timeout,
                         al_as_completed **out)
 {
-    if (!loop || !out || timeout != timeout || (n && !fs))
+    if (!loop || !out || timeout != timeout)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (!fs[i])
-            return -EINVAL;
-        if (al_future_loop(fs[i]) != loop)
-            return AL_EWRONGLOOP;
-    }
+    int rc = al__check_futures(loop, fs, n);
+    if (rc < 0)
+        return rc;
     al_as_completed *it = calloc(1, sizeof *it);
     if (!it)
         return -ENOMEM;
@@ -302,7 +288,6 @@ int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double ti
         return -ENOMEM;
     }
     it->n = distinct(fs, n, it->todo);
-    int rc = 0;
     if (timeout != AL_FOREVER && it->n > 0)
         rc = al_call_later(loop, timeout, ac_on_timeout, it, &it->timer);
     size_t i = 0;

@@ -13,6 +13,9 @@
 
 #include <asynclib/asynclib.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* A new loop of the implementation under test; never NULL (fails the test). */
 al_loop *conf_loop_new(void);
 /* True when the implementation under test runs on the virtual clock. */
@@ -21,6 +24,39 @@ int conf_is_virtual(void);
 /* Runs fn(arg) as a task on loop until it is done; returns its status and
  * stores its result in *result (may be NULL). */
 int conf_run_task(al_loop *loop, al_task_fn fn, void *arg, void **result);
+
+/* Runs fn(arg) as the main task of a new loop; asserts it returns 0 and the loop frees with 0. */
+void conf_run_main(al_task_fn fn, void *arg);
+
+/* An int as a pointer (task arguments and results). */
+#define CONF_VP(i) ((void *)(intptr_t)(i))
+/* A pointer made with CONF_VP back to its int. */
+#define CONF_PV(p) ((int)(intptr_t)(p))
+/* A task's future. */
+#define CONF_F(t) al_task_future(t)
+
+/* The running loop; never NULL (fails the test). */
+al_loop *conf_cur_loop(void);
+/* The current task; never NULL (fails the test). */
+al_task *conf_self(void);
+/* The running loop's time. */
+double conf_now(void);
+/* ck_assert conf_now() - t0 == expected: exact when virtual, within [-0.01, +0.5) s when real. */
+void conf_check_elapsed(double t0, double expected);
+/* A new task running fn(arg) on the running loop (the caller's reference); never NULL. */
+al_task *conf_spawn(al_task_fn fn, void *arg);
+/* asyncio's `await asyncio.sleep(0)`: one loop iteration; asserts al_sleep(0) returns 0. */
+void conf_s0(void);
+/* True once t is done. */
+bool conf_done(al_task *t);
+/* Awaits t, returns its status (its result in *value, may be NULL) and drops the reference. */
+int conf_join_value(al_task *t, void **value);
+/* conf_join_value(t, NULL). */
+int conf_join(al_task *t);
+/* A loop callback (al_call_soon/later) that cancels the task arg. */
+int conf_cancel_cb(al_loop *loop, void *arg);
+/* An exception handler that ignores every report. */
+void conf_quiet_handler(al_loop *loop, const al_error_context *ctx, void *user);
 
 /* An exception handler that records the reports: install it with
  * al_loop_set_exception_handler(loop, conf_record_handler, &rec). */

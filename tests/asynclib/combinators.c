@@ -9,25 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define VP(i) ((void *)(intptr_t)(i))
-#define PV(p) ((int)(intptr_t)(p))
-
 /* ---- helpers ------------------------------------------------------------------ */
-
-static double now(void)
-{
-    return al_loop_time(al_loop_running());
-}
-
-static void check_elapsed(double t0, double expected)
-{
-    double dt = now() - t0;
-    if (conf_is_virtual())
-        ck_assert_msg(fabs(dt - expected) < 1e-6, "elapsed %.6f, expected %.6f", dt, expected);
-    else
-        ck_assert_msg(dt >= expected - 0.01 && dt < expected + 0.5, "elapsed %.6f, expected %.6f",
-                      dt, expected);
-}
 
 /* One iteration without blocking. */
 static void run_briefly(al_loop *loop, int iterations)
@@ -80,26 +62,14 @@ static int child_fn(void *arg, void **result)
 
 static al_task *spawn(child *c)
 {
-    al_task *t;
-    ck_assert_int_eq(al_task_new(al_loop_running(), child_fn, c, NULL, &t), 0);
-    return t;
+    return conf_spawn(child_fn, c);
 }
-
-#define F(t) al_task_future(t)
 
 static al_future *new_future(al_loop *loop)
 {
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
     return f;
-}
-
-static void run_main(al_task_fn fn, void *arg)
-{
-    al_loop *loop = conf_loop_new();
-    int rc = conf_run_task(loop, fn, arg, NULL);
-    ck_assert_msg(rc == 0, "main task: %s", al_strerror(rc));
-    al_loop_free(loop);
 }
 
 static int count_cb(al_future *f, void *arg)
@@ -114,17 +84,17 @@ static int count_cb(al_future *f, void *arg)
 static int r51_all_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child a = {.delay = 0.1, .value = 1}, b = {.delay = 0.15, .value = 2};
     al_task *ta = spawn(&a), *tb = spawn(&b);
-    al_future *fs[] = {F(ta), F(tb)}, *done[2], *pending[2];
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb)}, *done[2], *pending[2];
     size_t nd = 9, np = 9;
     ck_assert_int_eq(al_wait(fs, 2, AL_FOREVER, AL_ALL_COMPLETED, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 2);
     ck_assert_uint_eq(np, 0);
     ck_assert_ptr_eq(done[0], fs[0]);
     ck_assert_ptr_eq(done[1], fs[1]);
-    check_elapsed(t0, 0.15);
+    conf_check_elapsed(t0, 0.15);
     al_task_unref(ta);
     al_task_unref(tb);
     return 0;
@@ -132,26 +102,26 @@ static int r51_all_main(void *arg, void **res)
 
 START_TEST(r51_wait_all_completed)
 {
-    run_main(r51_all_main, NULL);
+    conf_run_main(r51_all_main, NULL);
 }
 END_TEST
 
 static int r51_first_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child a = {.delay = 10}, b = {.delay = 0.1};
     al_task *ta = spawn(&a), *tb = spawn(&b);
-    al_future *fs[] = {F(ta), F(tb)}, *done[2], *pending[2];
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb)}, *done[2], *pending[2];
     size_t nd, np;
     ck_assert_int_eq(al_wait(fs, 2, AL_FOREVER, AL_FIRST_COMPLETED, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 1);
     ck_assert_uint_eq(np, 1);
-    ck_assert_ptr_eq(done[0], F(tb));
-    ck_assert_ptr_eq(pending[0], F(ta));
-    check_elapsed(t0, 0.1);
+    ck_assert_ptr_eq(done[0], CONF_F(tb));
+    ck_assert_ptr_eq(pending[0], CONF_F(ta));
+    conf_check_elapsed(t0, 0.1);
     al_task_cancel(ta, NULL);
-    ck_assert_int_eq(al_await(F(ta)), AL_ECANCELLED);
+    ck_assert_int_eq(al_await(CONF_F(ta)), AL_ECANCELLED);
     al_task_unref(ta);
     al_task_unref(tb);
     return 0;
@@ -159,25 +129,25 @@ static int r51_first_main(void *arg, void **res)
 
 START_TEST(r51_wait_first_completed)
 {
-    run_main(r51_first_main, NULL);
+    conf_run_main(r51_first_main, NULL);
 }
 END_TEST
 
 static int r51_timeout_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child a = {.delay = 0.1}, b = {.delay = 0.15};
     al_task *ta = spawn(&a), *tb = spawn(&b);
-    al_future *fs[] = {F(ta), F(tb)}, *done[2], *pending[2];
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb)}, *done[2], *pending[2];
     size_t nd, np;
     ck_assert_int_eq(al_wait(fs, 2, 0.11, AL_ALL_COMPLETED, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 1);
     ck_assert_uint_eq(np, 1);
-    ck_assert_ptr_eq(done[0], F(ta));
-    ck_assert_ptr_eq(pending[0], F(tb));
-    check_elapsed(t0, 0.11);
-    ck_assert_int_eq(al_await(F(tb)), 0); /* the timeout cancelled nothing */
+    ck_assert_ptr_eq(done[0], CONF_F(ta));
+    ck_assert_ptr_eq(pending[0], CONF_F(tb));
+    conf_check_elapsed(t0, 0.11);
+    ck_assert_int_eq(al_await(CONF_F(tb)), 0); /* the timeout cancelled nothing */
     al_task_unref(ta);
     al_task_unref(tb);
     return 0;
@@ -185,7 +155,7 @@ static int r51_timeout_main(void *arg, void **res)
 
 START_TEST(r51_wait_with_timeout)
 {
-    run_main(r51_timeout_main, NULL);
+    conf_run_main(r51_timeout_main, NULL);
 }
 END_TEST
 
@@ -194,36 +164,36 @@ END_TEST
 static int r52_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
-    double t0 = now();
+    al_loop *loop = conf_cur_loop();
+    double t0 = conf_now();
     /* Already failed: returns at once (t = 0). */
     al_future *failed = new_future(loop);
     al_future_set_error(failed, -EIO);
     child b = {.delay = 0.2};
     al_task *tb = spawn(&b);
-    al_future *fs[] = {failed, F(tb)}, *done[2], *pending[2];
+    al_future *fs[] = {failed, CONF_F(tb)}, *done[2], *pending[2];
     size_t nd, np;
     ck_assert_int_eq(al_wait(fs, 2, AL_FOREVER, AL_FIRST_EXCEPTION, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 1);
     ck_assert_ptr_eq(done[0], failed);
-    ck_assert_ptr_eq(pending[0], F(tb));
-    check_elapsed(t0, 0);
+    ck_assert_ptr_eq(pending[0], CONF_F(tb));
+    conf_check_elapsed(t0, 0);
     /* Failing at 0.01: returns then. */
     child c = {.delay = 0.01, .rc = -EPIPE};
     al_task *tc = spawn(&c);
-    al_future *fs2[] = {F(tc), F(tb)};
+    al_future *fs2[] = {CONF_F(tc), CONF_F(tb)};
     ck_assert_int_eq(al_wait(fs2, 2, AL_FOREVER, AL_FIRST_EXCEPTION, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 1);
-    ck_assert_ptr_eq(done[0], F(tc));
-    ck_assert_int_eq(al_future_error(F(tc)), -EPIPE);
-    check_elapsed(t0, 0.01);
+    ck_assert_ptr_eq(done[0], CONF_F(tc));
+    ck_assert_int_eq(al_future_error(CONF_F(tc)), -EPIPE);
+    conf_check_elapsed(t0, 0.01);
     /* No failure at all: behaves as ALL_COMPLETED. */
     child d = {.delay = 0.05};
     al_task *td = spawn(&d);
-    al_future *fs3[] = {F(td), F(tb)};
+    al_future *fs3[] = {CONF_F(td), CONF_F(tb)};
     ck_assert_int_eq(al_wait(fs3, 2, AL_FOREVER, AL_FIRST_EXCEPTION, done, &nd, pending, &np), 0);
     ck_assert_uint_eq(nd, 2);
-    check_elapsed(t0, 0.2);
+    conf_check_elapsed(t0, 0.2);
     al_future_error(failed);
     al_future_unref(failed);
     al_task_unref(tb);
@@ -234,7 +204,7 @@ static int r52_main(void *arg, void **res)
 
 START_TEST(r52_wait_first_exception)
 {
-    run_main(r52_main, NULL);
+    conf_run_main(r52_main, NULL);
 }
 END_TEST
 
@@ -243,10 +213,10 @@ END_TEST
 static int r53_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     child a = {.delay = 0.05}, b = {.delay = 0.05};
     al_task *ta = spawn(&a), *tb = spawn(&b);
-    al_future *fs[] = {F(ta), F(tb)}, *done[2];
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb)}, *done[2];
     size_t nd, np;
     /* Both finish in the same iteration: FIRST_COMPLETED returns both. */
     ck_assert_int_eq(al_wait(fs, 2, AL_FOREVER, AL_FIRST_COMPLETED, done, &nd, NULL, &np), 0);
@@ -272,7 +242,7 @@ static int r53_main(void *arg, void **res)
 
 START_TEST(r53_wait_errors_duplicates)
 {
-    run_main(r53_main, NULL);
+    conf_run_main(r53_main, NULL);
     /* Outside a task. */
     al_loop *loop = conf_loop_new();
     al_future *f = new_future(loop);
@@ -304,20 +274,19 @@ static int r54_main(void *arg, void **res)
     (void)arg, (void)res;
     child c = {.delay = 0.1, .value = 7};
     al_task *tc = spawn(&c);
-    r54 w = {F(tc), 1};
-    al_task *tw;
-    ck_assert_int_eq(al_task_new(al_loop_running(), r54_waiter, &w, NULL, &tw), 0);
-    al_sleep(0);
-    al_sleep(0);
+    r54 w = {CONF_F(tc), 1};
+    al_task *tw = conf_spawn(r54_waiter, &w);
+    conf_s0();
+    conf_s0();
     al_task_cancel(tw, NULL);
-    ck_assert_int_eq(al_await(F(tw)), AL_ECANCELLED);
-    ck_assert(al_future_cancelled(F(tw)));
+    ck_assert_int_eq(al_await(CONF_F(tw)), AL_ECANCELLED);
+    ck_assert(al_future_cancelled(CONF_F(tw)));
     ck_assert_int_eq(w.rc, AL_ECANCELLED);
-    ck_assert(!al_future_done(F(tc)));
+    ck_assert(!al_future_done(CONF_F(tc)));
     void *v;
-    ck_assert_int_eq(al_await(F(tc)), 0);
-    ck_assert_int_eq(al_future_result(F(tc), &v), 0);
-    ck_assert_int_eq(PV(v), 7);
+    ck_assert_int_eq(al_await(CONF_F(tc)), 0);
+    ck_assert_int_eq(al_future_result(CONF_F(tc), &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 7);
     al_task_unref(tc);
     al_task_unref(tw);
     return 0;
@@ -325,7 +294,7 @@ static int r54_main(void *arg, void **res)
 
 START_TEST(r54_wait_does_not_shield_cancel)
 {
-    run_main(r54_main, NULL);
+    conf_run_main(r54_main, NULL);
 }
 END_TEST
 
@@ -334,23 +303,24 @@ END_TEST
 static int r55_order_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     child a = {.delay = 0.15, .value = 1}, b = {.delay = 0.1, .value = 2},
           c = {.delay = 0.05, .value = 3};
     al_task *ta = spawn(&a), *tb = spawn(&b), *tc = spawn(&c);
-    al_future *fs[] = {F(ta), F(tb), F(tc), F(tb)}; /* a duplicate, returned once */
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb), CONF_F(tc),
+                       CONF_F(tb)}; /* a duplicate, returned once */
     al_as_completed *it;
     ck_assert_int_eq(al_as_completed_new(loop, fs, 4, AL_FOREVER, &it), 0);
     ck_assert_uint_eq(al_as_completed_remaining(it), 3);
     int expect[] = {3, 2, 1};
-    al_future *order[] = {F(tc), F(tb), F(ta)};
+    al_future *order[] = {CONF_F(tc), CONF_F(tb), CONF_F(ta)};
     for (int i = 0; i < 3; i++) {
         al_future *f;
         ck_assert_int_eq(al_as_completed_next(it, &f), 1);
         ck_assert_ptr_eq(f, order[i]); /* the very futures passed in */
         void *v;
         ck_assert_int_eq(al_future_result(f, &v), 0);
-        ck_assert_int_eq(PV(v), expect[i]);
+        ck_assert_int_eq(CONF_PV(v), expect[i]);
         al_future_unref(f);
     }
     al_future *f;
@@ -364,30 +334,30 @@ static int r55_order_main(void *arg, void **res)
 
 START_TEST(r55_as_completed_order)
 {
-    run_main(r55_order_main, NULL);
+    conf_run_main(r55_order_main, NULL);
 }
 END_TEST
 
 static int r55_timeout_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
-    double t0 = now();
+    al_loop *loop = conf_cur_loop();
+    double t0 = conf_now();
     child a = {.delay = 0.1, .value = 1}, b = {.delay = 0.15, .value = 2};
     al_task *ta = spawn(&a), *tb = spawn(&b);
-    al_future *fs[] = {F(ta), F(tb)};
+    al_future *fs[] = {CONF_F(ta), CONF_F(tb)};
     al_as_completed *it;
     ck_assert_int_eq(al_as_completed_new(loop, fs, 2, 0.12, &it), 0);
     al_future *f;
     ck_assert_int_eq(al_as_completed_next(it, &f), 1);
-    ck_assert_ptr_eq(f, F(ta));
+    ck_assert_ptr_eq(f, CONF_F(ta));
     al_future_unref(f);
-    check_elapsed(t0, 0.1);
+    conf_check_elapsed(t0, 0.1);
     ck_assert_int_eq(al_as_completed_next(it, &f), AL_ETIMEOUT);
-    check_elapsed(t0, 0.12);
+    conf_check_elapsed(t0, 0.12);
     ck_assert_int_eq(al_as_completed_next(it, &f), AL_ETIMEOUT);
     ck_assert_int_eq(al_as_completed_free(it), 0);
-    ck_assert_int_eq(al_await(F(tb)), 0); /* not cancelled by the timeout */
+    ck_assert_int_eq(al_await(CONF_F(tb)), 0); /* not cancelled by the timeout */
     al_task_unref(ta);
     al_task_unref(tb);
     return 0;
@@ -395,7 +365,7 @@ static int r55_timeout_main(void *arg, void **res)
 
 START_TEST(r55_as_completed_timeout)
 {
-    run_main(r55_timeout_main, NULL);
+    conf_run_main(r55_timeout_main, NULL);
 }
 END_TEST
 
@@ -417,29 +387,28 @@ static int r55_next_task(void *arg, void **res)
 static int r55_cancel_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     al_future *a = new_future(loop), *b = new_future(loop);
     al_future *fs[] = {a, b};
     r55c x = {NULL, 1};
     ck_assert_int_eq(al_as_completed_new(loop, fs, 2, AL_FOREVER, &x.it), 0);
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, r55_next_task, &x, NULL, &t), 0);
-    al_sleep(0);
+    al_task *t = conf_spawn(r55_next_task, &x);
+    conf_s0();
     /* Someone else waiting in next, and free while waited on: refused. */
     al_future *f;
     ck_assert_int_eq(al_as_completed_next(x.it, &f), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_as_completed_free(x.it), AL_EINVALIDSTATE);
     al_task_cancel(t, NULL);
-    al_await(F(t));
+    al_await(CONF_F(t));
     ck_assert_int_eq(x.rc, AL_ECANCELLED);
     ck_assert(!al_future_done(a)); /* the futures are untouched */
-    al_future_set_result(b, VP(5), NULL);
+    al_future_set_result(b, CONF_VP(5), NULL);
     ck_assert_int_eq(al_as_completed_next(x.it, &f), 1); /* still usable */
     ck_assert_ptr_eq(f, b);
     al_future_unref(f);
     ck_assert_int_eq(al_as_completed_free(x.it), 0); /* a still pending: fine */
     al_future_set_result(a, NULL, NULL);
-    al_sleep(0);
+    conf_s0();
     al_future_unref(a);
     al_future_unref(b);
     al_task_unref(t);
@@ -448,7 +417,7 @@ static int r55_cancel_main(void *arg, void **res)
 
 START_TEST(r55_as_completed_cancel_and_misuse)
 {
-    run_main(r55_cancel_main, NULL);
+    conf_run_main(r55_cancel_main, NULL);
 }
 END_TEST
 
@@ -462,11 +431,11 @@ START_TEST(r56_gather_success)
     ck_assert_int_eq(al_gather(loop, fs, 3, false, &g), 0);
     int calls = 0;
     al_future_add_done_callback(g, count_cb, &calls);
-    al_future_set_result(b, VP(1), NULL);
-    al_future_set_result(a, VP(2), NULL);
+    al_future_set_result(b, CONF_VP(1), NULL);
+    al_future_set_result(a, CONF_VP(2), NULL);
     run_briefly(loop, 2);
     ck_assert(!al_future_done(g));
-    al_future_set_result(c, VP(3), NULL);
+    al_future_set_result(c, CONF_VP(3), NULL);
     run_briefly(loop, 2);
     ck_assert(al_future_done(g));
     ck_assert_int_eq(calls, 1);
@@ -474,16 +443,16 @@ START_TEST(r56_gather_success)
     ck_assert_int_eq(al_future_result(g, &v), 0);
     al_gather_result *r = v;
     ck_assert_uint_eq(r->n, 3);
-    ck_assert_int_eq(PV(r->values[0]), 2);
-    ck_assert_int_eq(PV(r->values[1]), 1);
-    ck_assert_int_eq(PV(r->values[2]), 3);
+    ck_assert_int_eq(CONF_PV(r->values[0]), 2);
+    ck_assert_int_eq(CONF_PV(r->values[1]), 1);
+    ck_assert_int_eq(CONF_PV(r->values[2]), 3);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(r->status[i], 0);
     al_future_unref(a);
     al_future_unref(b);
     al_future_unref(c);
     /* The result keeps the children: values stay valid. */
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[0]), 2);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[0]), 2);
     al_future_unref(g);
     run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
@@ -496,7 +465,7 @@ START_TEST(r57_gather_one_exception)
     al_future *a = new_future(loop), *b = new_future(loop), *c = new_future(loop), *g;
     al_future *fs[] = {a, b, c};
     ck_assert_int_eq(al_gather(loop, fs, 3, false, &g), 0);
-    al_future_set_result(a, VP(1), NULL);
+    al_future_set_result(a, CONF_VP(1), NULL);
     al_future_set_error(b, -EIO);
     run_briefly(loop, 1);
     ck_assert(al_future_done(g));
@@ -526,8 +495,8 @@ START_TEST(r58_gather_return_errors)
     al_future_set_error(c, -EIO);
     al_future_set_error(d, -EPIPE);
     al_future_cancel(e, "bye");
-    al_future_set_result(a, VP(3), NULL);
-    al_future_set_result(b, VP(1), NULL);
+    al_future_set_result(a, CONF_VP(3), NULL);
+    al_future_set_result(b, CONF_VP(1), NULL);
     run_briefly(loop, 2);
     ck_assert(al_future_done(g));
     void *v;
@@ -535,9 +504,9 @@ START_TEST(r58_gather_return_errors)
     al_gather_result *r = v;
     ck_assert_uint_eq(r->n, 5);
     ck_assert_int_eq(r->status[0], 0);
-    ck_assert_int_eq(PV(r->values[0]), 3);
+    ck_assert_int_eq(CONF_PV(r->values[0]), 3);
     ck_assert_int_eq(r->status[1], 0);
-    ck_assert_int_eq(PV(r->values[1]), 1);
+    ck_assert_int_eq(CONF_PV(r->values[1]), 1);
     ck_assert_int_eq(r->status[2], -EIO);
     ck_assert_int_eq(r->status[3], -EPIPE);
     ck_assert_int_eq(r->status[4], AL_ECANCELLED);
@@ -587,25 +556,24 @@ static int r60_awaiter(void *arg, void **res)
 static int r60_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     child c1 = {.delay = 10}, c2 = {.delay = 10};
     al_task *t1 = spawn(&c1), *t2 = spawn(&c2);
-    al_future *fs[] = {F(t1), F(t2)};
+    al_future *fs[] = {CONF_F(t1), CONF_F(t2)};
     r60 x = {NULL, 1};
     ck_assert_int_eq(al_gather(loop, fs, 2, false, &x.g), 0);
-    al_task *w;
-    ck_assert_int_eq(al_task_new(loop, r60_awaiter, &x, NULL, &w), 0);
-    al_sleep(0);
-    al_sleep(0);
+    al_task *w = conf_spawn(r60_awaiter, &x);
+    conf_s0();
+    conf_s0();
     ck_assert_int_eq(al_task_cancel(w, "stop"), 1);
-    ck_assert_int_eq(al_await(F(w)), AL_ECANCELLED);
-    al_await(F(t1));
-    al_await(F(t2));
-    ck_assert(al_future_cancelled(F(t1)));
-    ck_assert(al_future_cancelled(F(t2)));
-    ck_assert_str_eq(al_future_cancel_message(F(t1)), "stop");
+    ck_assert_int_eq(al_await(CONF_F(w)), AL_ECANCELLED);
+    al_await(CONF_F(t1));
+    al_await(CONF_F(t2));
+    ck_assert(al_future_cancelled(CONF_F(t1)));
+    ck_assert(al_future_cancelled(CONF_F(t2)));
+    ck_assert_str_eq(al_future_cancel_message(CONF_F(t1)), "stop");
     ck_assert(al_future_cancelled(x.g));
-    ck_assert(al_future_cancelled(F(w)));
+    ck_assert(al_future_cancelled(CONF_F(w)));
     ck_assert_int_eq(al_future_cancel(x.g, NULL), 0);
     al_future_unref(x.g);
     al_task_unref(t1);
@@ -616,7 +584,7 @@ static int r60_main(void *arg, void **res)
 
 START_TEST(r60_gather_cancellation_broadcast)
 {
-    run_main(r60_main, NULL);
+    conf_run_main(r60_main, NULL);
 }
 END_TEST
 
@@ -636,12 +604,12 @@ START_TEST(r61_gather_cancel_message_and_done)
     /* Once the gather is done, cancel refuses and the result stays. */
     al_future *c = new_future(loop);
     ck_assert_int_eq(al_gather(loop, &c, 1, false, &g), 0);
-    al_future_set_result(c, VP(42), NULL);
+    al_future_set_result(c, CONF_VP(42), NULL);
     run_briefly(loop, 1);
     ck_assert_int_eq(al_future_cancel(g, NULL), 0);
     void *v;
     ck_assert_int_eq(al_future_result(g, &v), 0);
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[0]), 42);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[0]), 42);
     al_future_unref(a);
     al_future_unref(b);
     al_future_unref(c);
@@ -659,8 +627,8 @@ START_TEST(r62_gather_duplicates_and_empty)
     al_future_add_done_callback(c, count_cb, &runs);
     al_future *fs[] = {c, c, d, c};
     ck_assert_int_eq(al_gather(loop, fs, 4, false, &g), 0);
-    al_future_set_result(c, VP(1), NULL);
-    al_future_set_result(d, VP(2), NULL);
+    al_future_set_result(c, CONF_VP(1), NULL);
+    al_future_set_result(d, CONF_VP(2), NULL);
     run_briefly(loop, 2);
     void *v;
     ck_assert_int_eq(al_future_result(g, &v), 0);
@@ -668,7 +636,7 @@ START_TEST(r62_gather_duplicates_and_empty)
     ck_assert_uint_eq(r->n, 4);
     int expect[] = {1, 1, 2, 1};
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(PV(r->values[i]), expect[i]);
+        ck_assert_int_eq(CONF_PV(r->values[i]), expect[i]);
     ck_assert_int_eq(runs, 1);
     al_future_unref(g);
     /* Empty: done at once with nothing. */
@@ -697,12 +665,12 @@ static int gather_wait_main(void *arg, void **res)
     (void)res;
     child *c = arg;
     al_task *t1 = spawn(&c[0]), *t2 = spawn(&c[1]);
-    al_future *fs[] = {F(t1), F(t2)}, *g = NULL;
+    al_future *fs[] = {CONF_F(t1), CONF_F(t2)}, *g = NULL;
     int rc = al_gather_wait(fs, 2, false, &g);
     ck_assert_int_eq(rc, AL_ECANCELLED);
     /* The children finished cancelling before we resumed. */
     ck_assert(c[0].cleaned && c[1].cleaned);
-    ck_assert(al_future_done(F(t1)) && al_future_done(F(t2)));
+    ck_assert(al_future_done(CONF_F(t1)) && al_future_done(CONF_F(t2)));
     al_future_unref(g);
     al_task_unref(t1);
     al_task_unref(t2);
@@ -714,12 +682,12 @@ static int gather_wait_ok_main(void *arg, void **res)
     (void)arg, (void)res;
     child c1 = {.delay = 0.02, .value = 5}, c2 = {.delay = 0.01, .value = 6};
     al_task *t1 = spawn(&c1), *t2 = spawn(&c2);
-    al_future *fs[] = {F(t1), F(t2)}, *g;
+    al_future *fs[] = {CONF_F(t1), CONF_F(t2)}, *g;
     ck_assert_int_eq(al_gather_wait(fs, 2, false, &g), 0);
     void *v;
     al_future_result(g, &v);
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[0]), 5);
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[1]), 6);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[0]), 5);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[1]), 6);
     al_future_unref(g);
     al_task_unref(t1);
     al_task_unref(t2);
@@ -728,14 +696,14 @@ static int gather_wait_ok_main(void *arg, void **res)
 
 START_TEST(r60_gather_wait_waits_for_cancelled_children)
 {
-    run_main(gather_wait_ok_main, NULL);
+    conf_run_main(gather_wait_ok_main, NULL);
     al_loop *loop = conf_loop_new();
     child c[2] = {{.delay = 10, .cleanup = 0.05}, {.delay = 10, .cleanup = 0.1}};
     al_task *m;
     ck_assert_int_eq(al_task_new(loop, gather_wait_main, c, NULL, &m), 0);
     run_briefly(loop, 3);
     al_task_cancel(m, NULL);
-    ck_assert_int_eq(al_loop_run_until_complete(loop, F(m)), AL_ECANCELLED);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, CONF_F(m)), AL_ECANCELLED);
     al_task_unref(m);
     run_briefly(loop, 3); /* let queued done-callbacks release their state */
     al_loop_free(loop);
@@ -751,11 +719,11 @@ START_TEST(r63_shield_mirrors)
     /* result */
     ck_assert_int_eq(al_shield(in, &out), 0);
     ck_assert_ptr_ne(out, in);
-    al_future_set_result(in, VP(42), NULL);
+    al_future_set_result(in, CONF_VP(42), NULL);
     run_briefly(loop, 1);
     void *v;
     ck_assert_int_eq(al_future_result(out, &v), 0);
-    ck_assert_int_eq(PV(v), 42);
+    ck_assert_int_eq(CONF_PV(v), 42);
     al_future_unref(out);
     /* shortcut: a done inner is returned itself */
     ck_assert_int_eq(al_shield(in, &out), 0);
@@ -816,46 +784,45 @@ static int r64_outer(void *arg, void **res)
 static int r64_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     /* shield effect: cancelling the awaiting task leaves the inner running */
     child c = {.delay = 0.05, .value = 9};
     al_task *ti = spawn(&c);
-    r64 x = {F(ti), 1};
-    al_task *to;
-    ck_assert_int_eq(al_task_new(loop, r64_outer, &x, NULL, &to), 0);
-    al_sleep(0);
-    al_sleep(0);
+    r64 x = {CONF_F(ti), 1};
+    al_task *to = conf_spawn(r64_outer, &x);
+    conf_s0();
+    conf_s0();
     al_task_cancel(to, NULL);
-    ck_assert_int_eq(al_await(F(to)), AL_ECANCELLED);
+    ck_assert_int_eq(al_await(CONF_F(to)), AL_ECANCELLED);
     ck_assert_int_eq(x.rc, AL_ECANCELLED);
-    ck_assert(!al_future_done(F(ti)));
-    ck_assert_int_eq(al_await(F(ti)), 0);
+    ck_assert(!al_future_done(CONF_F(ti)));
+    ck_assert_int_eq(al_await(CONF_F(ti)), 0);
     ck_assert(c.finished);
     /* shield(gather): cancelling the shield keeps the gather's [1, 2] */
     child c1 = {.delay = 0.01, .value = 1}, c2 = {.delay = 0.02, .value = 2};
     al_task *t1 = spawn(&c1), *t2 = spawn(&c2);
-    al_future *fs[] = {F(t1), F(t2)}, *g, *s;
+    al_future *fs[] = {CONF_F(t1), CONF_F(t2)}, *g, *s;
     ck_assert_int_eq(al_gather(loop, fs, 2, false, &g), 0);
     ck_assert_int_eq(al_shield(g, &s), 0);
     al_future_cancel(s, NULL);
     ck_assert_int_eq(al_await(g), 0);
     void *v;
     al_future_result(g, &v);
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[0]), 1);
-    ck_assert_int_eq(PV(((al_gather_result *)v)->values[1]), 2);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[0]), 1);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[1]), 2);
     al_future_unref(s);
     al_future_unref(g);
     /* gather(shield, shield): cancelling the gather cancels the shields only */
     child c3 = {.delay = 0.02, .value = 3}, c4 = {.delay = 0.02, .value = 4};
     al_task *t3 = spawn(&c3), *t4 = spawn(&c4);
     al_future *s3, *s4;
-    al_shield(F(t3), &s3);
-    al_shield(F(t4), &s4);
+    al_shield(CONF_F(t3), &s3);
+    al_shield(CONF_F(t4), &s4);
     al_future *ss[] = {s3, s4};
     ck_assert_int_eq(al_gather(loop, ss, 2, false, &g), 0);
     al_future_cancel(g, NULL);
-    ck_assert_int_eq(al_await(F(t3)), 0);
-    ck_assert_int_eq(al_await(F(t4)), 0);
+    ck_assert_int_eq(al_await(CONF_F(t3)), 0);
+    ck_assert_int_eq(al_await(CONF_F(t4)), 0);
     ck_assert(al_future_cancelled(s3) && al_future_cancelled(s4));
     al_future *all[] = {s3, s4, g};
     for (int i = 0; i < 3; i++)
@@ -868,7 +835,7 @@ static int r64_main(void *arg, void **res)
 
 START_TEST(r64_shield_effect_and_gather)
 {
-    run_main(r64_main, NULL);
+    conf_run_main(r64_main, NULL);
 }
 END_TEST
 
@@ -877,23 +844,23 @@ END_TEST
 static int r65_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child c = {.delay = 10};
     al_task *t = spawn(&c);
-    ck_assert_int_eq(al_wait_for(F(t), 0.1), AL_ETIMEOUT);
+    ck_assert_int_eq(al_wait_for(CONF_F(t), 0.1), AL_ETIMEOUT);
     ck_assert(c.cleaned); /* its cleanup ran before wait_for returned */
-    ck_assert(al_future_cancelled(F(t)));
-    check_elapsed(t0, 0.1);
+    ck_assert(al_future_cancelled(CONF_F(t)));
+    conf_check_elapsed(t0, 0.1);
     /* In time: the value. */
     child d = {.delay = 0.05, .value = 11};
     al_task *u = spawn(&d);
-    ck_assert_int_eq(al_wait_for(F(u), 0.1), 0);
+    ck_assert_int_eq(al_wait_for(CONF_F(u), 0.1), 0);
     void *v;
-    al_future_result(F(u), &v);
-    ck_assert_int_eq(PV(v), 11);
+    al_future_result(CONF_F(u), &v);
+    ck_assert_int_eq(CONF_PV(v), 11);
     /* Misuse. */
     ck_assert_int_eq(al_wait_for(NULL, 1), -EINVAL);
-    ck_assert_int_eq(al_wait_for(F(u), NAN), -EINVAL);
+    ck_assert_int_eq(al_wait_for(CONF_F(u), NAN), -EINVAL);
     al_task_unref(t);
     al_task_unref(u);
     return 0;
@@ -901,7 +868,7 @@ static int r65_main(void *arg, void **res)
 
 START_TEST(r65_wait_for_timeout)
 {
-    run_main(r65_main, NULL);
+    conf_run_main(r65_main, NULL);
     al_loop *loop = conf_loop_new();
     al_future *f = new_future(loop);
     ck_assert_int_eq(al_wait_for(f, 1), AL_ENOTINTASK);
@@ -914,58 +881,58 @@ END_TEST
 static int r66_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
-    double t0 = now();
+    al_loop *loop = conf_cur_loop();
+    double t0 = conf_now();
     for (int k = 0; k < 2; k++) {
         double timeout = k == 0 ? 0 : -1;
         /* a done future: its result */
         al_future *f = new_future(loop);
-        al_future_set_result(f, VP(3), NULL);
+        al_future_set_result(f, CONF_VP(3), NULL);
         ck_assert_int_eq(al_wait_for(f, timeout), 0);
         al_future_unref(f);
         /* a task that has not started: never starts */
         child c = {.delay = 1};
         al_task *t = spawn(&c);
-        ck_assert_int_eq(al_wait_for(F(t), timeout), AL_ETIMEOUT);
+        ck_assert_int_eq(al_wait_for(CONF_F(t), timeout), AL_ETIMEOUT);
         ck_assert(!c.started);
-        ck_assert(al_future_cancelled(F(t)));
+        ck_assert(al_future_cancelled(CONF_F(t)));
         al_task_unref(t);
         /* a running task: cancelled, then the timeout error */
         child d = {.delay = 1};
         t = spawn(&d);
-        al_sleep(0);
+        conf_s0();
         ck_assert(d.started);
-        ck_assert_int_eq(al_wait_for(F(t), timeout), AL_ETIMEOUT);
-        ck_assert(al_future_cancelled(F(t)) && d.cleaned);
+        ck_assert_int_eq(al_wait_for(CONF_F(t), timeout), AL_ETIMEOUT);
+        ck_assert(al_future_cancelled(CONF_F(t)) && d.cleaned);
         al_task_unref(t);
     }
-    check_elapsed(t0, 0);
+    conf_check_elapsed(t0, 0);
     return 0;
 }
 
 START_TEST(r66_wait_for_zero_or_negative)
 {
-    run_main(r66_main, NULL);
+    conf_run_main(r66_main, NULL);
 }
 END_TEST
 
 static int r67_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child c = {.delay = 10, .cleanup = 0.1};
     al_task *t = spawn(&c);
-    ck_assert_int_eq(al_wait_for(F(t), 0.05), AL_ETIMEOUT);
+    ck_assert_int_eq(al_wait_for(CONF_F(t), 0.05), AL_ETIMEOUT);
     ck_assert(c.cleaned);
-    check_elapsed(t0, 0.15);
+    conf_check_elapsed(t0, 0.15);
     /* timeout 0 also waits for the cancellation */
     child d = {.delay = 10, .cleanup = 0.1};
-    t0 = now();
+    t0 = conf_now();
     al_task *u = spawn(&d);
-    al_sleep(0);
-    ck_assert_int_eq(al_wait_for(F(u), 0), AL_ETIMEOUT);
+    conf_s0();
+    ck_assert_int_eq(al_wait_for(CONF_F(u), 0), AL_ETIMEOUT);
     ck_assert(d.cleaned);
-    check_elapsed(t0, 0.1);
+    conf_check_elapsed(t0, 0.1);
     al_task_unref(t);
     al_task_unref(u);
     return 0;
@@ -973,7 +940,7 @@ static int r67_main(void *arg, void **res)
 
 START_TEST(r67_wait_for_waits_for_cancellation)
 {
-    run_main(r67_main, NULL);
+    conf_run_main(r67_main, NULL);
 }
 END_TEST
 
@@ -983,19 +950,19 @@ static int r68_69_main(void *arg, void **res)
     /* R68: an error raised while cancelling propagates */
     child c = {.delay = 10, .cancel_rc = -EBADMSG};
     al_task *t = spawn(&c);
-    ck_assert_int_eq(al_wait_for(F(t), 0.05), -EBADMSG);
+    ck_assert_int_eq(al_wait_for(CONF_F(t), 0.05), -EBADMSG);
     /* R69: a swallowed cancellation gives the inner's value */
     child d = {.delay = 10, .swallow = true, .value = 42};
     al_task *u = spawn(&d);
-    ck_assert_int_eq(al_wait_for(F(u), 0.05), 0);
+    ck_assert_int_eq(al_wait_for(CONF_F(u), 0.05), 0);
     void *v;
-    al_future_result(F(u), &v);
-    ck_assert_int_eq(PV(v), 42);
+    al_future_result(CONF_F(u), &v);
+    ck_assert_int_eq(CONF_PV(v), 42);
     /* ... also with timeout 0 */
     child e = {.delay = 10, .swallow = true, .value = 43};
     al_task *w = spawn(&e);
-    al_sleep(0);
-    ck_assert_int_eq(al_wait_for(F(w), 0), 0);
+    conf_s0();
+    ck_assert_int_eq(al_wait_for(CONF_F(w), 0), 0);
     al_task_unref(t);
     al_task_unref(u);
     al_task_unref(w);
@@ -1004,7 +971,7 @@ static int r68_69_main(void *arg, void **res)
 
 START_TEST(r68_r69_wait_for_inner_error_or_swallow)
 {
-    run_main(r68_69_main, NULL);
+    conf_run_main(r68_69_main, NULL);
 }
 END_TEST
 
@@ -1025,20 +992,18 @@ static int r70_waiter(void *arg, void **res)
 static int r70_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
     double timeouts[] = {0.2, AL_FOREVER};
     for (int k = 0; k < 2; k++) {
         child c = {.delay = 10};
         al_task *t = spawn(&c);
-        r70 x = {F(t), timeouts[k], 1};
-        al_task *w;
-        ck_assert_int_eq(al_task_new(loop, r70_waiter, &x, NULL, &w), 0);
-        al_sleep(0);
-        al_sleep(0);
+        r70 x = {CONF_F(t), timeouts[k], 1};
+        al_task *w = conf_spawn(r70_waiter, &x);
+        conf_s0();
+        conf_s0();
         al_task_cancel(w, NULL);
-        ck_assert_int_eq(al_await(F(w)), AL_ECANCELLED);
+        ck_assert_int_eq(al_await(CONF_F(w)), AL_ECANCELLED);
         ck_assert_int_eq(x.rc, AL_ECANCELLED);
-        ck_assert(al_future_cancelled(F(t)));
+        ck_assert(al_future_cancelled(CONF_F(t)));
         al_task_unref(t);
         al_task_unref(w);
     }
@@ -1047,25 +1012,24 @@ static int r70_main(void *arg, void **res)
 
 START_TEST(r70_cancel_wait_for_cancels_inner)
 {
-    run_main(r70_main, NULL);
+    conf_run_main(r70_main, NULL);
 }
 END_TEST
 
 static int r71_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     al_future *inner = new_future(loop);
     r70 x = {inner, 10, 1};
-    al_task *w;
-    ck_assert_int_eq(al_task_new(loop, r70_waiter, &x, NULL, &w), 0);
-    al_sleep(0);
-    al_sleep(0);
+    al_task *w = conf_spawn(r70_waiter, &x);
+    conf_s0();
+    conf_s0();
     /* The inner finishes, and the waiter is cancelled before it resumes. */
-    al_future_set_result(inner, VP(1), NULL);
+    al_future_set_result(inner, CONF_VP(1), NULL);
     al_task_cancel(w, NULL);
-    ck_assert_int_eq(al_await(F(w)), AL_ECANCELLED);
-    ck_assert(al_future_cancelled(F(w)));
+    ck_assert_int_eq(al_await(CONF_F(w)), AL_ECANCELLED);
+    ck_assert(al_future_cancelled(CONF_F(w)));
     ck_assert_int_eq(al_future_error(inner), 0); /* 'done' */
     al_future_unref(inner);
     al_task_unref(w);
@@ -1074,7 +1038,7 @@ static int r71_main(void *arg, void **res)
 
 START_TEST(r71_wait_for_issue86296)
 {
-    run_main(r71_main, NULL);
+    conf_run_main(r71_main, NULL);
 }
 END_TEST
 
@@ -1086,12 +1050,12 @@ static int r72_main(void *arg, void **res)
         child c = {.delay = 0.05, .value = 5};
         al_task *t = spawn(&c);
         al_future *s;
-        al_sleep(0);
-        ck_assert_int_eq(al_shield(F(t), &s), 0);
+        conf_s0();
+        ck_assert_int_eq(al_shield(CONF_F(t), &s), 0);
         ck_assert_int_eq(al_wait_for(s, timeouts[k]), AL_ETIMEOUT);
         ck_assert(al_future_cancelled(s));
-        ck_assert(!al_future_done(F(t)));
-        ck_assert_int_eq(al_await(F(t)), 0);
+        ck_assert(!al_future_done(CONF_F(t)));
+        ck_assert_int_eq(al_await(CONF_F(t)), 0);
         ck_assert(c.finished);
         al_future_unref(s);
         al_task_unref(t);
@@ -1101,7 +1065,7 @@ static int r72_main(void *arg, void **res)
 
 START_TEST(r72_wait_for_shielded)
 {
-    run_main(r72_main, NULL);
+    conf_run_main(r72_main, NULL);
 }
 END_TEST
 
@@ -1112,7 +1076,7 @@ static int bad_input_main(void *arg, void **res)
 {
     (void)res;
     al_loop *other = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     al_future *mine = new_future(loop), *theirs = new_future(other), *out = NULL;
     al_future *mixed[] = {mine, theirs};
     /* another loop's future */
@@ -1147,7 +1111,7 @@ static int bad_input_main(void *arg, void **res)
 START_TEST(combinators_bad_input)
 {
     al_loop *other = conf_loop_new();
-    run_main(bad_input_main, other);
+    conf_run_main(bad_input_main, other);
     al_loop_free(other);
     /* outside a task */
     al_loop *loop = conf_loop_new();

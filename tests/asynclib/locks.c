@@ -6,12 +6,8 @@
 #include <asynclib/locks.h>
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
 
 static conf_log tlog;
 static al_lock *lk;
@@ -21,51 +17,16 @@ static al_semaphore *sem;
 static al_barrier *bar;
 static int state;
 
-static al_loop *cur_loop(void)
-{
-    al_loop *loop = al_loop_running();
-    ck_assert_ptr_nonnull(loop);
-    return loop;
-}
-
-static al_task *spawn(al_task_fn fn, void *arg)
-{
-    al_task *t = NULL;
-    ck_assert_int_eq(al_task_new(cur_loop(), fn, arg, NULL, &t), 0);
-    return t;
-}
-
-static void s0(void)
-{
-    ck_assert_int_eq(al_sleep(0), 0);
-}
-
-static bool done(al_task *t)
-{
-    return al_future_done(al_task_future(t));
-}
-
 static int status(al_task *t)
 {
     return al_future_error(al_task_future(t));
-}
-
-/* Awaits t (whatever it ends with), returns its status, drops the ref. */
-static int join(al_task *t)
-{
-    al_await(al_task_future(t));
-    int rc = status(t);
-    al_task_unref(t);
-    return rc;
 }
 
 static void run_main(al_task_fn fn)
 {
     memset(&tlog, 0, sizeof tlog);
     state = 0;
-    al_loop *loop = conf_loop_new();
-    ck_assert_int_eq(conf_run_task(loop, fn, NULL, NULL), 0);
-    ck_assert_int_eq(al_loop_free(loop), 0);
+    conf_run_main(fn, NULL);
 }
 
 /* ---- R94: Lock FIFO acquisition ---------------------------------------------------- */
@@ -75,33 +36,33 @@ static int lock_logger(void *arg, void **result)
     (void)result;
     int rc = al_lock_acquire(lk);
     if (rc == 0)
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
     return rc;
 }
 
 static int lock_acquire_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
     ck_assert(al_lock_locked(lk));
-    al_task *t1 = spawn(lock_logger, IV(1)), *t2 = spawn(lock_logger, IV(2));
-    s0();
+    al_task *t1 = conf_spawn(lock_logger, CONF_VP(1)), *t2 = conf_spawn(lock_logger, CONF_VP(2));
+    conf_s0();
     ck_assert_int_eq(tlog.n, 0);
     ck_assert_int_eq(al_lock_release(lk), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
-    al_task *t3 = spawn(lock_logger, IV(3));
+    al_task *t3 = conf_spawn(lock_logger, CONF_VP(3));
     ck_assert_int_eq(al_lock_release(lk), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2);
     ck_assert_int_eq(al_lock_release(lk), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2, 3);
-    ck_assert(done(t1) && done(t2) && done(t3));
-    ck_assert_int_eq(join(t1) | join(t2) | join(t3), 0);
+    ck_assert(conf_done(t1) && conf_done(t2) && conf_done(t3));
+    ck_assert_int_eq(conf_join(t1) | conf_join(t2) | conf_join(t3), 0);
     ck_assert_int_eq(al_lock_release(lk), 0);
     ck_assert_int_eq(al_lock_free(lk), 0);
     return 0;
@@ -118,19 +79,19 @@ END_TEST
 static int lock_cancel_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_release(lk), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
-    al_task *t = spawn(lock_logger, IV(1));
-    s0();
+    al_task *t = conf_spawn(lock_logger, CONF_VP(1));
+    conf_s0();
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
-    s0();
-    ck_assert(done(t));
+    conf_s0();
+    ck_assert(conf_done(t));
     ck_assert_int_eq(status(t), AL_ECANCELLED);
     al_task_unref(t);
     /* The cancelled waiter is gone: releasing leaves the lock free. */
     ck_assert_int_eq(al_lock_release(lk), 0);
-    s0();
+    conf_s0();
     ck_assert(!al_lock_locked(lk));
     ck_assert_int_eq(al_lock_release(lk), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_lock_free(lk), 0);
@@ -146,8 +107,8 @@ END_TEST
 static int with_body(void *arg)
 {
     ck_assert(al_lock_locked(lk));
-    s0(); /* may suspend while holding it */
-    return VI(arg);
+    conf_s0(); /* may suspend while holding it */
+    return CONF_PV(arg);
 }
 
 static int with_long_body(void *arg)
@@ -165,19 +126,19 @@ static int with_task(void *arg, void **result)
 static int lock_with_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
-    ck_assert_int_eq(al_lock_with(lk, with_body, IV(0)), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_with(lk, with_body, CONF_VP(0)), 0);
     ck_assert(!al_lock_locked(lk));
     /* Released whatever the body returns. */
-    ck_assert_int_eq(al_lock_with(lk, with_body, IV(-EIO)), -EIO);
+    ck_assert_int_eq(al_lock_with(lk, with_body, CONF_VP(-EIO)), -EIO);
     ck_assert(!al_lock_locked(lk));
     ck_assert_int_eq(al_lock_with(lk, NULL, NULL), -EINVAL);
     /* Cancelled inside the body: released on the way out. */
-    al_task *t = spawn(with_task, NULL);
-    s0();
+    al_task *t = conf_spawn(with_task, NULL);
+    conf_s0();
     ck_assert(al_lock_locked(lk));
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(join(t), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t), AL_ECANCELLED);
     ck_assert(!al_lock_locked(lk));
     ck_assert_int_eq(al_lock_free(lk), 0);
     return 0;
@@ -206,25 +167,25 @@ static int lockit(void *arg, void **result)
 static int lock_cancel_race_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     al_future *fa;
-    ck_assert_int_eq(al_future_new(cur_loop(), &fa), 0);
-    al_task *ta = spawn(lockit, fa);
-    s0();
+    ck_assert_int_eq(al_future_new(conf_cur_loop(), &fa), 0);
+    al_task *ta = conf_spawn(lockit, fa);
+    conf_s0();
     ck_assert(al_lock_locked(lk));
-    al_task *tb = spawn(lockit, NULL);
-    s0();
-    al_task *tc = spawn(lockit, NULL);
-    s0();
+    al_task *tb = conf_spawn(lockit, NULL);
+    conf_s0();
+    al_task *tc = conf_spawn(lockit, NULL);
+    conf_s0();
     ck_assert_int_eq(al_future_set_result(fa, NULL, NULL), 0);
     al_task_cancel(tb, NULL);
-    s0();
+    conf_s0();
     ck_assert(!al_lock_locked(lk));
-    ck_assert(done(ta));
-    ck_assert(done(tb) && status(tb) == AL_ECANCELLED);
-    ck_assert_int_eq(join(tc), 0); /* B passed the wake-up on */
-    ck_assert_int_eq(join(ta), 0);
-    ck_assert_int_eq(join(tb), AL_ECANCELLED);
+    ck_assert(conf_done(ta));
+    ck_assert(conf_done(tb) && status(tb) == AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(tc), 0); /* B passed the wake-up on */
+    ck_assert_int_eq(conf_join(ta), 0);
+    ck_assert_int_eq(conf_join(tb), AL_ECANCELLED);
     al_future_unref(fa);
     ck_assert_int_eq(al_lock_free(lk), 0);
     return 0;
@@ -262,19 +223,19 @@ static int lock_cancel_release_race_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     lock_count = call_count = 0;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
-    race_t1 = spawn(lock_counter, NULL);
-    al_task *t2 = spawn(lock_counter, NULL), *t3 = spawn(lock_counter, NULL);
-    s0();
-    ck_assert_int_eq(al_call_soon(cur_loop(), trigger, NULL, NULL), 0);
+    race_t1 = conf_spawn(lock_counter, NULL);
+    al_task *t2 = conf_spawn(lock_counter, NULL), *t3 = conf_spawn(lock_counter, NULL);
+    conf_s0();
+    ck_assert_int_eq(al_call_soon(conf_cur_loop(), trigger, NULL, NULL), 0);
     ck_assert_int_eq(al_await(al_task_future(race_t1)), AL_ECANCELLED);
     ck_assert_int_eq(lock_count, 1);
     ck_assert_int_eq(call_count, 3);
     al_task_cancel(t3, NULL);
-    s0();
-    ck_assert(done(t3) && status(t3) == AL_ECANCELLED);
-    ck_assert_int_eq(join(t2), 0);
+    conf_s0();
+    ck_assert(conf_done(t3) && status(t3) == AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t2), 0);
     al_task_unref(race_t1);
     al_task_unref(t3);
     ck_assert_int_eq(al_lock_free(lk), 0);
@@ -292,19 +253,19 @@ END_TEST
 static int lock_finished_waiter_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
-    al_task *tb = spawn(lock_logger, IV(1));
-    s0();
-    al_task *tc = spawn(lock_logger, IV(2));
+    al_task *tb = conf_spawn(lock_logger, CONF_VP(1));
+    conf_s0();
+    al_task *tc = conf_spawn(lock_logger, CONF_VP(2));
     al_task_cancel(tb, NULL);
     ck_assert_int_eq(al_lock_release(lk), 0);
-    s0();
+    conf_s0();
     ck_assert(al_lock_locked(lk));
-    s0();
+    conf_s0();
     ck_assert(al_lock_locked(lk));
-    ck_assert(done(tb) && status(tb) == AL_ECANCELLED);
-    ck_assert_int_eq(join(tc), 0);
+    ck_assert(conf_done(tb) && status(tb) == AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(tc), 0);
     CONF_LOG_EXPECT(&tlog, 2);
     al_task_unref(tb);
     ck_assert_int_eq(al_lock_free(lk), 0);
@@ -322,16 +283,16 @@ END_TEST
 static int lock_woken_cancelled_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
-    al_task *t1 = spawn(lock_logger, IV(1)), *t2 = spawn(lock_logger, IV(2));
-    s0();
+    al_task *t1 = conf_spawn(lock_logger, CONF_VP(1)), *t2 = conf_spawn(lock_logger, CONF_VP(2));
+    conf_s0();
     ck_assert_int_eq(al_lock_release(lk), 0); /* wakes t1 */
     al_task_cancel(t1, NULL);                 /* before t1 runs */
-    s0();
-    s0();
-    ck_assert(done(t1) && status(t1) == AL_ECANCELLED);
-    ck_assert(done(t2) && status(t2) == 0);
+    conf_s0();
+    conf_s0();
+    ck_assert(conf_done(t1) && status(t1) == AL_ECANCELLED);
+    ck_assert(conf_done(t2) && status(t2) == 0);
     ck_assert(al_lock_locked(lk));
     CONF_LOG_EXPECT(&tlog, 2);
     al_task_unref(t1);
@@ -353,22 +314,22 @@ static int event_logger(void *arg, void **result)
     (void)result;
     int rc = al_event_wait(ev);
     if (rc == 0)
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
     return rc;
 }
 
 static int event_wait_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_event_new(cur_loop(), &ev), 0);
+    ck_assert_int_eq(al_event_new(conf_cur_loop(), &ev), 0);
     ck_assert(!al_event_is_set(ev));
-    al_task *t1 = spawn(event_logger, IV(1)), *t2 = spawn(event_logger, IV(2));
-    s0();
-    al_task *t3 = spawn(event_logger, IV(3));
+    al_task *t1 = conf_spawn(event_logger, CONF_VP(1)), *t2 = conf_spawn(event_logger, CONF_VP(2));
+    conf_s0();
+    al_task *t3 = conf_spawn(event_logger, CONF_VP(3));
     ck_assert_int_eq(al_event_set(ev), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 3, 1, 2); /* wake-ups are deferred callbacks */
-    ck_assert_int_eq(join(t1) | join(t2) | join(t3), 0);
+    ck_assert_int_eq(conf_join(t1) | conf_join(t2) | conf_join(t3), 0);
     ck_assert_int_eq(al_event_free(ev), 0);
     return 0;
 }
@@ -382,36 +343,36 @@ END_TEST
 static int event_clear_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_event_new(cur_loop(), &ev), 0);
-    al_task *t = spawn(event_logger, IV(1));
-    s0();
+    ck_assert_int_eq(al_event_new(conf_cur_loop(), &ev), 0);
+    al_task *t = conf_spawn(event_logger, CONF_VP(1));
+    conf_s0();
     ck_assert_int_eq(tlog.n, 0);
     al_event_set(ev);
     al_event_clear(ev);
     ck_assert(!al_event_is_set(ev));
     al_event_set(ev);
     al_event_set(ev);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
-    ck_assert(done(t));
-    ck_assert_int_eq(join(t), 0);
+    ck_assert(conf_done(t));
+    ck_assert_int_eq(conf_join(t), 0);
     /* A pulse (set then clear) still wakes the waiters present. */
     al_event_clear(ev);
-    t = spawn(event_logger, IV(2));
-    s0();
+    t = conf_spawn(event_logger, CONF_VP(2));
+    conf_s0();
     al_event_set(ev);
     al_event_clear(ev);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2);
-    ck_assert_int_eq(join(t), 0);
+    ck_assert_int_eq(conf_join(t), 0);
     /* Waiting on a set event returns at once; a cancelled waiter leaves. */
     al_event_set(ev);
     ck_assert_int_eq(al_event_wait(ev), 0);
     al_event_clear(ev);
-    t = spawn(event_logger, IV(3));
-    s0();
+    t = conf_spawn(event_logger, CONF_VP(3));
+    conf_s0();
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(join(t), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t), AL_ECANCELLED);
     ck_assert_int_eq(al_event_free(ev), 0);
     return 0;
 }
@@ -431,43 +392,43 @@ static int cond_logger(void *arg, void **result)
     if (rc == 0)
         rc = al_condition_wait(cv);
     if (rc == 0)
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
     return rc; /* keeps the lock: the main task releases it */
 }
 
 static int cond_wait_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
     al_task *t[3];
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(cond_logger, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(cond_logger, CONF_VP(i + 1));
+    conf_s0();
     ck_assert_int_eq(tlog.n, 0);
     ck_assert(!al_condition_locked(cv));
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
-    s0();
+    conf_s0();
     ck_assert_int_eq(tlog.n, 0);
     ck_assert(al_condition_locked(cv));
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
     ck_assert(al_condition_locked(cv));
     ck_assert_int_eq(al_condition_notify(cv, 2), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
     ck_assert(al_condition_locked(cv));
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2);
     ck_assert(al_condition_locked(cv));
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2, 3);
     ck_assert(al_condition_locked(cv));
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     ck_assert_int_eq(al_condition_release(cv), 0);
     ck_assert_int_eq(al_condition_free(cv), 0);
     return 0;
@@ -489,7 +450,7 @@ static int cond_waiter_release(void *arg, void **result)
     rc = al_condition_wait(cv);
     ck_assert(al_condition_locked(cv)); /* however wait ended */
     if (rc == 0)
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
     ck_assert_int_eq(al_condition_release(cv), 0);
     return rc;
 }
@@ -497,37 +458,37 @@ static int cond_waiter_release(void *arg, void **result)
 static int cond_notify_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_condition_notify_all(cv), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_condition_wait(cv), AL_EINVALIDSTATE);
     al_task *t[3];
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(cond_waiter_release, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(cond_waiter_release, CONF_VP(i + 1));
+    conf_s0();
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, -1), -EINVAL);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
     ck_assert_int_eq(al_condition_notify(cv, 2048), 0); /* more than there are */
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2, 3);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     /* notify_all */
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(cond_waiter_release, IV(i + 4));
-    s0();
+        t[i] = conf_spawn(cond_waiter_release, CONF_VP(i + 4));
+    conf_s0();
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify_all(cv), 0);
     ck_assert_int_eq(al_condition_release(cv), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     CONF_LOG_EXPECT(&tlog, 1, 2, 3, 4, 5, 6);
     ck_assert_int_eq(al_condition_free(cv), 0);
     return 0;
@@ -564,17 +525,17 @@ static int cond_wait_for_task(void *arg, void **result)
 static int cond_wait_for_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
     pred_calls = 0;
-    al_task *t = spawn(cond_wait_for_task, NULL);
-    s0();
+    al_task *t = conf_spawn(cond_wait_for_task, NULL);
+    conf_s0();
     ck_assert_int_eq(pred_calls, 1);
     for (state = 1; state <= 3; state++) {
         ck_assert_int_eq(al_condition_acquire(cv), 0);
         ck_assert_int_eq(al_condition_notify(cv, 1), 0);
         ck_assert_int_eq(al_condition_release(cv), 0);
-        s0();
-        s0();
+        conf_s0();
+        conf_s0();
         ck_assert_int_eq(tlog.n, 0); /* false predicate: keeps waiting */
         if (state == 2)
             state = 3 - 1; /* next round makes it true */
@@ -586,7 +547,7 @@ static int cond_wait_for_main(void *arg, void **result)
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
     ck_assert_int_eq(al_condition_release(cv), 0);
-    ck_assert_int_eq(join(t), 0);
+    ck_assert_int_eq(conf_join(t), 0);
     CONF_LOG_EXPECT(&tlog, 1);
     ck_assert_int_eq(pred_calls, 4);
     /* Without the lock: a true predicate returns, a false one is an error. */
@@ -616,24 +577,24 @@ static int cond_wait_only(void *arg, void **result)
 static int cond_wait_cancel_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
     /* Cancelled while waiting: returns with the lock held. */
-    al_task *t = spawn(cond_waiter_release, IV(1));
-    s0();
+    al_task *t = conf_spawn(cond_waiter_release, CONF_VP(1));
+    conf_s0();
     ck_assert(!al_condition_locked(cv));
     al_task_cancel(t, "foo");
-    ck_assert_int_eq(join(t), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t), AL_ECANCELLED);
     ck_assert(!al_condition_locked(cv));
     /* Contested: notified and cancelled while the lock is held by us. */
     ck_assert_int_eq(al_condition_acquire(cv), 0);
-    t = spawn(cond_wait_only, NULL);
-    s0();
+    t = conf_spawn(cond_wait_only, NULL);
+    conf_s0();
     ck_assert(!al_condition_locked(cv));
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
-    s0(); /* t now waits for the lock */
+    conf_s0(); /* t now waits for the lock */
     al_task_cancel(t, "bar");
-    s0();
+    conf_s0();
     ck_assert_int_eq(al_condition_release(cv), 0);
     al_future *tf = al_task_future(t);
     al_await(tf);
@@ -655,17 +616,17 @@ END_TEST
 static int cond_cancel_after_notify_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
-    al_task *t = spawn(cond_waiter_release, IV(1));
-    s0();
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
+    al_task *t = conf_spawn(cond_waiter_release, CONF_VP(1));
+    conf_s0();
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
-    s0(); /* the waiter reaches acquire() */
+    conf_s0(); /* the waiter reaches acquire() */
     al_task_cancel(t, "foo");
-    s0();
+    conf_s0();
     ck_assert_int_eq(al_condition_release(cv), 0);
-    s0();
-    ck_assert(done(t));
+    conf_s0();
+    ck_assert(conf_done(t));
     ck_assert_int_eq(status(t), AL_ECANCELLED);
     ck_assert_str_eq(al_future_cancel_message(al_task_future(t)), "foo");
     al_task_unref(t);
@@ -707,25 +668,25 @@ static int consumer(void *arg, void **result)
 
 static void cancelled_wakeup(bool relock)
 {
-    ck_assert_int_eq(al_condition_new(cur_loop(), NULL, &cv), 0);
-    al_task *c0 = spawn(consumer, NULL), *c1 = spawn(consumer, NULL);
-    s0();
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), NULL, &cv), 0);
+    al_task *c0 = conf_spawn(consumer, NULL), *c1 = conf_spawn(consumer, NULL);
+    conf_s0();
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     state = 1;
     ck_assert_int_eq(al_condition_notify(cv, 1), 0);
     if (relock)
-        s0(); /* c0 wakes and waits for the lock */
+        conf_s0(); /* c0 wakes and waits for the lock */
     al_task_cancel(c0, NULL);
     ck_assert_int_eq(al_condition_release(cv), 0);
     for (int i = 0; i < 6; i++)
-        s0();
+        conf_s0();
     ck_assert_int_eq(state, 0); /* c1 got the forwarded notification */
-    ck_assert_int_eq(join(c0), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(c0), AL_ECANCELLED);
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     state = -1;
     ck_assert_int_eq(al_condition_notify_all(cv), 0);
     ck_assert_int_eq(al_condition_release(cv), 0);
-    ck_assert_int_eq(join(c1), 0);
+    ck_assert_int_eq(conf_join(c1), 0);
     ck_assert_int_eq(al_condition_free(cv), 0);
 }
 
@@ -757,17 +718,10 @@ END_TEST
 
 /* ---- R108: explicit (shared) lock, timeout in the block ------------------------------------ */
 
-static int cancel_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    al_task_cancel(arg, NULL);
-    return 0;
-}
-
 static int cond_explicit_lock_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = cur_loop();
+    al_loop *loop = conf_cur_loop();
     ck_assert_int_eq(al_lock_new(loop, &lk), 0);
     al_condition *c2;
     ck_assert_int_eq(al_condition_new(loop, lk, &cv), 0);
@@ -780,9 +734,9 @@ static int cond_explicit_lock_main(void *arg, void **result)
     /* wait_for(cond.wait(), short) -> timed out, lock held again. */
     ck_assert_int_eq(al_condition_acquire(cv), 0);
     al_handle *h;
-    ck_assert_int_eq(al_call_later(loop, 0.02, cancel_cb, al_current_task(), &h), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.02, conf_cancel_cb, conf_self(), &h), 0);
     ck_assert_int_eq(al_condition_wait(cv), AL_ECANCELLED);
-    al_task_uncancel(al_current_task());
+    al_task_uncancel(conf_self());
     al_handle_unref(h);
     ck_assert(al_lock_locked(lk));
     ck_assert_int_eq(al_lock_release(lk), 0);
@@ -805,37 +759,37 @@ static int sem_logger(void *arg, void **result)
     (void)result;
     int rc = al_semaphore_acquire(sem);
     if (rc == 0)
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
     return rc;
 }
 
 static int sem_acquire_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 3, &sem), 0);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 3, &sem), 0);
     ck_assert_int_eq(al_semaphore_acquire(sem), 0);
     ck_assert_int_eq(al_semaphore_acquire(sem), 0);
     ck_assert(!al_semaphore_locked(sem));
     al_task *t[4];
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(sem_logger, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(sem_logger, CONF_VP(i + 1));
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1);
     ck_assert(al_semaphore_locked(sem));
     ck_assert_int_eq(al_semaphore_value(sem), 0);
-    t[3] = spawn(sem_logger, IV(4));
+    t[3] = conf_spawn(sem_logger, CONF_VP(4));
     ck_assert_int_eq(al_semaphore_release(sem), 0);
     ck_assert_int_eq(al_semaphore_release(sem), 0);
     ck_assert_int_eq(al_semaphore_value(sem), 0); /* reserved for the woken */
-    s0();
+    conf_s0();
     ck_assert_int_eq(al_semaphore_value(sem), 0);
     ck_assert_int_eq(tlog.n, 3);
     ck_assert(al_semaphore_locked(sem));
-    ck_assert(done(t[0]) && done(t[1]) && done(t[2]) && !done(t[3]));
+    ck_assert(conf_done(t[0]) && conf_done(t[1]) && conf_done(t[2]) && !conf_done(t[3]));
     CONF_LOG_EXPECT(&tlog, 1, 2, 3); /* FIFO: t4 came later */
     ck_assert_int_eq(al_semaphore_release(sem), 0);
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     return 0;
 }
@@ -849,35 +803,35 @@ END_TEST
 static int sem_cancel_before_awoken_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 0, &sem), 0);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 0, &sem), 0);
     al_task *t[4];
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(sem_logger, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(sem_logger, CONF_VP(i + 1));
+    conf_s0();
     al_task_cancel(t[0], NULL);
     al_task_cancel(t[1], NULL);
     ck_assert_int_eq(al_semaphore_release(sem), 0);
-    s0();
-    s0();
-    ck_assert(done(t[2]) && !done(t[3]));
+    conf_s0();
+    conf_s0();
+    ck_assert(conf_done(t[2]) && !conf_done(t[3]));
     ck_assert(al_semaphore_locked(sem));
     al_task_cancel(t[3], NULL);
-    ck_assert_int_eq(join(t[0]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[1]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[2]), 0);
-    ck_assert_int_eq(join(t[3]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[0]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[1]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[2]), 0);
+    ck_assert_int_eq(conf_join(t[3]), AL_ECANCELLED);
     /* acquire_hang: one cancelled, one released -> the other got it. */
-    t[0] = spawn(sem_logger, IV(5));
-    t[1] = spawn(sem_logger, IV(6));
-    s0();
+    t[0] = conf_spawn(sem_logger, CONF_VP(5));
+    t[1] = conf_spawn(sem_logger, CONF_VP(6));
+    conf_s0();
     al_task_cancel(t[0], NULL);
     ck_assert_int_eq(al_semaphore_release(sem), 0);
-    s0();
-    s0();
+    conf_s0();
+    conf_s0();
     ck_assert(al_semaphore_locked(sem));
-    ck_assert(done(t[1]));
-    ck_assert_int_eq(join(t[0]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[1]), 0);
+    ck_assert(conf_done(t[1]));
+    ck_assert_int_eq(conf_join(t[0]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[1]), 0);
     CONF_LOG_EXPECT(&tlog, 3, 6);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     return 0;
@@ -895,7 +849,7 @@ static int no_hang_c1(void *arg, void **result)
 {
     (void)arg, (void)result;
     ck_assert_int_eq(al_semaphore_acquire(sem), 0);
-    s0();
+    conf_s0();
     ck_assert_int_eq(al_semaphore_release(sem), 0);
     al_task_cancel(no_hang_t2, NULL); /* the task just woken */
     return 0;
@@ -912,11 +866,11 @@ static int no_hang_c2(void *arg, void **result)
 static int sem_no_hang_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 1, &sem), 0);
-    al_task *t1 = spawn(no_hang_c1, NULL);
-    no_hang_t2 = spawn(no_hang_c2, NULL);
-    ck_assert_int_eq(join(t1), 0);
-    ck_assert_int_eq(join(no_hang_t2), AL_ECANCELLED);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 1, &sem), 0);
+    al_task *t1 = conf_spawn(no_hang_c1, NULL);
+    no_hang_t2 = conf_spawn(no_hang_c2, NULL);
+    ck_assert_int_eq(conf_join(t1), 0);
+    ck_assert_int_eq(conf_join(no_hang_t2), AL_ECANCELLED);
     ck_assert_int_eq(al_semaphore_value(sem), 1); /* the unit came back */
     ck_assert_int_eq(al_semaphore_acquire(sem), 0);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
@@ -932,7 +886,7 @@ END_TEST
 static int fifo_coro(void *arg, void **result)
 {
     (void)result;
-    int tag = VI(arg);
+    int tag = CONF_PV(arg);
     for (int round = 1; round <= 2; round++) {
         ck_assert_int_eq(al_semaphore_acquire(sem), 0);
         conf_log_add(&tlog, tag * 10 + round);
@@ -957,56 +911,56 @@ static int sem_fifo_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     /* fifo_order: the releaser queues behind the others. */
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 1, &sem), 0);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 1, &sem), 0);
     al_task *t[3];
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(fifo_coro, IV(i + 1));
+        t[i] = conf_spawn(fifo_coro, CONF_VP(i + 1));
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     CONF_LOG_EXPECT(&tlog, 11, 21, 31, 12, 22, 32);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     /* fifo_order_2 */
     memset(&tlog, 0, sizeof tlog);
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 1, &sem), 0);
-    t[0] = spawn(sem_logger, IV(1));
-    t[1] = spawn(fifo2_c2, NULL);
-    t[2] = spawn(sem_logger, IV(3));
-    s0();
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 1, &sem), 0);
+    t[0] = conf_spawn(sem_logger, CONF_VP(1));
+    t[1] = conf_spawn(fifo2_c2, NULL);
+    t[2] = conf_spawn(sem_logger, CONF_VP(3));
+    conf_s0();
     al_semaphore_release(sem);
     al_semaphore_release(sem);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     CONF_LOG_EXPECT(&tlog, 1, 2, 3, 4);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     /* fifo_order_3: a cancelled first waiter is skipped. */
     memset(&tlog, 0, sizeof tlog);
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 0, &sem), 0);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 0, &sem), 0);
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(sem_logger, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(sem_logger, CONF_VP(i + 1));
+    conf_s0();
     al_task_cancel(t[0], NULL);
-    s0();
+    conf_s0();
     al_semaphore_release(sem);
     al_semaphore_release(sem);
-    ck_assert_int_eq(join(t[0]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[1]) | join(t[2]), 0);
+    ck_assert_int_eq(conf_join(t[0]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[1]) | conf_join(t[2]), 0);
     CONF_LOG_EXPECT(&tlog, 2, 3);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     /* fifo_order_4: units free but a woken waiter pending -> locked(). */
     memset(&tlog, 0, sizeof tlog);
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 0, &sem), 0);
-    t[0] = spawn(sem_logger, IV(1));
-    s0();
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 0, &sem), 0);
+    t[0] = conf_spawn(sem_logger, CONF_VP(1));
+    conf_s0();
     for (int i = 0; i < 3; i++)
         al_semaphore_release(sem);
     ck_assert_int_eq(al_semaphore_value(sem), 2);
     ck_assert(al_semaphore_locked(sem));
-    t[1] = spawn(sem_logger, IV(2)); /* must not overtake t1 */
-    s0();
+    t[1] = conf_spawn(sem_logger, CONF_VP(2)); /* must not overtake t1 */
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 1, 2);
     ck_assert(!al_semaphore_locked(sem));
     ck_assert_int_eq(al_semaphore_value(sem), 1);
-    ck_assert_int_eq(join(t[0]) | join(t[1]), 0);
+    ck_assert_int_eq(conf_join(t[0]) | conf_join(t[1]), 0);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
     return 0;
 }
@@ -1022,20 +976,20 @@ END_TEST
 static int sem_wake_others_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_semaphore_new(cur_loop(), 0, &sem), 0);
+    ck_assert_int_eq(al_semaphore_new(conf_cur_loop(), 0, &sem), 0);
     al_task *t[4];
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(sem_logger, IV(i + 1));
-    s0();
+        t[i] = conf_spawn(sem_logger, CONF_VP(i + 1));
+    conf_s0();
     al_semaphore_release(sem);
     al_semaphore_release(sem); /* t1, t2 woken */
     al_task_cancel(t[0], NULL);
     al_task_cancel(t[1], NULL);
-    s0();
-    s0();
-    ck_assert_int_eq(join(t[0]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[1]), AL_ECANCELLED);
-    ck_assert_int_eq(join(t[2]) | join(t[3]), 0);
+    conf_s0();
+    conf_s0();
+    ck_assert_int_eq(conf_join(t[0]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[1]), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t[2]) | conf_join(t[3]), 0);
     CONF_LOG_EXPECT(&tlog, 3, 4);
     ck_assert_int_eq(al_semaphore_value(sem), 0);
     ck_assert_int_eq(al_semaphore_free(sem), 0);
@@ -1051,7 +1005,7 @@ END_TEST
 static int sem_value_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = cur_loop();
+    al_loop *loop = conf_cur_loop();
     ck_assert_int_eq(al_semaphore_new(loop, 0, &sem), 0);
     ck_assert(al_semaphore_locked(sem));
     ck_assert_int_eq(al_semaphore_free(sem), 0);
@@ -1088,25 +1042,25 @@ static int barrier_waiter(void *arg, void **result)
     int rc = al_barrier_wait(bar, &index);
     if (rc == 0)
         conf_log_add(&tlog, index);
-    *result = IV(index);
+    *result = CONF_VP(index);
     return rc;
 }
 
 static int barrier_filling_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_barrier_new(cur_loop(), 0, &bar), -EINVAL);
-    ck_assert_int_eq(al_barrier_new(cur_loop(), 3, &bar), 0);
+    ck_assert_int_eq(al_barrier_new(conf_cur_loop(), 0, &bar), -EINVAL);
+    ck_assert_int_eq(al_barrier_new(conf_cur_loop(), 3, &bar), 0);
     ck_assert_int_eq(al_barrier_parties(bar), 3);
     al_task *t[3];
     for (int i = 0; i < 3; i++) {
-        t[i] = spawn(barrier_waiter, NULL);
-        s0();
+        t[i] = conf_spawn(barrier_waiter, NULL);
+        conf_s0();
         if (i < 2)
             ck_assert_int_eq(al_barrier_n_waiting(bar), i + 1);
     }
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     ck_assert_int_eq(al_barrier_n_waiting(bar), 0);
     ck_assert_int_eq(tlog.n, 3);
     int seen = 0;
@@ -1128,25 +1082,25 @@ END_TEST
 static int barrier_draining_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_barrier_new(cur_loop(), 2, &bar), 0);
-    al_task *t1 = spawn(barrier_waiter, NULL), *t2 = spawn(barrier_waiter, NULL);
+    ck_assert_int_eq(al_barrier_new(conf_cur_loop(), 2, &bar), 0);
+    al_task *t1 = conf_spawn(barrier_waiter, NULL), *t2 = conf_spawn(barrier_waiter, NULL);
     /* t3 arrives while the barrier drains: it must wait for the next round. */
-    al_task *t3 = spawn(barrier_waiter, NULL);
-    ck_assert_int_eq(join(t1), 0);
-    ck_assert_int_eq(join(t2), 0);
+    al_task *t3 = conf_spawn(barrier_waiter, NULL);
+    ck_assert_int_eq(conf_join(t1), 0);
+    ck_assert_int_eq(conf_join(t2), 0);
     for (int i = 0; i < 4; i++)
-        s0();
-    ck_assert(!done(t3));
+        conf_s0();
+    ck_assert(!conf_done(t3));
     ck_assert_int_eq(al_barrier_n_waiting(bar), 1);
-    al_task *t4 = spawn(barrier_waiter, NULL);
-    ck_assert_int_eq(join(t3) | join(t4), 0);
+    al_task *t4 = conf_spawn(barrier_waiter, NULL);
+    ck_assert_int_eq(conf_join(t3) | conf_join(t4), 0);
     ck_assert_int_eq(tlog.n, 4);
     /* filling_tasks_cancel_one: a cancelled waiter stops counting. */
-    t1 = spawn(barrier_waiter, NULL);
-    s0();
+    t1 = conf_spawn(barrier_waiter, NULL);
+    conf_s0();
     ck_assert_int_eq(al_barrier_n_waiting(bar), 1);
     al_task_cancel(t1, NULL);
-    ck_assert_int_eq(join(t1), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t1), AL_ECANCELLED);
     ck_assert_int_eq(al_barrier_n_waiting(bar), 0);
     ck_assert_int_eq(al_barrier_free(bar), 0);
     return 0;
@@ -1162,29 +1116,29 @@ static int barrier_reset_abort_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     enum { N = 4 };
-    ck_assert_int_eq(al_barrier_new(cur_loop(), N, &bar), 0);
+    ck_assert_int_eq(al_barrier_new(conf_cur_loop(), N, &bar), 0);
     al_task *t[N];
     for (int i = 0; i < N - 1; i++)
-        t[i] = spawn(barrier_waiter, NULL);
-    s0();
+        t[i] = conf_spawn(barrier_waiter, NULL);
+    conf_s0();
     ck_assert_int_eq(al_barrier_n_waiting(bar), N - 1);
     ck_assert_int_eq(al_barrier_reset(bar), 0);
     for (int i = 0; i < N - 1; i++)
-        ck_assert_int_eq(join(t[i]), AL_EBROKENBARRIER);
+        ck_assert_int_eq(conf_join(t[i]), AL_EBROKENBARRIER);
     ck_assert(!al_barrier_broken(bar));
     ck_assert_int_eq(al_barrier_n_waiting(bar), 0);
     /* Usable again after the reset. */
     for (int i = 0; i < N; i++)
-        t[i] = spawn(barrier_waiter, NULL);
+        t[i] = conf_spawn(barrier_waiter, NULL);
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(join(t[i]), 0);
+        ck_assert_int_eq(conf_join(t[i]), 0);
     /* abort: current and later waits fail. */
     for (int i = 0; i < N - 1; i++)
-        t[i] = spawn(barrier_waiter, NULL);
-    s0();
+        t[i] = conf_spawn(barrier_waiter, NULL);
+    conf_s0();
     ck_assert_int_eq(al_barrier_abort(bar), 0);
     for (int i = 0; i < N - 1; i++)
-        ck_assert_int_eq(join(t[i]), AL_EBROKENBARRIER);
+        ck_assert_int_eq(conf_join(t[i]), AL_EBROKENBARRIER);
     ck_assert(al_barrier_broken(bar));
     ck_assert_int_eq(al_barrier_wait(bar, NULL), AL_EBROKENBARRIER);
     ck_assert_int_eq(al_barrier_n_waiting(bar), 0);
@@ -1210,7 +1164,7 @@ static int wrong_loop_main(void *arg, void **result)
     (void)arg, (void)result;
     ck_assert_int_eq(al_lock_acquire(other_lock), AL_EWRONGLOOP);
     al_condition *c;
-    ck_assert_int_eq(al_condition_new(cur_loop(), other_lock, &c), AL_EWRONGLOOP);
+    ck_assert_int_eq(al_condition_new(conf_cur_loop(), other_lock, &c), AL_EWRONGLOOP);
     return 0;
 }
 
@@ -1256,33 +1210,28 @@ END_TEST
 static int free_waiters_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_lock_new(cur_loop(), &lk), 0);
+    ck_assert_int_eq(al_lock_new(conf_cur_loop(), &lk), 0);
     ck_assert_int_eq(al_lock_acquire(lk), 0);
-    al_task *t = spawn(lock_logger, IV(1));
-    s0();
+    al_task *t = conf_spawn(lock_logger, CONF_VP(1));
+    conf_s0();
     ck_assert_int_eq(al_lock_free(lk), AL_EINVALIDSTATE);
     al_task_cancel(t, NULL);
     /* Cancelled but not yet run: it still points at the lock. */
     ck_assert_int_eq(al_lock_free(lk), AL_EINVALIDSTATE);
-    ck_assert_int_eq(join(t), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(t), AL_ECANCELLED);
     ck_assert_int_eq(al_lock_free(lk), 0);
     /* Parked for good: the loop closes under it (see below). */
-    ck_assert_int_eq(al_event_new(cur_loop(), &ev), 0);
-    ck_assert_int_eq(al_task_new(cur_loop(), event_logger, IV(2), NULL, NULL), 0);
-    s0();
+    ck_assert_int_eq(al_event_new(conf_cur_loop(), &ev), 0);
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), event_logger, CONF_VP(2), NULL, NULL), 0);
+    conf_s0();
     ck_assert_int_eq(al_event_free(ev), AL_EINVALIDSTATE);
     return 0;
-}
-
-static void quiet_handler(al_loop *loop, const al_error_context *ctx, void *user)
-{
-    (void)loop, (void)ctx, (void)user;
 }
 
 START_TEST(locks_free_with_waiters)
 {
     al_loop *loop = conf_loop_new();
-    al_loop_set_exception_handler(loop, quiet_handler, NULL);
+    al_loop_set_exception_handler(loop, conf_quiet_handler, NULL);
     ck_assert_int_eq(conf_run_task(loop, free_waiters_main, NULL, NULL), 0);
     ck_assert_int_eq(al_loop_close(loop), 0);
     ck_assert_int_eq(al_event_free(ev), 0);

@@ -1,6 +1,7 @@
 /* The table of loop implementations the asynclib conformance suite runs on. */
 #include "al_conf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,85 @@ int conf_run_task(al_loop *loop, al_task_fn fn, void *arg, void **result)
         al_future_result(al_task_future(t), result);
     al_task_unref(t);
     return rc;
+}
+
+void conf_run_main(al_task_fn fn, void *arg)
+{
+    al_loop *loop = conf_loop_new();
+    int rc = conf_run_task(loop, fn, arg, NULL);
+    ck_assert_msg(rc == 0, "main task: %d (%s)", rc, al_strerror(rc));
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+
+al_loop *conf_cur_loop(void)
+{
+    al_loop *loop = al_loop_running();
+    ck_assert_ptr_nonnull(loop);
+    return loop;
+}
+
+al_task *conf_self(void)
+{
+    al_task *t = al_current_task();
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+double conf_now(void)
+{
+    return al_loop_time(conf_cur_loop());
+}
+
+void conf_check_elapsed(double t0, double expected)
+{
+    double dt = conf_now() - t0;
+    if (conf_is_virtual())
+        ck_assert_msg(fabs(dt - expected) < 1e-6, "elapsed %.6f, expected %.6f", dt, expected);
+    else
+        ck_assert_msg(dt >= expected - 0.01 && dt < expected + 0.5, "elapsed %.6f, expected %.6f",
+                      dt, expected);
+}
+
+al_task *conf_spawn(al_task_fn fn, void *arg)
+{
+    al_task *t = NULL;
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), fn, arg, NULL, &t), 0);
+    return t;
+}
+
+void conf_s0(void)
+{
+    ck_assert_int_eq(al_sleep(0), 0);
+}
+
+bool conf_done(al_task *t)
+{
+    return al_future_done(al_task_future(t));
+}
+
+int conf_join_value(al_task *t, void **value)
+{
+    al_await(al_task_future(t));
+    int rc = al_future_result(al_task_future(t), value);
+    al_task_unref(t);
+    return rc;
+}
+
+int conf_join(al_task *t)
+{
+    return conf_join_value(t, NULL);
+}
+
+int conf_cancel_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    al_task_cancel(arg, NULL);
+    return 0;
+}
+
+void conf_quiet_handler(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop, (void)ctx, (void)user;
 }
 
 void conf_record_handler(al_loop *loop, const al_error_context *ctx, void *user)

@@ -6,66 +6,22 @@
 #include <asynclib/queues.h>
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
 
 static conf_log tlog;
 static al_queue *q;
 
-static al_loop *cur_loop(void)
-{
-    al_loop *loop = al_loop_running();
-    ck_assert_ptr_nonnull(loop);
-    return loop;
-}
-
-static al_task *spawn(al_task_fn fn, void *arg)
-{
-    al_task *t = NULL;
-    ck_assert_int_eq(al_task_new(cur_loop(), fn, arg, NULL, &t), 0);
-    return t;
-}
-
-static void s0(void)
-{
-    ck_assert_int_eq(al_sleep(0), 0);
-}
-
-static bool done(al_task *t)
-{
-    return al_future_done(al_task_future(t));
-}
-
-/* Awaits t, returns its status (its result in *value), drops the ref. */
-static int join_value(al_task *t, void **value)
-{
-    al_await(al_task_future(t));
-    int rc = al_future_result(al_task_future(t), value);
-    al_task_unref(t);
-    return rc;
-}
-
-static int join(al_task *t)
-{
-    return join_value(t, NULL);
-}
-
 static void run_main(al_task_fn fn)
 {
     memset(&tlog, 0, sizeof tlog);
-    al_loop *loop = conf_loop_new();
-    ck_assert_int_eq(conf_run_task(loop, fn, NULL, NULL), 0);
-    ck_assert_int_eq(al_loop_free(loop), 0);
+    conf_run_main(fn, NULL);
 }
 
 static int int_cmp(const void *a, const void *b, void *user)
 {
     ck_assert_ptr_eq(user, &tlog);
-    return VI(a) - VI(b);
+    return CONF_PV(a) - CONF_PV(b);
 }
 
 static int getter(void *arg, void **result)
@@ -86,14 +42,14 @@ static int putter(void *arg, void **result)
 static void check_order(al_queue *queue, int a, int b, int c)
 {
     void *v;
-    ck_assert_int_eq(al_queue_put(queue, IV(1)), 0);
-    ck_assert_int_eq(al_queue_put(queue, IV(3)), 0);
-    ck_assert_int_eq(al_queue_put(queue, IV(2)), 0);
+    ck_assert_int_eq(al_queue_put(queue, CONF_VP(1)), 0);
+    ck_assert_int_eq(al_queue_put(queue, CONF_VP(3)), 0);
+    ck_assert_int_eq(al_queue_put(queue, CONF_VP(2)), 0);
     ck_assert_int_eq(al_queue_qsize(queue), 3);
     int want[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(al_queue_get(queue, &v), 0);
-        ck_assert_int_eq(VI(v), want[i]);
+        ck_assert_int_eq(CONF_PV(v), want[i]);
     }
     ck_assert(al_queue_empty(queue));
     ck_assert_int_eq(al_queue_free(queue), 0);
@@ -103,11 +59,11 @@ static int order_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     al_queue *x;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &x), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &x), 0);
     check_order(x, 1, 3, 2);
-    ck_assert_int_eq(al_lifo_queue_new(cur_loop(), 0, &x), 0);
+    ck_assert_int_eq(al_lifo_queue_new(conf_cur_loop(), 0, &x), 0);
     check_order(x, 2, 3, 1);
-    ck_assert_int_eq(al_priority_queue_new(cur_loop(), 0, int_cmp, &tlog, &x), 0);
+    ck_assert_int_eq(al_priority_queue_new(conf_cur_loop(), 0, int_cmp, &tlog, &x), 0);
     check_order(x, 1, 2, 3);
     return 0;
 }
@@ -123,35 +79,35 @@ static int heavy_order_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     al_queue *f, *l, *p;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &f), 0);
-    ck_assert_int_eq(al_lifo_queue_new(cur_loop(), 0, &l), 0);
-    ck_assert_int_eq(al_priority_queue_new(cur_loop(), 0, int_cmp, &tlog, &p), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &f), 0);
+    ck_assert_int_eq(al_lifo_queue_new(conf_cur_loop(), 0, &l), 0);
+    ck_assert_int_eq(al_priority_queue_new(conf_cur_loop(), 0, int_cmp, &tlog, &p), 0);
     int next_in = 0, next_out = 0;
     unsigned seed = 12345;
     for (int round = 0; round < 2000; round++) {
         int n = (int)(rand_r(&seed) % 7);
         for (int i = 0; i < n; i++)
-            ck_assert_int_eq(al_queue_put_nowait(f, IV(next_in++)), 0);
+            ck_assert_int_eq(al_queue_put_nowait(f, CONF_VP(next_in++)), 0);
         int m = (int)(rand_r(&seed) % 7);
         for (int i = 0; i < m && !al_queue_empty(f); i++) {
             void *v;
             ck_assert_int_eq(al_queue_get_nowait(f, &v), 0);
-            ck_assert_int_eq(VI(v), next_out++);
+            ck_assert_int_eq(CONF_PV(v), next_out++);
         }
     }
     for (int i = 0; i < 500; i++) {
         int v = (int)(rand_r(&seed) % 1000);
-        ck_assert_int_eq(al_queue_put_nowait(p, IV(v)), 0);
-        ck_assert_int_eq(al_queue_put_nowait(l, IV(i)), 0);
+        ck_assert_int_eq(al_queue_put_nowait(p, CONF_VP(v)), 0);
+        ck_assert_int_eq(al_queue_put_nowait(l, CONF_VP(i)), 0);
     }
     int last = -1;
     for (int i = 0; i < 500; i++) {
         void *v;
         ck_assert_int_eq(al_queue_get_nowait(p, &v), 0);
-        ck_assert_int_ge(VI(v), last);
-        last = VI(v);
+        ck_assert_int_ge(CONF_PV(v), last);
+        last = CONF_PV(v);
         ck_assert_int_eq(al_queue_get_nowait(l, &v), 0);
-        ck_assert_int_eq(VI(v), 499 - i);
+        ck_assert_int_eq(CONF_PV(v), 499 - i);
     }
     ck_assert_int_eq(al_queue_free(f), 0);
     ck_assert_int_eq(al_queue_free(l), 0);
@@ -172,7 +128,7 @@ static int put_three(void *arg, void **result)
 {
     (void)arg, (void)result;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(al_queue_put(q, IV(i)), 0);
+        ck_assert_int_eq(al_queue_put(q, CONF_VP(i)), 0);
         conf_log_add(&tlog, i);
     }
     return 0;
@@ -181,34 +137,34 @@ static int put_three(void *arg, void **result)
 static int maxsize_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 2, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 2, &q), 0);
     ck_assert_int_eq(al_queue_maxsize(q), 2);
-    al_task *t = spawn(put_three, NULL);
-    s0();
-    s0();
+    al_task *t = conf_spawn(put_three, NULL);
+    conf_s0();
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 0, 1); /* blocked after two */
     ck_assert(al_queue_full(q));
     void *v;
     ck_assert_int_eq(al_queue_get(q, &v), 0);
-    ck_assert_int_eq(VI(v), 0);
-    s0();
+    ck_assert_int_eq(CONF_PV(v), 0);
+    conf_s0();
     CONF_LOG_EXPECT(&tlog, 0, 1, 2);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 1);
+    ck_assert_int_eq(CONF_PV(v), 1);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 2);
-    ck_assert(done(t));
-    ck_assert_int_eq(join(t), 0);
+    ck_assert_int_eq(CONF_PV(v), 2);
+    ck_assert(conf_done(t));
+    ck_assert_int_eq(conf_join(t), 0);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), AL_EQUEUEEMPTY);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(2)), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(3)), AL_EQUEUEFULL);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(2)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(3)), AL_EQUEUEFULL);
     ck_assert_int_eq(al_queue_qsize(q), 2);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* maxsize <= 0: unbounded, never full. */
-    ck_assert_int_eq(al_queue_new(cur_loop(), -5, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), -5, &q), 0);
     for (int i = 0; i < 100; i++)
-        ck_assert_int_eq(al_queue_put_nowait(q, IV(i)), 0);
+        ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(i)), 0);
     ck_assert(!al_queue_full(q));
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -228,52 +184,52 @@ static int waiting_main(void *arg, void **result)
     (void)arg, (void)result;
     void *v;
     /* get_with_waiting_putters */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 1, &q), 0);
-    al_task *pa = spawn(putter, IV('a')), *pb = spawn(putter, IV('b'));
-    s0();
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 1, &q), 0);
+    al_task *pa = conf_spawn(putter, CONF_VP('a')), *pb = conf_spawn(putter, CONF_VP('b'));
+    conf_s0();
     ck_assert_int_eq(al_queue_get(q, &v), 0);
-    ck_assert_int_eq(VI(v), 'a');
+    ck_assert_int_eq(CONF_PV(v), 'a');
     ck_assert_int_eq(al_queue_get(q, &v), 0);
-    ck_assert_int_eq(VI(v), 'b');
-    ck_assert_int_eq(join(pa) | join(pb), 0);
+    ck_assert_int_eq(CONF_PV(v), 'b');
+    ck_assert_int_eq(conf_join(pa) | conf_join(pb), 0);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* put_with_waiting_getters */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
-    al_task *g = spawn(getter, NULL);
-    s0();
-    ck_assert_int_eq(al_queue_put(q, IV('a')), 0);
-    ck_assert_int_eq(join_value(g, &v), 0);
-    ck_assert_int_eq(VI(v), 'a');
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
+    al_task *g = conf_spawn(getter, NULL);
+    conf_s0();
+    ck_assert_int_eq(al_queue_put(q, CONF_VP('a')), 0);
+    ck_assert_int_eq(conf_join_value(g, &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 'a');
     /* get_cancelled_race */
-    al_task *g1 = spawn(getter, NULL), *g2 = spawn(getter, NULL);
-    s0();
+    al_task *g1 = conf_spawn(getter, NULL), *g2 = conf_spawn(getter, NULL);
+    conf_s0();
     al_task_cancel(g1, NULL);
-    s0();
-    ck_assert(done(g1));
-    ck_assert_int_eq(al_queue_put(q, IV('a')), 0);
-    s0();
-    ck_assert_int_eq(join_value(g2, &v), 0);
-    ck_assert_int_eq(VI(v), 'a');
-    ck_assert_int_eq(join(g1), AL_ECANCELLED);
+    conf_s0();
+    ck_assert(conf_done(g1));
+    ck_assert_int_eq(al_queue_put(q, CONF_VP('a')), 0);
+    conf_s0();
+    ck_assert_int_eq(conf_join_value(g2, &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 'a');
+    ck_assert_int_eq(conf_join(g1), AL_ECANCELLED);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* put_cancelled_race */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 1, &q), 0);
-    pa = spawn(putter, IV('a'));
-    pb = spawn(putter, IV('b'));
-    al_task *pc = spawn(putter, IV('X'));
-    s0();
-    ck_assert(done(pa) && !done(pb));
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 1, &q), 0);
+    pa = conf_spawn(putter, CONF_VP('a'));
+    pb = conf_spawn(putter, CONF_VP('b'));
+    al_task *pc = conf_spawn(putter, CONF_VP('X'));
+    conf_s0();
+    ck_assert(conf_done(pa) && !conf_done(pb));
     al_task_cancel(pc, NULL);
-    s0();
-    ck_assert(done(pc));
+    conf_s0();
+    ck_assert(conf_done(pc));
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 'a');
-    s0();
+    ck_assert_int_eq(CONF_PV(v), 'a');
+    conf_s0();
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 'b');
-    ck_assert_int_eq(join(pb), 0);
-    ck_assert_int_eq(join(pa), 0);
-    ck_assert_int_eq(join(pc), AL_ECANCELLED);
+    ck_assert_int_eq(CONF_PV(v), 'b');
+    ck_assert_int_eq(conf_join(pb), 0);
+    ck_assert_int_eq(conf_join(pa), 0);
+    ck_assert_int_eq(conf_join(pc), AL_ECANCELLED);
     ck_assert(al_queue_empty(q)); /* 'X' was never inserted */
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -292,43 +248,44 @@ static int cancel_drop_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     void *v;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
-    al_task *r = spawn(getter, NULL);
-    s0();
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(2)), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
+    al_task *r = conf_spawn(getter, NULL);
+    conf_s0();
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(2)), 0);
     al_task_cancel(r, NULL);
-    ck_assert_int_eq(join(r), AL_ECANCELLED);
-    r = spawn(getter, NULL);
-    ck_assert_int_eq(join_value(r, &v), 0);
-    ck_assert_int_eq(VI(v), 1); /* 2 would mean 1 was dropped */
+    ck_assert_int_eq(conf_join(r), AL_ECANCELLED);
+    r = conf_spawn(getter, NULL);
+    ck_assert_int_eq(conf_join_value(r, &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 1); /* 2 would mean 1 was dropped */
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
     /* many pending readers */
-    al_task *r1 = spawn(getter, NULL), *r2 = spawn(getter, NULL), *r3 = spawn(getter, NULL);
-    s0();
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(2)), 0);
+    al_task *r1 = conf_spawn(getter, NULL), *r2 = conf_spawn(getter, NULL),
+            *r3 = conf_spawn(getter, NULL);
+    conf_s0();
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(2)), 0);
     al_task_cancel(r1, NULL);
-    ck_assert_int_eq(join(r1), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(r1), AL_ECANCELLED);
     void *v2, *v3;
-    ck_assert_int_eq(join_value(r3, &v3), 0);
-    ck_assert_int_eq(join_value(r2, &v2), 0);
-    ck_assert_int_eq(VI(v2) + VI(v3), 3);
-    ck_assert_int_ne(VI(v2), VI(v3));
+    ck_assert_int_eq(conf_join_value(r3, &v3), 0);
+    ck_assert_int_eq(conf_join_value(r2, &v2), 0);
+    ck_assert_int_eq(CONF_PV(v2) + CONF_PV(v3), 3);
+    ck_assert_int_ne(CONF_PV(v2), CONF_PV(v3));
     ck_assert_int_eq(al_queue_free(q), 0);
     /* put_cancel_drop */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 1, &q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    al_task *w = spawn(putter, IV(2));
-    s0();
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 1, &q), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    al_task *w = conf_spawn(putter, CONF_VP(2));
+    conf_s0();
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 1);
+    ck_assert_int_eq(CONF_PV(v), 1);
     al_task_cancel(w, NULL);
-    ck_assert_int_eq(join(w), AL_ECANCELLED);
-    w = spawn(putter, IV(2));
-    ck_assert_int_eq(join(w), 0);
+    ck_assert_int_eq(conf_join(w), AL_ECANCELLED);
+    w = conf_spawn(putter, CONF_VP(2));
+    ck_assert_int_eq(conf_join(w), 0);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    ck_assert_int_eq(VI(v), 2);
+    ck_assert_int_eq(CONF_PV(v), 2);
     ck_assert_int_eq(al_queue_qsize(q), 0);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -343,18 +300,11 @@ END_TEST
 /* ---- R121: timed-out getters / cancelled putters leave no waiter --------------------------------
  */
 
-static int cancel_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    al_task_cancel(arg, NULL);
-    return 0;
-}
-
 static int timed_getter(void *arg, void **result)
 {
     al_handle *h;
-    ck_assert_int_eq(al_call_later(cur_loop(), 0.005 * VI(arg), cancel_cb, al_current_task(), &h),
-                     0);
+    ck_assert_int_eq(
+        al_call_later(conf_cur_loop(), 0.005 * CONF_PV(arg), conf_cancel_cb, conf_self(), &h), 0);
     int rc = al_queue_get(q, result);
     al_handle_cancel(h);
     al_handle_unref(h);
@@ -365,37 +315,37 @@ static int not_held_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     void *v;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
     al_task *t[5];
     for (int i = 0; i < 5; i++)
-        t[i] = spawn(timed_getter, IV(i + 1));
+        t[i] = conf_spawn(timed_getter, CONF_VP(i + 1));
     for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(join(t[i]), AL_ECANCELLED);
+        ck_assert_int_eq(conf_join(t[i]), AL_ECANCELLED);
     /* No stale getter is left to swallow this item. */
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(7)), 0);
-    s0();
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(7)), 0);
+    conf_s0();
     ck_assert_int_eq(al_queue_qsize(q), 1);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* Cancelled putters leave nothing behind either. */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 1, &q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 1, &q), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(putter, IV(i + 10));
-    s0();
+        t[i] = conf_spawn(putter, CONF_VP(i + 10));
+    conf_s0();
     for (int i = 0; i < 3; i++)
         al_task_cancel(t[i], NULL);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(t[i]), AL_ECANCELLED);
+        ck_assert_int_eq(conf_join(t[i]), AL_ECANCELLED);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    s0();
+    conf_s0();
     ck_assert_int_eq(al_queue_qsize(q), 0);
     /* cancel after get_nowait popped the putter: a plain cancellation. */
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    al_task *p = spawn(putter, IV(2));
-    s0();
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    al_task *p = conf_spawn(putter, CONF_VP(2));
+    conf_s0();
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
     al_task_cancel(p, NULL);
-    ck_assert_int_eq(join(p), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(p), AL_ECANCELLED);
     ck_assert_int_eq(al_queue_qsize(q), 0);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -420,7 +370,7 @@ static int worker(void *arg, void **result)
         int rc = al_queue_get(q, &v);
         if (rc < 0)
             return rc;
-        accumulator += VI(v);
+        accumulator += CONF_PV(v);
         ck_assert_int_eq(al_queue_task_done(q), 0);
     }
 }
@@ -428,19 +378,19 @@ static int worker(void *arg, void **result)
 static int task_done_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
     ck_assert_int_eq(al_queue_join(q), 0); /* empty: at once */
     ck_assert_int_eq(al_queue_task_done(q), -EINVAL);
     accumulator = 0;
     for (int i = 0; i < 100; i++)
-        ck_assert_int_eq(al_queue_put_nowait(q, IV(i)), 0);
-    al_task *w1 = spawn(worker, NULL), *w2 = spawn(worker, NULL);
+        ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(i)), 0);
+    al_task *w1 = conf_spawn(worker, NULL), *w2 = conf_spawn(worker, NULL);
     ck_assert_int_eq(al_queue_join(q), 0);
     ck_assert_int_eq(accumulator, 4950);
     al_task_cancel(w1, NULL);
     al_task_cancel(w2, NULL);
-    ck_assert_int_eq(join(w1), AL_ECANCELLED);
-    ck_assert_int_eq(join(w2), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(w1), AL_ECANCELLED);
+    ck_assert_int_eq(conf_join(w2), AL_ECANCELLED);
     ck_assert_int_eq(al_queue_task_done(q), -EINVAL);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -465,16 +415,16 @@ static int shutdown_empty_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     void *v;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
-    al_task *g = spawn(getter, NULL);
-    s0();
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
+    al_task *g = conf_spawn(getter, NULL);
+    conf_s0();
     ck_assert(!al_queue_is_shutdown(q));
     ck_assert_int_eq(al_queue_shutdown(q, false), 0);
     ck_assert(al_queue_is_shutdown(q));
-    ck_assert_int_eq(join(g), AL_EQUEUESHUTDOWN);
+    ck_assert_int_eq(conf_join(g), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_join(q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), AL_EQUEUESHUTDOWN);
-    ck_assert_int_eq(al_queue_put(q, IV(1)), AL_EQUEUESHUTDOWN);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), AL_EQUEUESHUTDOWN);
+    ck_assert_int_eq(al_queue_put(q, CONF_VP(1)), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_get(q, &v), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_shutdown(q, false), 0); /* idempotent */
@@ -492,21 +442,21 @@ static int shutdown_nonempty_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     void *v;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 1, &q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(5)), 0);
-    al_task *p = spawn(putter, IV(6));
-    al_task *j = spawn(joiner, NULL);
-    s0();
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 1, &q), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(5)), 0);
+    al_task *p = conf_spawn(putter, CONF_VP(6));
+    al_task *j = conf_spawn(joiner, NULL);
+    conf_s0();
     ck_assert_int_eq(al_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(join(p), AL_EQUEUESHUTDOWN);
+    ck_assert_int_eq(conf_join(p), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_get(q, &v), 0); /* items still come out */
-    ck_assert_int_eq(VI(v), 5);
-    s0();
-    ck_assert(!done(j)); /* waits for task_done */
+    ck_assert_int_eq(CONF_PV(v), 5);
+    conf_s0();
+    ck_assert(!conf_done(j)); /* waits for task_done */
     ck_assert_int_eq(al_queue_task_done(q), 0);
-    ck_assert_int_eq(join(j), 0);
+    ck_assert_int_eq(conf_join(j), 0);
     ck_assert_int_eq(al_queue_get(q, &v), AL_EQUEUESHUTDOWN);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), AL_EQUEUESHUTDOWN);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
 }
@@ -530,31 +480,31 @@ static int shutdown_immediate_main(void *arg, void **result)
     (void)arg, (void)result;
     void *v;
     freed = 0;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
     ck_assert_int_eq(al_queue_set_item_dtor(q, count_free), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(al_queue_put_nowait(q, IV(i)), 0);
-    al_task *j = spawn(joiner, NULL);
-    s0();
+        ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(i)), 0);
+    al_task *j = conf_spawn(joiner, NULL);
+    conf_s0();
     ck_assert_int_eq(al_queue_shutdown(q, true), 0);
     ck_assert_int_eq(freed, 3);
     ck_assert(al_queue_empty(q));
-    ck_assert_int_eq(join(j), 0); /* dropped items count as done */
+    ck_assert_int_eq(conf_join(j), 0); /* dropped items count as done */
     ck_assert_int_eq(al_queue_get(q, &v), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_task_done(q), -EINVAL);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* with_unfinished: an item still being processed holds join. */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(2)), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(2)), 0);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
-    j = spawn(joiner, NULL);
-    s0();
+    j = conf_spawn(joiner, NULL);
+    conf_s0();
     ck_assert_int_eq(al_queue_shutdown(q, true), 0);
-    s0();
-    ck_assert(!done(j));
+    conf_s0();
+    ck_assert(!conf_done(j));
     ck_assert_int_eq(al_queue_task_done(q), 0);
-    ck_assert_int_eq(join(j), 0);
+    ck_assert_int_eq(conf_join(j), 0);
     ck_assert_int_eq(al_queue_task_done(q), -EINVAL);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
@@ -571,23 +521,23 @@ END_TEST
 static int shutdown_blocked_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_priority_queue_new(cur_loop(), 1, int_cmp, &tlog, &q), 0);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
+    ck_assert_int_eq(al_priority_queue_new(conf_cur_loop(), 1, int_cmp, &tlog, &q), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
     al_task *p[3];
     for (int i = 0; i < 3; i++)
-        p[i] = spawn(putter, IV(i));
-    s0();
+        p[i] = conf_spawn(putter, CONF_VP(i));
+    conf_s0();
     ck_assert_int_eq(al_queue_shutdown(q, true), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(p[i]), AL_EQUEUESHUTDOWN);
+        ck_assert_int_eq(conf_join(p[i]), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_free(q), 0);
-    ck_assert_int_eq(al_lifo_queue_new(cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_lifo_queue_new(conf_cur_loop(), 0, &q), 0);
     for (int i = 0; i < 3; i++)
-        p[i] = spawn(getter, NULL);
-    s0();
+        p[i] = conf_spawn(getter, NULL);
+    conf_s0();
     ck_assert_int_eq(al_queue_shutdown(q, false), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join(p[i]), AL_EQUEUESHUTDOWN);
+        ck_assert_int_eq(conf_join(p[i]), AL_EQUEUESHUTDOWN);
     ck_assert_int_eq(al_queue_free(q), 0);
     return 0;
 }
@@ -631,7 +581,7 @@ START_TEST(queue_bad_input)
     ck_assert_int_eq(al_queue_get(q, &v), AL_ENOTINTASK);
     ck_assert_int_eq(al_queue_put(q, NULL), AL_ENOTINTASK);
     ck_assert_int_eq(al_queue_join(q), AL_ENOTINTASK);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(1)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(1)), 0);
     ck_assert_int_eq(al_queue_get_nowait(q, &v), 0);
     ck_assert_int_eq(al_queue_new(other, 0, &other_q), 0);
     ck_assert_int_eq(conf_run_task(loop, wrong_loop_main, NULL, NULL), 0);
@@ -645,35 +595,30 @@ END_TEST
 static int free_waiters_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
-    al_task *g = spawn(getter, NULL);
-    s0();
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
+    al_task *g = conf_spawn(getter, NULL);
+    conf_s0();
     ck_assert_int_eq(al_queue_free(q), AL_EINVALIDSTATE);
-    ck_assert_int_eq(al_queue_put_nowait(q, IV(3)), 0);
+    ck_assert_int_eq(al_queue_put_nowait(q, CONF_VP(3)), 0);
     /* Woken, not yet run: it will still read the queue. */
     ck_assert_int_eq(al_queue_free(q), AL_EINVALIDSTATE);
     void *v;
-    ck_assert_int_eq(join_value(g, &v), 0);
-    ck_assert_int_eq(VI(v), 3);
+    ck_assert_int_eq(conf_join_value(g, &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 3);
     ck_assert_int_eq(al_queue_free(q), 0);
     /* Items left at free go to the item destructor; a getter parked when
      * the loop closes does not stop the free afterwards. */
-    ck_assert_int_eq(al_queue_new(cur_loop(), 0, &q), 0);
+    ck_assert_int_eq(al_queue_new(conf_cur_loop(), 0, &q), 0);
     ck_assert_int_eq(al_queue_set_item_dtor(q, free), 0);
-    ck_assert_int_eq(al_task_new(cur_loop(), getter, NULL, NULL, NULL), 0);
-    s0();
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), getter, NULL, NULL, NULL), 0);
+    conf_s0();
     return 0;
-}
-
-static void quiet_handler(al_loop *loop, const al_error_context *ctx, void *user)
-{
-    (void)loop, (void)ctx, (void)user;
 }
 
 START_TEST(queue_free_with_waiters)
 {
     al_loop *loop = conf_loop_new();
-    al_loop_set_exception_handler(loop, quiet_handler, NULL);
+    al_loop_set_exception_handler(loop, conf_quiet_handler, NULL);
     ck_assert_int_eq(conf_run_task(loop, free_waiters_main, NULL, NULL), 0);
     ck_assert_int_eq(al_loop_close(loop), 0);
     ck_assert_int_eq(al_queue_put_nowait(q, malloc(16)), 0);

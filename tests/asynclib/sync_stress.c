@@ -9,15 +9,12 @@
 #include <asynclib/locks.h>
 #include <asynclib/queues.h>
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
 #define NTASKS 64
 #define NCHAOS 48
 
@@ -48,13 +45,6 @@ static void seed_init(void)
     chaos = NULL;
 }
 
-static int cancel_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    al_task_cancel(arg, NULL);
-    return 0;
-}
-
 static int chaos_cb(al_loop *loop, void *arg)
 {
     (void)loop, (void)arg;
@@ -73,8 +63,7 @@ static int watchdog_cb(al_loop *loop, void *arg)
 static void spawn(al_task_fn fn, void *arg)
 {
     ck_assert_int_lt(ntasks, NTASKS);
-    CHECK(al_task_new(al_loop_running(), fn, arg, NULL, &tasks[ntasks]) == 0);
-    ntasks++;
+    tasks[ntasks++] = conf_spawn(fn, arg);
 }
 
 /* Cancels random tasks every few iterations, a bounded number of times
@@ -95,10 +84,10 @@ static int chaos_task(void *arg, void **result)
  * and by a task over the first iterations. */
 static void arm_chaos(void)
 {
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     for (int i = 0; i < NCHAOS; i++)
         CHECK(al_call_later(loop, rnd(20000) * 1e-6, chaos_cb, NULL, &timers[ntimers++]) == 0);
-    CHECK(al_task_new(loop, chaos_task, NULL, NULL, &chaos) == 0);
+    chaos = conf_spawn(chaos_task, NULL);
 }
 
 /* Cancelled: the task goes on (a cancellation is just a failed wait). */
@@ -106,7 +95,7 @@ static void absorb(int rc)
 {
     CHECK(rc == 0 || rc == AL_ECANCELLED);
     if (rc == AL_ECANCELLED)
-        al_task_uncancel(al_current_task());
+        al_task_uncancel(conf_self());
 }
 
 /* A wait with a random timeout: a timer cancels the task around it. */
@@ -115,9 +104,10 @@ typedef int (*wait_fn)(void *obj);
 static int timed(wait_fn fn, void *obj)
 {
     al_handle *h = NULL;
-    if (rnd(3) == 0)
-        CHECK(al_call_later(al_loop_running(), rnd(1000) * 1e-6, cancel_cb, al_current_task(),
-                            &h) == 0);
+    if (rnd(3) == 0) {
+        al_loop *loop = conf_cur_loop();
+        CHECK(al_call_later(loop, rnd(1000) * 1e-6, conf_cancel_cb, conf_self(), &h) == 0);
+    }
     int rc = fn(obj);
     if (h) {
         al_handle_cancel(h);
@@ -135,9 +125,7 @@ static void pause_random(void)
 static void finish_all(void)
 {
     if (chaos) {
-        al_await(al_task_future(chaos));
-        CHECK(al_future_error(al_task_future(chaos)) == 0);
-        al_task_unref(chaos);
+        CHECK(conf_join(chaos) == 0);
         chaos = NULL;
     }
     for (int i = 0; i < ntasks; i++) {
@@ -203,7 +191,7 @@ static int lock_stress_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     inside = entries = 0;
-    CHECK(al_lock_new(al_loop_running(), &lk) == 0);
+    CHECK(al_lock_new(conf_cur_loop(), &lk) == 0);
     for (int i = 0; i < 40; i++)
         spawn(lock_worker, NULL);
     arm_chaos();
@@ -252,7 +240,7 @@ static int sem_worker(void *arg, void **result)
 static void sem_stress(bool bounded)
 {
     inside = entries = 0;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     CHECK((bounded ? al_bounded_semaphore_new(loop, SEM_UNITS, &sem)
                    : al_semaphore_new(loop, SEM_UNITS, &sem)) == 0);
     for (int i = 0; i < 40; i++)
@@ -341,7 +329,7 @@ static int cond_stress_main(void *arg, void **result)
     (void)arg, (void)result;
     items = produced = consumed = 0;
     stop = false;
-    CHECK(al_condition_new(al_loop_running(), NULL, &cv) == 0);
+    CHECK(al_condition_new(conf_cur_loop(), NULL, &cv) == 0);
     for (int i = 0; i < 20; i++)
         spawn(cond_consumer, NULL);
     int first_producer = ntasks;
@@ -399,7 +387,7 @@ static int event_stress_main(void *arg, void **result)
 {
     (void)arg, (void)result;
     woke = cancelled_waits = 0;
-    CHECK(al_event_new(al_loop_running(), &ev) == 0);
+    CHECK(al_event_new(conf_cur_loop(), &ev) == 0);
     for (int i = 0; i < 40; i++)
         spawn(event_waiter, NULL);
     arm_chaos();
@@ -467,10 +455,10 @@ static int barrier_stress_main(void *arg, void **result)
     (void)arg, (void)result;
     memset(idx_count, 0, sizeof idx_count);
     passes = broken_waits = 0;
-    CHECK(al_barrier_new(al_loop_running(), PARTIES, &bar) == 0);
+    CHECK(al_barrier_new(conf_cur_loop(), PARTIES, &bar) == 0);
     /* Exactly `parties` tasks: each trip holds each of them once. */
     for (int i = 0; i < PARTIES; i++)
-        spawn(barrier_rounds, IV(1));
+        spawn(barrier_rounds, CONF_VP(1));
     finish_all();
     for (int i = 0; i < PARTIES; i++)
         CHECK(idx_count[i] == 10); /* each round: a permutation */
@@ -480,7 +468,7 @@ static int barrier_stress_main(void *arg, void **result)
         spawn(barrier_rounds, NULL);
     arm_chaos();
     for (int i = 0; i < 5; i++)
-        CHECK(al_call_later(al_loop_running(), rnd(20000) * 1e-6, reset_cb, NULL, NULL) == 0);
+        CHECK(al_call_later(conf_cur_loop(), rnd(20000) * 1e-6, reset_cb, NULL, NULL) == 0);
     CHECK(al_sleep(0.03) == 0);
     CHECK(al_barrier_abort(bar) == 0);
     finish_all();
@@ -505,13 +493,13 @@ static int got_count, done_count;
 static int put_item;
 static int queue_put_fn(void *obj)
 {
-    return al_queue_put(obj, IV(put_item));
+    return al_queue_put(obj, CONF_VP(put_item));
 }
 
 static int queue_producer(void *arg, void **result)
 {
     (void)result;
-    int base = VI(arg) * PER_PRODUCER;
+    int base = CONF_PV(arg) * PER_PRODUCER;
     for (int i = 1; i <= PER_PRODUCER; i++) {
         int item = base + i;
         for (;;) {
@@ -545,7 +533,7 @@ static int queue_consumer(void *arg, void **result)
         absorb(rc);
         if (rc < 0)
             continue;
-        int item = VI(got_item);
+        int item = CONF_PV(got_item);
         CHECK(item >= 1 && item <= NITEMS);
         CHECK(item_state[item] == 1); /* put, and got only once */
         item_state[item] = 2;
@@ -559,12 +547,12 @@ static int queue_consumer(void *arg, void **result)
 static int prio_cmp(const void *a, const void *b, void *user)
 {
     (void)user;
-    return VI(a) - VI(b);
+    return CONF_PV(a) - CONF_PV(b);
 }
 
 static void queue_stress(int kind, long maxsize)
 {
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     memset(item_state, 0, sizeof item_state);
     got_count = done_count = 0;
     if (kind == 0)
@@ -577,13 +565,13 @@ static void queue_stress(int kind, long maxsize)
         spawn(queue_consumer, NULL);
     int first_producer = ntasks;
     for (int i = 0; i < PRODUCERS; i++)
-        spawn(queue_producer, IV(i));
+        spawn(queue_producer, CONF_VP(i));
     arm_chaos();
     for (int i = first_producer; i < ntasks; i++)
         al_await(al_task_future(tasks[i]));
     int rc;
     while ((rc = al_queue_join(q)) == AL_ECANCELLED)
-        al_task_uncancel(al_current_task());
+        al_task_uncancel(conf_self());
     CHECK(rc == 0);
     CHECK(al_queue_empty(q));
     CHECK(al_queue_shutdown(q, false) == 0);

@@ -2,43 +2,11 @@
 #include "al_conf.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#define VP(i) ((void *)(intptr_t)(i))
-#define PV(p) ((int)(intptr_t)(p))
-#define F(t) al_task_future(t)
 #define ZDE (-EDOM)    /* ZeroDivisionError */
 #define MYEXC (-EBADE) /* MyExc */
-
-static double now(void)
-{
-    return al_loop_time(al_loop_running());
-}
-
-static void check_elapsed(double t0, double expected)
-{
-    double dt = now() - t0;
-    if (conf_is_virtual())
-        ck_assert_msg(fabs(dt - expected) < 1e-6, "elapsed %.6f, expected %.6f", dt, expected);
-    else
-        ck_assert_msg(dt >= expected - 0.01 && dt < expected + 0.5, "elapsed %.6f, expected %.6f",
-                      dt, expected);
-}
-
-static void run_main(al_task_fn fn, void *arg)
-{
-    al_loop *loop = conf_loop_new();
-    int rc = conf_run_task(loop, fn, arg, NULL);
-    ck_assert_msg(rc == 0, "main task: %s", al_strerror(rc));
-    al_loop_free(loop);
-}
-
-static al_task *self(void)
-{
-    return al_current_task();
-}
 
 /* A child: sleep, then value or error; on cancellation: cleanup sleep,
  * then AL_ECANCELLED or cancel_rc ("raise in finally"). */
@@ -143,16 +111,14 @@ static int runner_fn(void *arg, void **res)
     }
     r->body_status = body;
     r->exit_rc = al_taskgroup_exit(tg, body);
-    r->cancelling_after = al_task_cancelling(self());
+    r->cancelling_after = al_task_cancelling(conf_self());
     r->tg = tg;
     return r->exit_rc;
 }
 
 static al_task *start_runner(runner *r, al_task_fn fn)
 {
-    al_task *t;
-    ck_assert_int_eq(al_task_new(al_loop_running(), fn, r, NULL, &t), 0);
-    return t;
+    return conf_spawn(fn, r);
 }
 
 /* ---- R82 ------------------------------------------------------------------------------- */
@@ -160,32 +126,32 @@ static al_task *start_runner(runner *r, al_task_fn fn)
 static int r82_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     /* _01: exit after both children, results kept */
     child a = {.delay = 0.1, .value = 42}, b = {.delay = 0.2, .value = 11};
     al_taskgroup *tg = tg_enter();
     al_task *ta = tg_spawn(tg, &a), *tb = tg_spawn(tg, &b);
     ck_assert_uint_eq(al_taskgroup_size(tg), 2);
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
-    check_elapsed(t0, 0.2);
+    conf_check_elapsed(t0, 0.2);
     void *v;
-    ck_assert_int_eq(al_future_result(F(ta), &v), 0);
-    ck_assert_int_eq(PV(v), 42);
-    ck_assert_int_eq(al_future_result(F(tb), &v), 0);
-    ck_assert_int_eq(PV(v), 11);
+    ck_assert_int_eq(al_future_result(CONF_F(ta), &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 42);
+    ck_assert_int_eq(al_future_result(CONF_F(tb), &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 11);
     expect_errors(tg, 0, NULL);
     al_taskgroup_free(tg);
     al_task_unref(ta);
     al_task_unref(tb);
     /* _02: a task added after an await */
-    t0 = now();
+    t0 = conf_now();
     child c = {.delay = 0.1, .value = 1}, d = {.delay = 0.1, .value = 2};
     tg = tg_enter();
     al_task *tc = tg_spawn(tg, &c);
     al_sleep(0.05);
     al_task *td = tg_spawn(tg, &d);
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
-    check_elapsed(t0, 0.15);
+    conf_check_elapsed(t0, 0.15);
     ck_assert(c.finished && d.finished);
     al_taskgroup_free(tg);
     al_task_unref(tc);
@@ -198,9 +164,9 @@ static int r82_main(void *arg, void **res)
     al_task_cancel(tf, NULL);
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
     ck_assert(e.finished && f.cancelled);
-    ck_assert(al_future_cancelled(F(tf)));
+    ck_assert(al_future_cancelled(CONF_F(tf)));
     expect_errors(tg, 0, NULL);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     al_taskgroup_free(tg);
     al_task_unref(te);
     al_task_unref(tf);
@@ -209,7 +175,7 @@ static int r82_main(void *arg, void **res)
 
 START_TEST(r82_taskgroup_basic)
 {
-    run_main(r82_main, NULL);
+    conf_run_main(r82_main, NULL);
 }
 END_TEST
 
@@ -219,19 +185,19 @@ END_TEST
 static int r83_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     child bad = {.delay = 0.1, .rc = ZDE}, other = {.delay = 10};
     al_taskgroup *tg = tg_enter();
     al_task *t1 = tg_spawn(tg, &bad), *t2 = tg_spawn(tg, &other);
     int body = al_sleep(10);
     ck_assert_int_eq(body, AL_ECANCELLED); /* the body is cancelled */
-    check_elapsed(t0, 0.1);
+    conf_check_elapsed(t0, 0.1);
     ck_assert_int_eq(al_taskgroup_exit(tg, body), AL_EGROUP);
-    ck_assert(other.cancelled && al_future_cancelled(F(t2)));
-    ck_assert_int_eq(al_future_error(F(t1)), ZDE);
+    ck_assert(other.cancelled && al_future_cancelled(CONF_F(t2)));
+    ck_assert_int_eq(al_future_error(CONF_F(t1)), ZDE);
     expect_errors(tg, 1, (int[]){ZDE});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
-    ck_assert_int_eq(al_sleep(0), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
+    conf_s0();
     al_taskgroup_free(tg);
     al_task_unref(t1);
     al_task_unref(t2);
@@ -240,7 +206,7 @@ static int r83_main(void *arg, void **res)
 
 START_TEST(r83_child_error_cancels_siblings_and_body)
 {
-    run_main(r83_main, NULL);
+    conf_run_main(r83_main, NULL);
 }
 END_TEST
 
@@ -258,8 +224,8 @@ static int r84_main(void *arg, void **res)
         al_task *t = start_runner(&r, runner_fn);
         al_sleep(0.1);
         al_task_cancel(t, NULL);
-        ck_assert_int_eq(al_await(F(t)), AL_ECANCELLED);
-        ck_assert(al_future_cancelled(F(t)));
+        ck_assert_int_eq(al_await(CONF_F(t)), AL_ECANCELLED);
+        ck_assert(al_future_cancelled(CONF_F(t)));
         ck_assert_int_eq(r.exit_rc, AL_ECANCELLED);
         for (int i = 0; i < nk; i++)
             ck_assert(r.kids[i].cancelled);
@@ -274,7 +240,7 @@ static int r84_main(void *arg, void **res)
     al_task *t = start_runner(&r, runner_fn);
     al_sleep(0.1);
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(al_await(F(t)), AL_ECANCELLED);
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_ECANCELLED);
     ck_assert_int_eq(r.body_status, 0);
     ck_assert_int_eq(r.exit_rc, AL_ECANCELLED);
     ck_assert(r.kids[0].cancelled && r.kids[1].cancelled);
@@ -285,7 +251,7 @@ static int r84_main(void *arg, void **res)
 
 START_TEST(r84_external_cancel)
 {
-    run_main(r84_main, NULL);
+    conf_run_main(r84_main, NULL);
 }
 END_TEST
 
@@ -301,7 +267,7 @@ static int r85_main(void *arg, void **res)
     al_task *t = start_runner(&r, runner_fn);
     al_sleep(0.1);
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(al_await(F(t)), AL_EGROUP);
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_EGROUP);
     expect_errors(r.tg, 5, (int[]){ZDE, ZDE, ZDE, ZDE, ZDE});
     ck_assert_int_eq(r.cancelling_after, 1); /* the outside request stays */
     al_taskgroup_free(r.tg);
@@ -312,7 +278,7 @@ static int r85_main(void *arg, void **res)
 
 START_TEST(r85_cancel_while_children_fail)
 {
-    run_main(r85_main, NULL);
+    conf_run_main(r85_main, NULL);
 }
 END_TEST
 
@@ -339,11 +305,10 @@ static int r85_nested_main(void *arg, void **res)
     (void)arg, (void)res;
     nest n = {.inner = {.nkids = 1, .body_sleep = 10}};
     n.inner.kids[0] = (child){.delay = 10, .cancel_rc = ZDE};
-    al_task *t;
-    ck_assert_int_eq(al_task_new(al_loop_running(), nest_fn, &n, NULL, &t), 0);
+    al_task *t = conf_spawn(nest_fn, &n);
     al_sleep(0.1);
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(al_await(F(t)), AL_EGROUP);
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_EGROUP);
     ck_assert_int_eq(n.inner.exit_rc, AL_EGROUP);
     expect_errors(n.tg, 1, (int[]){AL_EGROUP}); /* EG{EG{ZDE}} */
     al_taskgroup_free(n.tg);
@@ -353,7 +318,7 @@ static int r85_nested_main(void *arg, void **res)
 
 START_TEST(r85_nested_groups)
 {
-    run_main(r85_nested_main, NULL);
+    conf_run_main(r85_nested_main, NULL);
 }
 END_TEST
 
@@ -367,9 +332,9 @@ static int r86_main(void *arg, void **res)
     al_task *ta = tg_spawn(tg, &a), *tb = tg_spawn(tg, &b);
     al_sleep(0.1);
     ck_assert_int_eq(al_taskgroup_exit(tg, ZDE), AL_EGROUP); /* the body raised */
-    ck_assert(al_future_cancelled(F(ta)) && al_future_cancelled(F(tb)));
+    ck_assert(al_future_cancelled(CONF_F(ta)) && al_future_cancelled(CONF_F(tb)));
     expect_errors(tg, 1, (int[]){ZDE});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     al_taskgroup_free(tg);
     al_task_unref(ta);
     al_task_unref(tb);
@@ -378,7 +343,7 @@ static int r86_main(void *arg, void **res)
 
 START_TEST(r86_body_error)
 {
-    run_main(r86_main, NULL);
+    conf_run_main(r86_main, NULL);
 }
 END_TEST
 
@@ -395,7 +360,7 @@ static int r87_main(void *arg, void **res)
     al_task *t = start_runner(&r, runner_fn);
     al_sleep(0.1);
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(al_await(F(t)), AL_EGROUP);
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_EGROUP);
     expect_errors(r.tg, 1, (int[]){ZDE});
     al_taskgroup_free(r.tg);
     al_task_unref(t);
@@ -405,7 +370,7 @@ static int r87_main(void *arg, void **res)
     t = start_runner(&m, runner_fn);
     al_sleep(0.1);
     al_task_cancel(t, NULL);
-    ck_assert_int_eq(al_await(F(t)), AL_EGROUP);
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_EGROUP);
     expect_errors(m.tg, 2, (int[]){ZDE, MYEXC});
     al_taskgroup_free(m.tg);
     al_task_unref(t);
@@ -418,14 +383,14 @@ static int r87_main(void *arg, void **res)
     ck_assert_int_eq(body, AL_ECANCELLED);
     ck_assert_int_eq(al_taskgroup_exit(tg, MYEXC), AL_EGROUP);
     expect_errors(tg, 2, (int[]){ZDE, MYEXC});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     al_taskgroup_free(tg);
     return 0;
 }
 
 START_TEST(r87_body_and_child_errors)
 {
-    run_main(r87_main, NULL);
+    conf_run_main(r87_main, NULL);
 }
 END_TEST
 
@@ -445,11 +410,11 @@ static int r89_main(void *arg, void **res)
     child late = {.delay = 0.05, .value = 5};
     child spawner = {.delay = 0.01, .spawn_into = tg, .sibling = &late, .spawn_rc = 1};
     al_task *ts = tg_spawn(tg, &spawner);
-    double t0 = now();
+    double t0 = conf_now();
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
     ck_assert_int_eq(spawner.spawn_rc, 0);
     ck_assert(late.finished);
-    check_elapsed(t0, 0.06);
+    conf_check_elapsed(t0, 0.06);
     ck_assert_uint_eq(al_taskgroup_size(tg), 0);
     al_taskgroup_free(tg);
     al_task_unref(ta);
@@ -460,7 +425,7 @@ static int r89_main(void *arg, void **res)
 
 START_TEST(r89_children_leave_and_spawn)
 {
-    run_main(r89_main, NULL);
+    conf_run_main(r89_main, NULL);
 }
 END_TEST
 
@@ -502,7 +467,7 @@ static int r90_main(void *arg, void **res)
 
 START_TEST(r90_taskgroup_misuse)
 {
-    run_main(r90_main, NULL);
+    conf_run_main(r90_main, NULL);
     /* without a parent task */
     al_loop *loop = conf_loop_new();
     al_taskgroup *tg;
@@ -524,7 +489,7 @@ static int r91_main(void *arg, void **res)
     al_task_unref(tg_spawn(tg, &c));
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), AL_EGROUP);
     expect_errors(tg, 1, (int[]){-EPROTO});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     ck_assert_int_eq(al_sleep(0.01), 0); /* no stray cancellation */
     al_taskgroup_free(tg);
     return 0;
@@ -532,7 +497,7 @@ static int r91_main(void *arg, void **res)
 
 START_TEST(r91_cancelling_level_preserved)
 {
-    run_main(r91_main, NULL);
+    conf_run_main(r91_main, NULL);
 }
 END_TEST
 
@@ -549,11 +514,11 @@ static int r92_nested_main(void *arg, void **res)
     al_task_unref(tg_spawn(outer, &ve));
     ck_assert_int_eq(al_taskgroup_exit(inner, 0), AL_EGROUP);
     expect_errors(inner, 1, (int[]){-EPROTO});
-    ck_assert_int_eq(al_task_cancelling(self()), 1);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 1);
     ck_assert_int_eq(al_taskgroup_exit(outer, 0), AL_EGROUP);
     expect_errors(outer, 1, (int[]){-EINVAL});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
-    ck_assert_int_eq(al_sleep(0), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
+    conf_s0();
     al_taskgroup_free(inner);
     al_taskgroup_free(outer);
     return 0;
@@ -561,7 +526,7 @@ static int r92_nested_main(void *arg, void **res)
 
 START_TEST(r92_nested_groups_both_cancelled)
 {
-    run_main(r92_nested_main, NULL);
+    conf_run_main(r92_nested_main, NULL);
 }
 END_TEST
 
@@ -575,7 +540,7 @@ static int raise_error(void *arg, void **res)
     (void)res;
     r92 *x = arg;
     al_future_set_result(x->event, NULL, NULL);
-    al_sleep(0);
+    conf_s0();
     return -EPROTO;
 }
 
@@ -588,7 +553,7 @@ static int r92_inner(void *arg, void **res)
     int body = al_sleep(1);
     ck_assert_int_eq(body, AL_ECANCELLED);
     x->group_rc = al_taskgroup_exit(tg, body);
-    x->cancelling_in = al_task_cancelling(self());
+    x->cancelling_in = al_task_cancelling(conf_self());
     al_taskgroup_free(tg);
     x->after_rc = al_sleep(1); /* must be cancelled */
     return x->after_rc;
@@ -597,17 +562,16 @@ static int r92_inner(void *arg, void **res)
 static int r92_cancel_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = conf_cur_loop();
     r92 x = {0};
     al_future_new(loop, &x.event);
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, r92_inner, &x, NULL, &t), 0);
+    al_task *t = conf_spawn(r92_inner, &x);
     al_await(x.event);
     ck_assert_int_eq(al_task_cancelling(t), 0);
     al_task_cancel(t, NULL);
     ck_assert_int_eq(al_task_cancelling(t), 1);
-    ck_assert_int_eq(al_await(F(t)), AL_ECANCELLED);
-    ck_assert(al_future_cancelled(F(t)));
+    ck_assert_int_eq(al_await(CONF_F(t)), AL_ECANCELLED);
+    ck_assert(al_future_cancelled(CONF_F(t)));
     ck_assert_int_eq(x.group_rc, AL_EGROUP);
     ck_assert_int_eq(x.cancelling_in, 1);
     ck_assert_int_eq(x.after_rc, AL_ECANCELLED);
@@ -618,7 +582,7 @@ static int r92_cancel_main(void *arg, void **res)
 
 START_TEST(r92_error_and_cancel)
 {
-    run_main(r92_cancel_main, NULL);
+    conf_run_main(r92_cancel_main, NULL);
 }
 END_TEST
 
@@ -628,7 +592,7 @@ END_TEST
 static int instant(void *arg, void **res)
 {
     (void)arg;
-    *res = VP(9);
+    *res = CONF_VP(9);
     return 0;
 }
 
@@ -652,9 +616,9 @@ static int r93_main(void *arg, void **res)
     o.eager = 1;
     al_task *e;
     ck_assert_int_eq(al_taskgroup_create_task(tg, instant, NULL, &o, &e), 0);
-    ck_assert(al_future_done(F(e)));
+    ck_assert(al_future_done(CONF_F(e)));
     ck_assert_uint_eq(al_taskgroup_size(tg), 2); /* until its callback ran */
-    al_sleep(0);
+    conf_s0();
     ck_assert_uint_eq(al_taskgroup_size(tg), 1);
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
     al_taskgroup_free(tg);
@@ -663,19 +627,19 @@ static int r93_main(void *arg, void **res)
     /* an eager child failing at once cancels the body */
     tg = tg_enter();
     ck_assert_int_eq(al_taskgroup_create_task(tg, instant_fail, NULL, &o, NULL), 0);
-    ck_assert_int_eq(al_task_cancelling(self()), 0); /* not inside create_task */
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0); /* not inside create_task */
     int body = al_sleep(1);
     ck_assert_int_eq(body, AL_ECANCELLED);
     ck_assert_int_eq(al_taskgroup_exit(tg, body), AL_EGROUP);
     expect_errors(tg, 1, (int[]){-EPROTO});
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     al_taskgroup_free(tg);
     return 0;
 }
 
 START_TEST(r93_task_name_and_eager)
 {
-    run_main(r93_main, NULL);
+    conf_run_main(r93_main, NULL);
 }
 END_TEST
 

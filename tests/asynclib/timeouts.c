@@ -6,34 +6,6 @@
 #include <stdint.h>
 #include <time.h>
 
-static double now(void)
-{
-    return al_loop_time(al_loop_running());
-}
-
-static void check_elapsed(double t0, double expected)
-{
-    double dt = now() - t0;
-    if (conf_is_virtual())
-        ck_assert_msg(fabs(dt - expected) < 1e-6, "elapsed %.6f, expected %.6f", dt, expected);
-    else
-        ck_assert_msg(dt >= expected - 0.01 && dt < expected + 0.5, "elapsed %.6f, expected %.6f",
-                      dt, expected);
-}
-
-static void run_main(al_task_fn fn, void *arg)
-{
-    al_loop *loop = conf_loop_new();
-    int rc = conf_run_task(loop, fn, arg, NULL);
-    ck_assert_msg(rc == 0, "main task: %s", al_strerror(rc));
-    al_loop_free(loop);
-}
-
-static al_task *self(void)
-{
-    return al_current_task();
-}
-
 /* Busy for `seconds` of real time without yielding (a blocking call). */
 static void crunch(double seconds)
 {
@@ -49,7 +21,7 @@ static void crunch(double seconds)
 static int r73_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     al_timeout to = AL_TIMEOUT_INIT;
     ck_assert_int_eq(al_timeout_enter(&to, 0.01), 0);
     ck_assert(!al_timeout_expired(&to));
@@ -58,24 +30,24 @@ static int r73_main(void *arg, void **res)
     ck_assert(al_timeout_expired(&to));
     ck_assert_int_eq(al_timeout_exit(&to, rc), AL_ETIMEOUT);
     ck_assert(al_timeout_expired(&to));
-    check_elapsed(t0, 0.01);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    conf_check_elapsed(t0, 0.01);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
 
     /* timeout_at: when() is the deadline */
     al_timeout at = AL_TIMEOUT_INIT;
-    double deadline = now() + 0.01;
+    double deadline = conf_now() + 0.01;
     ck_assert_int_eq(al_timeout_enter_at(&at, deadline), 0);
     ck_assert(al_timeout_when(&at) == deadline);
     rc = al_sleep(10);
     ck_assert_int_eq(al_timeout_exit(&at, rc), AL_ETIMEOUT);
     ck_assert(al_timeout_expired(&at));
-    check_elapsed(t0, 0.02);
+    conf_check_elapsed(t0, 0.02);
     return 0;
 }
 
 START_TEST(r73_timeout_basic)
 {
-    run_main(r73_main, NULL);
+    conf_run_main(r73_main, NULL);
 }
 END_TEST
 
@@ -84,7 +56,7 @@ END_TEST
 static int r74_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double deadline = now() + 0.01;
+    double deadline = conf_now() + 0.01;
     al_timeout cm1 = AL_TIMEOUT_INIT, cm2 = AL_TIMEOUT_INIT;
     ck_assert_int_eq(al_timeout_enter_at(&cm1, deadline), 0);
     ck_assert_int_eq(al_timeout_enter_at(&cm2, deadline), 0);
@@ -94,14 +66,14 @@ static int r74_main(void *arg, void **res)
     rc = al_timeout_exit(&cm1, rc);
     ck_assert_int_eq(rc, AL_ETIMEOUT);
     ck_assert(al_timeout_expired(&cm1) && al_timeout_expired(&cm2));
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
-    ck_assert_int_eq(al_sleep(0), 0); /* not cancelled any more */
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
+    conf_s0(); /* not cancelled any more */
     return 0;
 }
 
 START_TEST(r74_nested_timeouts)
 {
-    run_main(r74_main, NULL);
+    conf_run_main(r74_main, NULL);
 }
 END_TEST
 
@@ -110,7 +82,7 @@ END_TEST
 static int r75_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    double t0 = now();
+    double t0 = conf_now();
     /* not called */
     al_timeout to = AL_TIMEOUT_INIT;
     ck_assert(isnan(al_timeout_when(&to)));
@@ -125,7 +97,7 @@ static int r75_main(void *arg, void **res)
     ck_assert_int_eq(al_sleep(0.01), 0);
     ck_assert_int_eq(al_timeout_exit(&off, 0), 0);
     ck_assert(!al_timeout_expired(&off));
-    check_elapsed(t0, 0.02);
+    conf_check_elapsed(t0, 0.02);
     /* zero around a long sleep, zero around sleep(0), in the past around sleep(0) */
     double delays[] = {0, 0, -11};
     double sleeps[] = {10, 0, 0};
@@ -137,14 +109,14 @@ static int r75_main(void *arg, void **res)
         ck_assert_int_eq(al_timeout_exit(&z, rc), AL_ETIMEOUT);
         ck_assert(al_timeout_expired(&z));
     }
-    check_elapsed(t0, 0.02);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    conf_check_elapsed(t0, 0.02);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     return 0;
 }
 
 START_TEST(r75_timeout_not_called_disabled_zero)
 {
-    run_main(r75_main, NULL);
+    conf_run_main(r75_main, NULL);
 }
 END_TEST
 
@@ -173,10 +145,9 @@ static int r76_main(void *arg, void **res)
     ck_assert_int_eq(al_timeout_exit(&to, -EKEYREJECTED), -EKEYREJECTED);
     /* an external cancel before the deadline stays a cancellation */
     r76 x = {AL_TIMEOUT_INIT, 1};
-    al_task *t;
-    ck_assert_int_eq(al_task_new(al_loop_running(), r76_body, &x, NULL, &t), 0);
-    al_sleep(0);
-    al_sleep(0);
+    al_task *t = conf_spawn(r76_body, &x);
+    conf_s0();
+    conf_s0();
     al_task_cancel(t, NULL);
     ck_assert_int_eq(al_await(al_task_future(t)), AL_ECANCELLED);
     ck_assert_int_eq(x.rc, AL_ECANCELLED);
@@ -187,7 +158,7 @@ static int r76_main(void *arg, void **res)
 
 START_TEST(r76_foreign_error_and_cancel)
 {
-    run_main(r76_main, NULL);
+    conf_run_main(r76_main, NULL);
 }
 END_TEST
 
@@ -200,32 +171,32 @@ static int r77_main(void *arg, void **res)
     al_timeout to = AL_TIMEOUT_INIT;
     al_timeout_enter(&to, 0.01);
     ck_assert_int_eq(al_timeout_exit(&to, al_sleep(1)), AL_ETIMEOUT);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     ck_assert_int_eq(al_sleep(0.01), 0);
 
     /* a caught cancellation (never uncancelled), then a fresh timeout */
-    al_task_cancel(self(), NULL);
+    al_task_cancel(conf_self(), NULL);
     ck_assert_int_eq(al_sleep(1), AL_ECANCELLED);
-    ck_assert_int_eq(al_task_cancelling(self()), 1);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 1);
     al_timeout t2 = AL_TIMEOUT_INIT;
     ck_assert_int_eq(al_timeout_enter(&t2, 0), 0);
     ck_assert_int_eq(al_timeout_exit(&t2, al_sleep(1)), AL_ETIMEOUT);
-    ck_assert_int_eq(al_task_cancelling(self()), 1);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 1);
 
     /* a self-cancel inside a timeout stays a cancellation */
     al_timeout t3 = AL_TIMEOUT_INIT;
     ck_assert_int_eq(al_timeout_enter(&t3, 1.0), 0);
-    al_task_cancel(self(), NULL);
+    al_task_cancel(conf_self(), NULL);
     ck_assert_int_eq(al_timeout_exit(&t3, al_sleep(2)), AL_ECANCELLED);
     ck_assert(!al_timeout_expired(&t3));
-    while (al_task_uncancel(self()) > 0)
+    while (al_task_uncancel(conf_self()) > 0)
         ;
     return 0;
 }
 
 START_TEST(r77_task_not_cancelled_after_timeout)
 {
-    run_main(r77_main, NULL);
+    conf_run_main(r77_main, NULL);
 }
 END_TEST
 
@@ -245,7 +216,7 @@ static int r78_main(void *arg, void **res)
     if (real)
         crunch(0.1);
     ck_assert_int_eq(al_timeout_exit(&outer, al_sleep(1)), AL_ETIMEOUT);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
 
     /* concurrent: the outer deadline passes first, during a blocking call
      * (on the virtual clock: a deadline already in the past) */
@@ -253,7 +224,7 @@ static int r78_main(void *arg, void **res)
     if (real)
         al_timeout_enter(&o2, 0.002);
     else
-        al_timeout_enter_at(&o2, now() - 1);
+        al_timeout_enter_at(&o2, conf_now() - 1);
     al_timeout_enter(&i2, 0.1);
     if (real)
         crunch(0.01);
@@ -261,13 +232,13 @@ static int r78_main(void *arg, void **res)
     ck_assert_int_eq(rc, AL_ECANCELLED);
     ck_assert(!al_timeout_expired(&i2));
     ck_assert_int_eq(al_timeout_exit(&o2, rc), AL_ETIMEOUT);
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
     return 0;
 }
 
 START_TEST(r78_nested_timeouts_loop_busy)
 {
-    run_main(r78_main, NULL);
+    conf_run_main(r78_main, NULL);
 }
 END_TEST
 
@@ -293,12 +264,11 @@ static int r79_body(void *arg, void **res)
 static int r79_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    al_loop *loop = al_loop_running();
-    double t0 = now();
-    r79 x = {NULL, AL_TIMEOUT_INIT, now() + 10, 1};
+    al_loop *loop = conf_cur_loop();
+    double t0 = conf_now();
+    r79 x = {NULL, AL_TIMEOUT_INIT, conf_now() + 10, 1};
     al_future_new(loop, &x.ready);
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, r79_body, &x, NULL, &t), 0);
+    al_task *t = conf_spawn(r79_body, &x);
     al_await(x.ready);
     ck_assert(al_timeout_when(&x.cm) == x.deadline);
     ck_assert_int_eq(al_timeout_reschedule(&x.cm, x.deadline + 20), 0);
@@ -316,21 +286,21 @@ static int r79_main(void *arg, void **res)
     /* rescheduling earlier takes effect, and later too */
     al_timeout to = AL_TIMEOUT_INIT;
     al_timeout_enter(&to, 10);
-    ck_assert_int_eq(al_timeout_reschedule(&to, now() + 0.05), 0);
+    ck_assert_int_eq(al_timeout_reschedule(&to, conf_now() + 0.05), 0);
     ck_assert_int_eq(al_timeout_exit(&to, al_sleep(1)), AL_ETIMEOUT);
-    check_elapsed(t0, 0.05);
+    conf_check_elapsed(t0, 0.05);
     al_timeout later = AL_TIMEOUT_INIT;
     al_timeout_enter(&later, 0.01);
-    ck_assert_int_eq(al_timeout_reschedule(&later, now() + 0.1), 0);
+    ck_assert_int_eq(al_timeout_reschedule(&later, conf_now() + 0.1), 0);
     ck_assert_int_eq(al_timeout_exit(&later, al_sleep(0.05)), 0);
     ck_assert(!al_timeout_expired(&later));
-    check_elapsed(t0, 0.1);
+    conf_check_elapsed(t0, 0.1);
     return 0;
 }
 
 START_TEST(r79_reschedule)
 {
-    run_main(r79_main, NULL);
+    conf_run_main(r79_main, NULL);
 }
 END_TEST
 
@@ -357,10 +327,10 @@ static int r80_main(void *arg, void **res)
     al_timeout_enter(&ex, 0);
     int rc = al_sleep(1);
     ck_assert(al_timeout_expired(&ex));
-    ck_assert_int_eq(al_timeout_reschedule(&ex, now() + 1), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_timeout_reschedule(&ex, conf_now() + 1), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_timeout_exit(&ex, rc), AL_ETIMEOUT);
     /* expired */
-    ck_assert_int_eq(al_timeout_reschedule(&ex, now() + 1), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_timeout_reschedule(&ex, conf_now() + 1), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_timeout_enter(&ex, 1), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_timeout_exit(&ex, 0), AL_EINVALIDSTATE);
     /* bad arguments */
@@ -372,7 +342,7 @@ static int r80_main(void *arg, void **res)
 
 START_TEST(r80_timeout_misuse)
 {
-    run_main(r80_main, NULL);
+    conf_run_main(r80_main, NULL);
     /* without a task */
     al_loop *loop = conf_loop_new();
     al_timeout to = AL_TIMEOUT_INIT;
@@ -413,15 +383,15 @@ static int r81_main(void *arg, void **res)
     rc = al_timeout_exit(&to, rc);
     ck_assert_int_eq(rc, AL_EGROUP); /* the group error, not a timeout */
     ck_assert(al_timeout_expired(&to));
-    ck_assert_int_eq(al_task_cancelling(self()), 0);
-    ck_assert_int_eq(al_sleep(0), 0);
+    ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
+    conf_s0();
     al_taskgroup_free(tg);
     return 0;
 }
 
 START_TEST(r81_timeout_taskgroup)
 {
-    run_main(r81_main, NULL);
+    conf_run_main(r81_main, NULL);
 }
 END_TEST
 
@@ -446,7 +416,7 @@ static int with_timeout_main(void *arg, void **res)
 
 START_TEST(with_timeout_helper)
 {
-    run_main(with_timeout_main, NULL);
+    conf_run_main(with_timeout_main, NULL);
 }
 END_TEST
 

@@ -24,17 +24,13 @@
 #define ASYNCLIB_COMBINATORS_H
 
 #include <asynclib/task.h>
+#include <asynclib/timeout.h> /* AL_FOREVER */
 
-#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef AL_FOREVER
-#define AL_FOREVER INFINITY /* no timeout */
 #endif
 
 /* ---- gather ------------------------------------------------------------------ */
