@@ -82,4 +82,10 @@ void conf_log_expect(const conf_log *log, int n, const int *values);
                         conf_expected_);                                                           \
     } while (0)
 
+/* How many of something a test may create in this build: n itself
+ * normally, fewer under sanitizers (ASan: n/3; TSan: at most 2000, since it
+ * counts every coroutine as a thread and stops at 8128) and under Valgrind
+ * (n/20, it also overflows its segment table with many guarded stacks). */
+int conf_many(int n);
+
 #endif

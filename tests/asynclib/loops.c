@@ -155,3 +155,41 @@ void conf_log_expect(const conf_log *log, int n, const int *values)
     ck_assert_msg(log->n == n && memcmp(log->v, values, (size_t)n * sizeof *values) == 0,
                   "log is [ %s] but expected [ %s]", got, want);
 }
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CONF_UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef CONF_UNDER_VALGRIND
+#define CONF_UNDER_VALGRIND() 0
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define CONF_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONF_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CONF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONF_ASAN 1
+#endif
+#endif
+
+int conf_many(int n)
+{
+    if (CONF_UNDER_VALGRIND())
+        return n / 20 > 1 ? n / 20 : 1;
+#ifdef CONF_TSAN
+    return n < 2000 ? n : 2000;
+#elif defined(CONF_ASAN)
+    return n / 3 > 1 ? n / 3 : 1;
+#else
+    return n;
+#endif
+}

@@ -6,27 +6,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND 0
-#endif
-/* Sanitizers give every task a private stack and slow everything down. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SLOW_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SLOW_BUILD 1
-#endif
-#endif
-#ifndef SLOW_BUILD
-#define SLOW_BUILD 0
-#endif
-
 static int park_on(void *arg, void **result)
 {
     (void)result;
@@ -58,7 +37,7 @@ START_TEST(close_many_parked_on_one_future)
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.flags = AL_TASK_SHARED_STACK;
     /* The quadratic purge took 4.7 s for 100 k in a release build. */
-    const int N = UNDER_VALGRIND ? 5000 : SLOW_BUILD ? 30000 : 100000;
+    const int N = conf_many(100000);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(al_task_new(loop, park_on, (i % 1000) ? gate : other, &o, NULL), 0);
     al_loop_stop(loop);

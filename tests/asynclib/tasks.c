@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND 0
-#endif
-
 #define IV(x) ((void *)(intptr_t)(x))
 #define VI(p) ((int)(intptr_t)(p))
 
@@ -1150,7 +1140,7 @@ START_TEST(task_100k)
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.stack_size = 16 * 1024;
     /* Valgrind tracks at most ~30 k mappings: fewer guarded stacks there. */
-    const int N = UNDER_VALGRIND ? 8000 : 100000;
+    const int N = conf_many(100000);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(al_task_new(loop, tiny, IV(i & 1), &o, NULL), 0);
     ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), N);
