@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -447,6 +448,21 @@ START_TEST(r15_slow_callbacks)
 }
 END_TEST
 
+/* Debug mode also comes from the environment, for a whole program. */
+START_TEST(debug_from_environment)
+{
+    setenv("ASYNCLIB_DEBUG", "1", 1);
+    al_loop *on = conf_loop_new();
+    setenv("ASYNCLIB_DEBUG", "0", 1);
+    al_loop *off = conf_loop_new();
+    unsetenv("ASYNCLIB_DEBUG");
+    ck_assert(al_loop_get_debug(on));
+    ck_assert(!al_loop_get_debug(off));
+    al_loop_free(on);
+    al_loop_free(off);
+}
+END_TEST
+
 typedef struct foreign {
     al_loop *loop;
     int rc_soon, rc_later, rc_threadsafe;
@@ -836,6 +852,7 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(tc, r13_exception_handler);
     tcase_add_test(tc, r15_slow_callbacks);
     tcase_add_test(tc, r16_debug_foreign_thread);
+    tcase_add_test(tc, debug_from_environment);
     tcase_add_test(tc, r18_timeout_rounding);
     tcase_add_test(tc, r19_executor);
     tcase_add_test(tc, r19_executor_shutdown_timeout);
