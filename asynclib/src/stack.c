@@ -18,7 +18,7 @@
 /* Freed slots are returned to the kernel in batches: one madvise per run of
  * adjacent slots instead of one per slot (~1.5 us each here). At most
  * DIRTY_BATCH - 1 freed slots per region keep their pages meanwhile. */
-#define DIRTY_BATCH 16u
+#define DIRTY_BATCH 64u
 #define SLOT_GUARDED 1u
 #define SLOT_DIRTY 2u
 #define CACHE_CLASSES 4

@@ -15,11 +15,16 @@
  * first 16 k (and every stack reused from them) keep overflow detection.
  * A guard, once set, stays with its slot until the region is unmapped.
  *
- * Pool: each thread caches up to AL_STACK_CACHE freed stacks per size
- * (lock-free hot path: no syscall, no lock); beyond that a stack goes back
- * to its region under a global lock, and its pages are returned to the
- * kernel (MADV_DONTNEED) in batches: one madvise per run of adjacent freed
- * slots once a region has 16 freed slots pending (or is empty). An empty
+ * Pool: each thread caches up to AL_STACK_CACHE (1024) freed stacks per
+ * size (lock-free hot path: no syscall, no lock, no page fault). A cached
+ * stack keeps at most AL_STACK_WATERMARK of touched pages (see below), so
+ * the cache pins at most 16 MiB per size class and thread; a server that
+ * keeps spawning ~1000 short tasks then never faults in a stack again
+ * (gather_1000: 7.5 ms with a 64-entry cache, 0.34 ms with 1024). Beyond
+ * the cache a stack goes back to its region under a global lock, and its
+ * pages are returned to the kernel (MADV_DONTNEED) in batches: one madvise
+ * per run of adjacent freed slots once a region has 64 freed slots pending
+ * (or is empty). An empty
  * region is unmapped unless it is the last of its size. A cached stack that was used below the
  * watermark (AL_STACK_WATERMARK from the top) has its deep pages returned when it is put back, so
  * one deep recursion does not pin RAM for ever. Depth is judged from the lowest sp seen at switches
@@ -46,7 +51,7 @@
 #include <stdint.h>
 
 #define AL_STACK_WATERMARK (16u * 1024u)
-#define AL_STACK_CACHE 64
+#define AL_STACK_CACHE 1024
 #define AL_STACK_REGION_BYTES (64u * 1024u * 1024u)
 
 struct al_stack_region;
