@@ -17,6 +17,13 @@ function(asynclib_add_layer name)
       set_target_properties(${t} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 0)
     endif()
     set_target_properties(${t} PROPERTIES OUTPUT_NAME ${name} C_VISIBILITY_PRESET default)
+    if(ASYNCLIB_LTO)
+      # Link-time optimisation inlines the hot calls between files (call_soon,
+      # handles, futures, task steps). Fat objects keep the static archive
+      # linkable by a consumer that does no LTO.
+      set_target_properties(${t} PROPERTIES INTERPROCEDURAL_OPTIMIZATION ON)
+      target_compile_options(${t} PRIVATE -ffat-lto-objects)
+    endif()
     target_include_directories(${t}
       PUBLIC $<BUILD_INTERFACE:${inc}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
       PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
