@@ -1,6 +1,7 @@
 /* al_run: asyncio.run. A fresh loop, the main task to completion, then the
  * tasks left behind are cancelled and awaited, the executor is shut down
  * and the loop freed. */
+#include "interrupt.h"
 #include "loop_internal.h"
 
 #include <asynclib/error.h>
@@ -52,7 +53,10 @@ int al_run(al_task_fn fn, void *arg, void **result)
     int rc = al_task_new(loop, fn, arg, NULL, &main_task);
     if (rc == 0) {
         al_future *f = al_task_future(main_task);
+        al_interrupt *in = al__interrupt_start(loop, main_task);
         rc = al_loop_run_until_complete(loop, f);
+        if (al__interrupt_stop(in) && rc == AL_ECANCELLED)
+            rc = -EINTR; /* Ctrl+C: asyncio's KeyboardInterrupt */
         if (rc == 0)
             al_future_take_result(f, result);
         al_task_unref(main_task);

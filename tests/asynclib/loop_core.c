@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -656,6 +658,93 @@ START_TEST(r20_run_cancels_leftovers)
 }
 END_TEST
 
+static int send_sigint(al_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    kill(getpid(), SIGINT);
+    return 0;
+}
+
+typedef struct interrupted {
+    int sleep_rc;
+    int second; /* a second sleep after catching the cancellation */
+} interrupted;
+
+static int main_waiting_for_ctrl_c(void *arg, void **result)
+{
+    (void)result;
+    interrupted *in = arg;
+    al_call_later(al_loop_running(), 0.01, send_sigint, NULL, NULL);
+    in->sleep_rc = al_sleep(3600);
+    if (in->second)
+        return al_sleep(0.01) == 0 ? AL_ECANCELLED : -EIO;
+    return in->sleep_rc;
+}
+
+/* R21: the first Ctrl+C cancels the main task and al_run reports the
+ * interruption; the signal's default action is back afterwards. */
+START_TEST(r21_interrupt_cancels_main)
+{
+    /* A process-directed SIGINT may go to any thread that does not block
+     * it: without fork mode, threads left by earlier tests would take it. */
+    const char *fork_mode = getenv("CK_FORK");
+    if (fork_mode && strcmp(fork_mode, "no") == 0) {
+        fprintf(stderr, "r21_interrupt_cancels_main: skipped, needs CK_FORK=yes\n");
+        return;
+    }
+    /* Check's runner has its own SIGINT handler: start from the default. */
+    struct sigaction dfl = {0}, check_handler;
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, &check_handler);
+    interrupted in = {0};
+    ck_assert_int_eq(al_run(main_waiting_for_ctrl_c, &in, NULL), -EINTR);
+    ck_assert_int_eq(in.sleep_rc, AL_ECANCELLED);
+    struct sigaction sa;
+    sigaction(SIGINT, NULL, &sa);
+    ck_assert(sa.sa_handler == SIG_DFL);
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    ck_assert(!sigismember(&mask, SIGINT));
+    sigaction(SIGINT, &check_handler, NULL);
+}
+END_TEST
+
+static int main_cancels_itself(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    al_task_cancel(al_current_task(), NULL);
+    return al_sleep(3600);
+}
+
+/* R21: a main task cancelled by the program (no signal) stays cancelled. */
+START_TEST(r21_cancelled_main_is_not_interrupt)
+{
+    ck_assert_int_eq(al_run(main_cancels_itself, NULL, NULL), AL_ECANCELLED);
+}
+END_TEST
+
+static void note_sigint(int sig)
+{
+    (void)sig;
+}
+
+/* A program with its own SIGINT handler keeps it: al_run stays out. */
+START_TEST(r21_own_handler_kept)
+{
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = note_sigint;
+    sigaction(SIGINT, &sa, &old);
+    interrupted in = {0};
+    ck_assert_int_eq(al_run(main_cancels_itself, &in, NULL), AL_ECANCELLED);
+    struct sigaction now;
+    sigaction(SIGINT, NULL, &now);
+    ck_assert(now.sa_handler == note_sigint);
+    sigaction(SIGINT, &old, NULL);
+}
+END_TEST
+
 /* The same, inside a running loop: refused. */
 static int run_inside(al_loop *loop, void *arg)
 {
@@ -857,6 +946,9 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(tc, r19_executor);
     tcase_add_test(tc, r19_executor_shutdown_timeout);
     tcase_add_test(tc, r20_run_cancels_leftovers);
+    tcase_add_test(tc, r21_interrupt_cancels_main);
+    tcase_add_test(tc, r21_cancelled_main_is_not_interrupt);
+    tcase_add_test(tc, r21_own_handler_kept);
     suite_add_tcase(s, tc);
     TCase *more = al_tcase("contract");
     tcase_add_test(more, executor_cancel_queued);

@@ -128,7 +128,16 @@ int al_sleep(double delay);
  * then cancels the tasks left, waits for them, shuts the executor down and
  * frees the loop. Returns the main task's status; *result (may be NULL)
  * receives its result value, owned by the caller. AL_ELOOPRUNNING inside a
- * running loop. */
+ * running loop.
+ *
+ * Ctrl+C, as asyncio.Runner: while the main task runs, the first SIGINT
+ * cancels it (with the message "interrupted") and al_run returns -EINTR if
+ * it ended cancelled; a second SIGINT ends the process the default way.
+ * This holds only when SIGINT has its default disposition and is not
+ * blocked when al_run starts (a program with its own handler keeps it);
+ * SIGINT is then blocked in the calling thread, and in threads it creates,
+ * until the main task is done. Call from the thread that should own the
+ * loop; one al_run per thread. */
 int al_run(al_task_fn fn, void *arg, void **result);
 
 #ifdef __cplusplus
