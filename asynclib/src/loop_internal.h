@@ -6,6 +6,7 @@
 #include "timer_heap.h"
 
 #include <asynclib/loop_ops.h>
+#include <asynclib/task.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -77,7 +78,10 @@ struct al_loop {
     size_t task_count;
     uint64_t task_counter; /* Task-N names */
     al_task *current_task;
-    bool eager_tasks; /* the loop-wide task factory: eager start */
+    bool eager_tasks;                /* the loop-wide task factory: eager start */
+    al_task_factory_fn task_factory; /* NULL: tasks as al_task_new makes them */
+    void *task_factory_user;
+    bool in_task_factory; /* al_task_new from the factory itself: direct */
 
     al_executor *executor;
     struct al_job *jobs; /* work in flight whose future the loop side still holds */

@@ -214,6 +214,33 @@ static void format_name(const al_loop *loop, char buf[28], uint64_t n)
     memcpy(buf, tl_name.buf, sizeof tl_name.buf);
 }
 
+static int create_with_factory(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                               al_task **out)
+{
+    al_task *t = NULL;
+    loop->in_task_factory = true;
+    int rc = loop->task_factory(loop, fn, arg, opts, &t, loop->task_factory_user);
+    loop->in_task_factory = false;
+    if (rc < 0)
+        return rc;
+    if (!t)
+        return AL_EFAILED; /* the factory claimed success without a task */
+    if (out)
+        *out = t;
+    else
+        al_task_unref(t);
+    return 0;
+}
+
+int al_loop_set_task_factory(al_loop *loop, al_task_factory_fn factory, void *user)
+{
+    if (!loop)
+        return -EINVAL;
+    loop->task_factory = factory;
+    loop->task_factory_user = factory ? user : NULL;
+    return 0;
+}
+
 int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts, al_task **out)
 {
     static const al_task_options defaults = AL_TASK_OPTIONS_DEFAULT;
@@ -230,6 +257,8 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
+    if (loop->task_factory && !loop->in_task_factory)
+        return create_with_factory(loop, fn, arg, opts, out);
     al_task *t = al__obj_alloc(AL_OBJ_TASK, sizeof *t);
     if (!t)
         return -ENOMEM;

@@ -450,6 +450,58 @@ START_TEST(r15_slow_callbacks)
 }
 END_TEST
 
+typedef struct factory_log {
+    int calls;
+    al_task *made;
+} factory_log;
+
+static int counting_factory(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                            al_task **task, void *user)
+{
+    factory_log *log = user;
+    log->calls++;
+    int rc = al_task_new(loop, fn, arg, opts, task); /* direct: inside the factory */
+    log->made = rc == 0 ? *task : NULL;
+    return rc;
+}
+
+static int refusing_factory(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                            al_task **task, void *user)
+{
+    (void)loop, (void)fn, (void)arg, (void)opts, (void)task, (void)user;
+    return -EPERM;
+}
+
+/* R17: the factory's task is what al_task_new returns, with the name
+ * applied; NULL restores plain tasks; a factory's error is returned. */
+START_TEST(r17_task_factory)
+{
+    al_loop *loop = conf_loop_new();
+    factory_log log = {0};
+    ck_assert_int_eq(al_loop_set_task_factory(loop, counting_factory, &log), 0);
+    al_task_options opts = AL_TASK_OPTIONS_DEFAULT;
+    opts.name = "mine";
+    al_task *t;
+    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &opts, &t), 0);
+    ck_assert_int_eq(log.calls, 1);
+    ck_assert_ptr_eq(t, log.made);
+    ck_assert_str_eq(al_task_name(t), "mine");
+    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, NULL), 0); /* loop keeps it */
+    ck_assert_int_eq(log.calls, 2);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
+    al_task_unref(t);
+    ck_assert_int_eq(al_loop_set_task_factory(loop, refusing_factory, NULL), 0);
+    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), -EPERM);
+    ck_assert_int_eq(al_loop_set_task_factory(loop, NULL, NULL), 0);
+    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+    ck_assert_int_eq(log.calls, 2);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
+    al_task_unref(t);
+    ck_assert_int_eq(al_loop_set_task_factory(NULL, NULL, NULL), -EINVAL);
+    al_loop_free(loop);
+}
+END_TEST
+
 /* Debug mode also comes from the environment, for a whole program. */
 START_TEST(debug_from_environment)
 {
@@ -942,6 +994,7 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(tc, r15_slow_callbacks);
     tcase_add_test(tc, r16_debug_foreign_thread);
     tcase_add_test(tc, debug_from_environment);
+    tcase_add_test(tc, r17_task_factory);
     tcase_add_test(tc, r18_timeout_rounding);
     tcase_add_test(tc, r19_executor);
     tcase_add_test(tc, r19_executor_shutdown_timeout);

@@ -407,6 +407,9 @@ END_TEST
 START_TEST(test_many_sequential)
 {
     int n = RUNNING_ON_VALGRIND ? 10000 : 100000;
+#ifdef UNDER_TSAN
+    n = 10000; /* a TSan fiber is created and destroyed with each one */
+#endif
     int bad = 0;
     for (int i = 0; i < n; i++) {
         al_coro *co = quick_new(0, noop_body, NULL);
@@ -443,7 +446,10 @@ START_TEST(test_many_live)
     }
     ck_assert_int_eq(bad, 0);
     al_stack_get_stats(&st);
-    ck_assert_uint_ge(st.in_use, (size_t)n - AL_STACK_CACHE * 4);
+    /* Stacks handed out from an earlier test's thread cache are not "in
+     * use" for the region accounting: at most a full cache of them. */
+    size_t cached_max = (size_t)AL_STACK_CACHE * 4;
+    ck_assert_uint_ge(st.in_use, (size_t)n > cached_max ? (size_t)n - cached_max : 0);
     ck_assert_uint_le(st.guarded, al_stack_guard_limit());
     for (int i = 0; i < n; i++) {
         bad += al_coro_resume(cos[i]) != 1;

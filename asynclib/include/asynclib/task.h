@@ -105,6 +105,17 @@ al_task *al_current_task(void);
  * how many there are (may exceed max). */
 size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max);
 
+/* A task factory (asyncio's set_task_factory): when set, al_task_new(loop,
+ * fn, arg, opts, out) calls factory(loop, fn, arg, opts, &task, user),
+ * which must create the task, typically by calling al_task_new itself
+ * (calls from inside the factory create the task directly) with adjusted
+ * options, and may instrument it; it returns 0 and a task reference in
+ * *task, or a negative code that al_task_new returns. */
+typedef int (*al_task_factory_fn)(al_loop *loop, al_task_fn fn, void *arg,
+                                  const al_task_options *opts, al_task **task, void *user);
+/* Sets the loop's factory; NULL restores the plain al_task_new. */
+int al_loop_set_task_factory(al_loop *loop, al_task_factory_fn factory, void *user);
+
 /* Loop-wide default for eager start (asyncio's eager_task_factory). */
 int al_loop_set_eager_tasks(al_loop *loop, bool eager);
 
