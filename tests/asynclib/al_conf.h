@@ -55,6 +55,12 @@ int conf_join_value(al_task *t, void **value);
 int conf_join(al_task *t);
 /* A loop callback (al_call_soon/later) that cancels the task arg. */
 int conf_cancel_cb(al_loop *loop, void *arg);
+/* A loop callback (al_call_soon/later) that increments the int *arg. */
+int conf_count_cb(al_loop *loop, void *arg);
+/* A task (or executor work) that does nothing and returns 0. */
+int conf_noop(void *arg, void **result);
+/* A task that awaits the future arg and returns al_await's status. */
+int conf_await_arg(void *arg, void **result);
 /* An exception handler that ignores every report. */
 void conf_quiet_handler(al_loop *loop, const al_error_context *ctx, void *user);
 

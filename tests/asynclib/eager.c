@@ -4,18 +4,7 @@
 #include "al_conf.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
-
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
-
-static al_loop *cur_loop(void)
-{
-    al_loop *loop = al_loop_running();
-    ck_assert_ptr_nonnull(loop);
-    return loop;
-}
 
 /* Runs fn as the main task of an eager loop (the loop-wide setting), or
  * with per-task eager options when per_task is set. */
@@ -27,7 +16,7 @@ static al_task *create(al_task_fn fn, void *arg)
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     if (per_task_mode)
         o.eager = 1;
-    ck_assert_int_eq(al_task_new(cur_loop(), fn, arg, &o, &t), 0);
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), fn, arg, &o, &t), 0);
     return t;
 }
 
@@ -53,7 +42,7 @@ static int run_eager(al_task_fn fn, void *arg, void **result)
 static int hello(void *arg, void **result)
 {
     (void)arg;
-    *result = IV(7);
+    *result = CONF_VP(7);
     return 0;
 }
 
@@ -62,7 +51,7 @@ static int eager_completion_main(void *arg, void **result)
     (void)arg;
     al_task *t = create(hello, NULL);
     ck_assert(al_future_done(al_task_future(t)));
-    ck_assert_uint_eq(al_loop_all_tasks(cur_loop(), NULL, 0), 1); /* only us */
+    ck_assert_uint_eq(al_loop_all_tasks(conf_cur_loop(), NULL, 0), 1); /* only us */
     ck_assert_int_eq(al_await(al_task_future(t)), 0);
     al_future_result(al_task_future(t), result);
     al_task_unref(t);
@@ -74,7 +63,7 @@ START_TEST(eager_completion)
     BOTH_MODES({
         void *v = NULL;
         ck_assert_int_eq(run_eager(eager_completion_main, NULL, &v), 0);
-        ck_assert_int_eq(VI(v), 7);
+        ck_assert_int_eq(CONF_PV(v), 7);
     });
 }
 END_TEST
@@ -82,7 +71,7 @@ END_TEST
 static int set_result_body(void *arg, void **result)
 {
     (void)result;
-    ck_assert_int_eq(al_future_set_result(arg, IV(99), NULL), 0);
+    ck_assert_int_eq(al_future_set_result(arg, CONF_VP(99), NULL), 0);
     return 0;
 }
 
@@ -90,7 +79,7 @@ static int await_future_during_eager_main(void *arg, void **result)
 {
     (void)arg;
     al_future *f;
-    al_future_new(cur_loop(), &f);
+    al_future_new(conf_cur_loop(), &f);
     al_task *t = create(set_result_body, f);
     ck_assert(al_future_done(al_task_future(t)));
     ck_assert_int_eq(al_await(f), 0);
@@ -105,7 +94,7 @@ START_TEST(eager_await_future_during_step)
     BOTH_MODES({
         void *v = NULL;
         ck_assert_int_eq(run_eager(await_future_during_eager_main, NULL, &v), 0);
-        ck_assert_int_eq(VI(v), 99);
+        ck_assert_int_eq(CONF_PV(v), 99);
     });
 }
 END_TEST
@@ -143,29 +132,29 @@ static size_t captured_all;
 static int block_body(void *arg, void **result)
 {
     (void)arg;
-    captured = al_current_task();
-    captured_all = al_loop_all_tasks(cur_loop(), NULL, 0);
+    captured = conf_self();
+    captured_all = al_loop_all_tasks(conf_cur_loop(), NULL, 0);
     int rc = al_sleep(0.1);
     if (rc < 0)
         return rc; /* cancelled */
-    ck_assert_ptr_eq(al_current_task(), captured);
-    *result = IV(3);
+    ck_assert_ptr_eq(conf_self(), captured);
+    *result = CONF_VP(3);
     return 0;
 }
 
 static int block_after_step_main(void *arg, void **result)
 {
     (void)arg;
-    al_task *me = al_current_task();
+    al_task *me = conf_self();
     captured = NULL;
     al_task *t = create(block_body, NULL);
     ck_assert(!al_future_done(al_task_future(t)));
-    ck_assert_ptr_eq(captured, t);           /* current task during the eager step */
-    ck_assert_ptr_eq(al_current_task(), me); /* restored afterwards */
-    ck_assert_uint_eq(captured_all, 2);      /* it was listed during its step */
-    ck_assert_uint_eq(al_loop_all_tasks(cur_loop(), NULL, 0), 2); /* and while blocked */
+    ck_assert_ptr_eq(captured, t);      /* current task during the eager step */
+    ck_assert_ptr_eq(conf_self(), me);  /* restored afterwards */
+    ck_assert_uint_eq(captured_all, 2); /* it was listed during its step */
+    ck_assert_uint_eq(al_loop_all_tasks(conf_cur_loop(), NULL, 0), 2); /* and while blocked */
     ck_assert_int_eq(al_await(al_task_future(t)), 0);
-    ck_assert_uint_eq(al_loop_all_tasks(cur_loop(), NULL, 0), 1);
+    ck_assert_uint_eq(al_loop_all_tasks(conf_cur_loop(), NULL, 0), 1);
     al_future_result(al_task_future(t), result);
     al_task_unref(t);
     return 0;
@@ -176,7 +165,7 @@ START_TEST(eager_block_after_step)
     BOTH_MODES({
         void *v = NULL;
         ck_assert_int_eq(run_eager(block_after_step_main, NULL, &v), 0);
-        ck_assert_int_eq(VI(v), 3);
+        ck_assert_int_eq(CONF_PV(v), 3);
     });
 }
 END_TEST
@@ -186,10 +175,10 @@ static int all_tasks_body(void *arg, void **result)
     (void)arg;
     (void)result;
     al_task *buf[4];
-    captured_all = al_loop_all_tasks(cur_loop(), buf, 4);
+    captured_all = al_loop_all_tasks(conf_cur_loop(), buf, 4);
     captured = NULL;
     for (size_t i = 0; i < captured_all && i < 4; i++)
-        if (buf[i] == al_current_task())
+        if (buf[i] == conf_self())
             captured = buf[i];
     return 0;
 }
@@ -201,7 +190,7 @@ static int all_tasks_main(void *arg, void **result)
     al_task *t = create(all_tasks_body, NULL);
     ck_assert_ptr_eq(captured, t); /* in all_tasks during the eager step */
     al_task *buf[4];
-    size_t n = al_loop_all_tasks(cur_loop(), buf, 4);
+    size_t n = al_loop_all_tasks(conf_cur_loop(), buf, 4);
     for (size_t i = 0; i < n; i++)
         ck_assert_ptr_ne(buf[i], t); /* not after eager completion */
     al_task_unref(t);
@@ -233,7 +222,7 @@ START_TEST(eager_cancel_after_completion)
     BOTH_MODES({
         void *v = NULL;
         ck_assert_int_eq(run_eager(cancel_after_completion_main, NULL, &v), 0);
-        ck_assert_int_eq(VI(v), 7);
+        ck_assert_int_eq(CONF_PV(v), 7);
     });
 }
 END_TEST
@@ -274,13 +263,13 @@ static int tree_tasks;
 static int tree(void *arg, void **result)
 {
     (void)result;
-    int depth = VI(arg);
+    int depth = CONF_PV(arg);
     tree_tasks++;
     if (depth == 0)
         return 0;
     al_task *kids[5];
     for (int i = 0; i < 5; i++)
-        kids[i] = create(tree, IV(depth - 1));
+        kids[i] = create(tree, CONF_VP(depth - 1));
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(al_await(al_task_future(kids[i])), 0);
         al_task_unref(kids[i]);
@@ -291,13 +280,13 @@ static int tree(void *arg, void **result)
 static int tree_main(void *arg, void **result)
 {
     (void)result;
-    int eager = VI(arg);
+    int eager = CONF_PV(arg);
     tree_tasks = 0;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.eager = eager;
     per_task_mode = eager;
     al_task *root;
-    ck_assert_int_eq(al_task_new(cur_loop(), tree, IV(4), &o, &root), 0);
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), tree, CONF_VP(4), &o, &root), 0);
     if (eager) {
         /* The whole tree ran inside al_task_new: nothing was scheduled. */
         ck_assert(al_future_done(al_task_future(root)));
@@ -314,8 +303,8 @@ static int tree_main(void *arg, void **result)
 START_TEST(eager_task_counting_tree)
 {
     al_loop *loop = conf_loop_new();
-    ck_assert_int_eq(conf_run_task(loop, tree_main, IV(1), NULL), 0);
-    ck_assert_int_eq(conf_run_task(loop, tree_main, IV(0), NULL), 0);
+    ck_assert_int_eq(conf_run_task(loop, tree_main, CONF_VP(1), NULL), 0);
+    ck_assert_int_eq(conf_run_task(loop, tree_main, CONF_VP(0), NULL), 0);
     per_task_mode = 0;
     al_loop_free(loop);
 }
@@ -345,7 +334,7 @@ static int lazy_override_main(void *arg, void **result)
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.eager = 0;
     al_task *t;
-    ck_assert_int_eq(al_task_new(cur_loop(), hello, NULL, &o, &t), 0);
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), hello, NULL, &o, &t), 0);
     ck_assert(!al_future_done(al_task_future(t)));
     ck_assert_int_eq(al_await(al_task_future(t)), 0);
     al_task_unref(t);

@@ -3,19 +3,15 @@
 #include "al_conf.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
 
 static conf_log cb_log;
 
 static int log_cb(al_future *f, void *arg)
 {
     ck_assert(al_future_done(f));
-    conf_log_add(&cb_log, VI(arg));
+    conf_log_add(&cb_log, CONF_PV(arg));
     return 0;
 }
 
@@ -33,26 +29,26 @@ START_TEST(future_result_states)
     al_loop *loop = conf_loop_new();
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    void *v = IV(1);
+    void *v = CONF_VP(1);
     ck_assert(!al_future_done(f));
     ck_assert(!al_future_cancelled(f));
     ck_assert_int_eq(al_future_result(f, &v), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_future_error(f), AL_EINVALIDSTATE);
     ck_assert_ptr_eq(al_future_loop(f), loop);
 
-    ck_assert_int_eq(al_future_set_result(f, IV(42), NULL), 0);
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(42), NULL), 0);
     ck_assert(al_future_done(f));
     ck_assert(!al_future_cancelled(f));
     ck_assert_int_eq(al_future_result(f, &v), 0);
-    ck_assert_int_eq(VI(v), 42);
+    ck_assert_int_eq(CONF_PV(v), 42);
     ck_assert_int_eq(al_future_error(f), 0);
     /* A second transition is refused and changes nothing. */
-    ck_assert_int_eq(al_future_set_result(f, IV(7), NULL), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(7), NULL), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_future_set_error(f, -EIO), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_future_cancel(f, NULL), 0);
     ck_assert(!al_future_cancelled(f));
     ck_assert_int_eq(al_future_result(f, &v), 0);
-    ck_assert_int_eq(VI(v), 42);
+    ck_assert_int_eq(CONF_PV(v), 42);
     al_future_unref(f);
 
     /* error */
@@ -118,12 +114,6 @@ END_TEST
 
 /* ---- R24: the cancellation message --------------------------------------- */
 
-static int await_it(void *arg, void **result)
-{
-    (void)result;
-    return al_await(arg);
-}
-
 static int cancel_later_cb(al_loop *loop, void *arg)
 {
     (void)loop;
@@ -146,7 +136,7 @@ START_TEST(future_cancel_message)
      * the same message when it lets it propagate. */
     ck_assert_int_eq(al_future_new(loop, &f), 0);
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, await_it, f, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_await_arg, f, NULL, &t), 0);
     ck_assert_int_eq(al_call_soon(loop, cancel_later_cb, f, NULL), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), AL_ECANCELLED);
     ck_assert(al_future_cancelled(al_task_future(t)));
@@ -166,9 +156,9 @@ START_TEST(future_callbacks_order)
     memset(&cb_log, 0, sizeof cb_log);
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, IV(42)), 0);
-    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, IV(17)), 0);
-    ck_assert_int_eq(al_future_set_result(f, IV(3), NULL), 0);
+    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, CONF_VP(42)), 0);
+    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, CONF_VP(17)), 0);
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(3), NULL), 0);
     /* Never inline. */
     ck_assert_int_eq(cb_log.n, 0);
     al_loop_stop(loop);
@@ -176,7 +166,7 @@ START_TEST(future_callbacks_order)
     CONF_LOG_EXPECT(&cb_log, 42, 17);
 
     /* Added to a done future: scheduled, not run inline. */
-    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, IV(5)), 0);
+    ck_assert_int_eq(al_future_add_done_callback(f, log_cb, CONF_VP(5)), 0);
     CONF_LOG_EXPECT(&cb_log, 42, 17);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
@@ -192,12 +182,12 @@ START_TEST(future_callbacks_remove)
     memset(&cb_log, 0, sizeof cb_log);
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_add_done_callback(f, log_cb, IV(42));
-    al_future_add_done_callback(f, log_cb, IV(17));
-    al_future_add_done_callback(f, log_cb, IV(100));
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(42)), 1);
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(42)), 0);
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(999)), 0);
+    al_future_add_done_callback(f, log_cb, CONF_VP(42));
+    al_future_add_done_callback(f, log_cb, CONF_VP(17));
+    al_future_add_done_callback(f, log_cb, CONF_VP(100));
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(42)), 1);
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(42)), 0);
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(999)), 0);
     al_future_set_result(f, NULL, NULL);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
@@ -206,18 +196,18 @@ START_TEST(future_callbacks_remove)
 
     /* R26: the count of removed registrations: 1, 0, 6. */
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_add_done_callback(f, log_cb, IV(1));
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(1)), 1);
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(1)), 0);
+    al_future_add_done_callback(f, log_cb, CONF_VP(1));
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(1)), 1);
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(1)), 0);
     for (int i = 0; i < 6; i++) {
-        al_future_add_done_callback(f, log_cb, IV(2));
-        al_future_add_done_callback(f, log_cb, IV(3));
+        al_future_add_done_callback(f, log_cb, CONF_VP(2));
+        al_future_add_done_callback(f, log_cb, CONF_VP(3));
     }
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(2)), 6);
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(2)), 6);
     memset(&cb_log, 0, sizeof cb_log);
     al_future_cancel(f, NULL);
     /* Removing after completion: the callbacks are already scheduled. */
-    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, IV(3)), 0);
+    ck_assert_int_eq(al_future_remove_done_callback(f, log_cb, CONF_VP(3)), 0);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
     CONF_LOG_EXPECT(&cb_log, 3, 3, 3, 3, 3, 3);
@@ -235,12 +225,12 @@ static int mutating_cb(al_future *f, void *arg)
 {
     (void)f;
     mut_runs++;
-    int i = VI(arg);
+    int i = CONF_PV(arg);
     /* Remove others from the (done) first future and from the pending one,
      * and add more to the pending one. */
-    al_future_remove_done_callback(mut_futs[0], mutating_cb, IV((i + 1) % 64));
-    al_future_remove_done_callback(mut_futs[1], mutating_cb, IV(i));
-    al_future_add_done_callback(mut_futs[1], mutating_cb, IV(1000 + i));
+    al_future_remove_done_callback(mut_futs[0], mutating_cb, CONF_VP((i + 1) % 64));
+    al_future_remove_done_callback(mut_futs[1], mutating_cb, CONF_VP(i));
+    al_future_add_done_callback(mut_futs[1], mutating_cb, CONF_VP(1000 + i));
     return 0;
 }
 
@@ -251,12 +241,12 @@ START_TEST(future_callbacks_mutation)
     ck_assert_int_eq(al_future_new(loop, &mut_futs[0]), 0);
     ck_assert_int_eq(al_future_new(loop, &mut_futs[1]), 0);
     for (int i = 0; i < 64; i++) {
-        al_future_add_done_callback(mut_futs[0], mutating_cb, IV(i));
-        al_future_add_done_callback(mut_futs[1], mutating_cb, IV(i));
+        al_future_add_done_callback(mut_futs[0], mutating_cb, CONF_VP(i));
+        al_future_add_done_callback(mut_futs[1], mutating_cb, CONF_VP(i));
     }
     /* Remove every other one while the list is large. */
     for (int i = 0; i < 64; i += 2)
-        ck_assert_int_eq(al_future_remove_done_callback(mut_futs[1], mutating_cb, IV(i)), 1);
+        ck_assert_int_eq(al_future_remove_done_callback(mut_futs[1], mutating_cb, CONF_VP(i)), 1);
     al_future_set_result(mut_futs[0], NULL, NULL);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
@@ -362,24 +352,24 @@ START_TEST(future_result_ownership)
     al_future *f;
     dtor_calls = 0;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    ck_assert_int_eq(al_future_set_result(f, IV(1), count_dtor), 0);
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(1), count_dtor), 0);
     /* Refused: the caller keeps its value, the future's dtor is unchanged. */
-    ck_assert_int_eq(al_future_set_result(f, IV(2), count_dtor), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(2), count_dtor), AL_EINVALIDSTATE);
     ck_assert_int_eq(dtor_calls, 0);
     al_future_unref(f);
     ck_assert_int_eq(dtor_calls, 1);
 
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_set_result(f, IV(9), count_dtor);
+    al_future_set_result(f, CONF_VP(9), count_dtor);
     void *v = NULL;
     ck_assert_int_eq(al_future_take_result(f, &v), 0);
-    ck_assert_int_eq(VI(v), 9);
+    ck_assert_int_eq(CONF_PV(v), 9);
     al_future_unref(f);
     ck_assert_int_eq(dtor_calls, 1); /* moved out: not destroyed */
 
     /* A reference keeps it alive; the last one frees it. */
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_set_result(f, IV(3), count_dtor);
+    al_future_set_result(f, CONF_VP(3), count_dtor);
     ck_assert_ptr_eq(al_future_ref(f), f);
     al_future_unref(f);
     ck_assert_int_eq(dtor_calls, 1);
@@ -398,8 +388,8 @@ START_TEST(future_callback_keeps_future)
     dtor_calls = 0;
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_add_done_callback(f, log_cb, IV(8));
-    al_future_set_result(f, IV(1), count_dtor);
+    al_future_add_done_callback(f, log_cb, CONF_VP(8));
+    al_future_set_result(f, CONF_VP(1), count_dtor);
     al_future_unref(f);
     ck_assert_int_eq(dtor_calls, 0);
     al_loop_stop(loop);
@@ -418,12 +408,12 @@ START_TEST(future_free_with_waiters)
     memset(&cb_log, 0, sizeof cb_log);
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
-    al_future_add_done_callback(f, log_cb, IV(1));
+    al_future_add_done_callback(f, log_cb, CONF_VP(1));
     al_future_unref(f); /* pending, callbacks registered */
 
     ck_assert_int_eq(al_future_new(loop, &f), 0);
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, await_it, f, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_await_arg, f, NULL, &t), 0);
     al_loop_stop(loop);
     al_loop_run_forever(loop); /* t parks on f */
     al_future_unref(f);        /* the task's reference remains */
@@ -462,16 +452,16 @@ START_TEST(future_executor_cancel_after_done)
 {
     al_loop *loop = conf_loop_new();
     al_future *f;
-    ck_assert_int_eq(al_loop_run_in_executor(loop, work_value, IV(77), NULL, &f), 0);
+    ck_assert_int_eq(al_loop_run_in_executor(loop, work_value, CONF_VP(77), NULL, &f), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, f), 0);
     /* A finished one keeps its result. */
     ck_assert_int_eq(al_future_cancel(f, NULL), 0);
     void *v;
     ck_assert_int_eq(al_future_result(f, &v), 0);
-    ck_assert_int_eq(VI(v), 77);
+    ck_assert_int_eq(CONF_PV(v), 77);
     al_future_unref(f);
 
-    ck_assert_int_eq(al_loop_run_in_executor(loop, work_value, IV(78), NULL, &f), 0);
+    ck_assert_int_eq(al_loop_run_in_executor(loop, work_value, CONF_VP(78), NULL, &f), 0);
     ck_assert_int_eq(al_future_cancel(f, NULL), 1);
     ck_assert(al_future_cancelled(f));
     ck_assert_int_eq(al_loop_run_until_complete(loop, f), AL_ECANCELLED);

@@ -110,17 +110,10 @@ START_TEST(r4_timer_schedules_next_iteration)
 }
 END_TEST
 
-static int count_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    (*(int *)arg)++;
-    return 0;
-}
-
 static int count_then_soon_cb(al_loop *loop, void *arg)
 {
     (*(int *)arg)++;
-    return al_call_soon(loop, count_cb, arg, NULL);
+    return al_call_soon(loop, conf_count_cb, arg, NULL);
 }
 
 /* R4 (exact form): one iteration runs the ready callbacks only. */
@@ -173,7 +166,7 @@ START_TEST(r6_mass_cancel)
     static al_handle *hs[N];
     int fired = 0;
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(al_call_later(loop, 0.001 * (i % 10), count_cb, &fired, &hs[i]), 0);
+        ck_assert_int_eq(al_call_later(loop, 0.001 * (i % 10), conf_count_cb, &fired, &hs[i]), 0);
     for (int i = 0; i < N; i++)
         if (i % 4 != 0)
             al_handle_cancel(hs[i]);
@@ -192,10 +185,10 @@ START_TEST(r7_pre_stopped)
     al_loop *loop = conf_loop_new();
     int n = 0;
     ck_assert_int_eq(al_loop_stop(loop), 0);
-    al_call_later(loop, 3600, count_cb, &n, NULL); /* must not be waited for */
+    al_call_later(loop, 3600, conf_count_cb, &n, NULL); /* must not be waited for */
     ck_assert_int_eq(al_loop_run_forever(loop), 0);
     ck_assert_int_eq(n, 0);
-    al_call_soon(loop, count_cb, &n, NULL);
+    al_call_soon(loop, conf_count_cb, &n, NULL);
     al_call_soon(loop, stop_cb, NULL, NULL);
     al_loop_run_forever(loop);
     ck_assert_int_eq(n, 1);
@@ -225,7 +218,7 @@ START_TEST(r8_no_stale_stop)
     ck_assert_int_eq(rc, -EIO);
     int n = 0;
     al_call_soon(loop, soon_soon_stop, NULL, NULL);
-    al_call_soon(loop, count_cb, &n, NULL);
+    al_call_soon(loop, conf_count_cb, &n, NULL);
     al_loop_run_forever(loop);
     ck_assert_int_eq(n, 1);
     al_loop_free(loop);
@@ -236,7 +229,7 @@ static int stop_then_sleep(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop_stop(al_loop_running());
+    al_loop_stop(conf_cur_loop());
     al_sleep(0.01);
     return 0;
 }
@@ -285,20 +278,6 @@ START_TEST(r10_nested_run)
 }
 END_TEST
 
-static int noop_task(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    return 0;
-}
-
-static int noop_work(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    return 0;
-}
-
 static int close_inside_cb(al_loop *loop, void *arg)
 {
     *(int *)arg = al_loop_close(loop);
@@ -321,16 +300,16 @@ START_TEST(r11_close)
     ck_assert(al_loop_is_closed(loop));
     int n = 0;
     ck_assert_int_eq(al_loop_run_forever(loop), AL_ELOOPCLOSED);
-    ck_assert_int_eq(al_call_soon(loop, count_cb, &n, NULL), AL_ELOOPCLOSED);
-    ck_assert_int_eq(al_call_soon_threadsafe(loop, count_cb, &n), AL_ELOOPCLOSED);
-    ck_assert_int_eq(al_call_later(loop, 1, count_cb, &n, NULL), AL_ELOOPCLOSED);
-    ck_assert_int_eq(al_call_at(loop, 1, count_cb, &n, NULL), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_call_soon(loop, conf_count_cb, &n, NULL), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_call_soon_threadsafe(loop, conf_count_cb, &n), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_call_later(loop, 1, conf_count_cb, &n, NULL), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_call_at(loop, 1, conf_count_cb, &n, NULL), AL_ELOOPCLOSED);
     al_task *t = NULL;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), AL_ELOOPCLOSED);
     ck_assert_ptr_null(t);
     al_future *f = NULL;
     ck_assert_int_eq(al_future_new(loop, &f), AL_ELOOPCLOSED);
-    ck_assert_int_eq(al_loop_run_in_executor(loop, noop_work, NULL, NULL, &f), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_loop_run_in_executor(loop, conf_noop, NULL, NULL, &f), AL_ELOOPCLOSED);
     ck_assert_int_eq(al_loop_stop(loop), AL_ELOOPCLOSED);
     ck_assert_int_eq(n, 0);
     al_loop_free(loop);
@@ -343,10 +322,10 @@ START_TEST(r11_close_drops_queued)
     al_loop *loop = conf_loop_new();
     int n = 0;
     al_handle *h;
-    al_call_soon(loop, count_cb, &n, NULL);
-    al_call_later(loop, 10, count_cb, &n, &h);
+    al_call_soon(loop, conf_count_cb, &n, NULL);
+    al_call_later(loop, 10, conf_count_cb, &n, &h);
     al_task *t;
-    al_task_new(loop, noop_task, NULL, NULL, &t);
+    al_task_new(loop, conf_noop, NULL, NULL, &t);
     conf_reports reports = {0};
     al_loop_set_exception_handler(loop, conf_record_handler, &reports);
     ck_assert_int_eq(al_loop_close(loop), 0);
@@ -389,7 +368,7 @@ START_TEST(r13_exception_handler)
     ck_assert_int_eq(al_loop_set_exception_handler(loop, conf_record_handler, &reports), 0);
     int n = 0;
     al_call_soon(loop, failing_cb, NULL, NULL);
-    al_call_soon(loop, count_cb, &n, NULL);
+    al_call_soon(loop, conf_count_cb, &n, NULL);
     al_call_soon(loop, stop_cb, NULL, NULL);
     al_loop_run_forever(loop);
     ck_assert_int_eq(reports.count, 1);
@@ -482,18 +461,18 @@ START_TEST(r17_task_factory)
     al_task_options opts = AL_TASK_OPTIONS_DEFAULT;
     opts.name = "mine";
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &opts, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &opts, &t), 0);
     ck_assert_int_eq(log.calls, 1);
     ck_assert_ptr_eq(t, log.made);
     ck_assert_str_eq(al_task_name(t), "mine");
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, NULL), 0); /* loop keeps it */
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, NULL), 0); /* loop keeps it */
     ck_assert_int_eq(log.calls, 2);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     al_task_unref(t);
     ck_assert_int_eq(al_loop_set_task_factory(loop, refusing_factory, NULL), 0);
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), -EPERM);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), -EPERM);
     ck_assert_int_eq(al_loop_set_task_factory(loop, NULL, NULL), 0);
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), 0);
     ck_assert_int_eq(log.calls, 2);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     al_task_unref(t);
@@ -526,8 +505,8 @@ typedef struct foreign {
 static void *foreign_thread(void *arg)
 {
     foreign *f = arg;
-    f->rc_soon = al_call_soon(f->loop, count_cb, &f->n, NULL);
-    f->rc_later = al_call_later(f->loop, 0, count_cb, &f->n, NULL);
+    f->rc_soon = al_call_soon(f->loop, conf_count_cb, &f->n, NULL);
+    f->rc_later = al_call_later(f->loop, 0, conf_count_cb, &f->n, NULL);
     f->rc_threadsafe = al_call_soon_threadsafe(f->loop, stop_cb, NULL);
     return NULL;
 }
@@ -620,7 +599,7 @@ START_TEST(r19_executor)
     ck_assert_int_eq(al_loop_run_until_complete(loop, g), -EPERM);
     al_future_unref(g);
     ck_assert_int_eq(al_loop_shutdown_default_executor(loop, 5), 0);
-    ck_assert_int_eq(al_loop_run_in_executor(loop, noop_work, NULL, NULL, &f), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_loop_run_in_executor(loop, conf_noop, NULL, NULL, &f), AL_EINVALIDSTATE);
     al_loop_free(loop);
 }
 END_TEST
@@ -664,7 +643,7 @@ START_TEST(executor_with_timers)
     al_loop *loop = conf_loop_new();
     al_future *f;
     int n = 0;
-    al_call_later(loop, 1000, count_cb, &n, NULL);
+    al_call_later(loop, 1000, conf_count_cb, &n, NULL);
     al_loop_run_in_executor(loop, sleepy_work, (void *)(uintptr_t)20000, NULL, &f);
     ck_assert_int_eq(al_loop_run_until_complete(loop, f), 0);
     ck_assert_int_eq(n, 0); /* time did not jump past the work */
@@ -690,10 +669,10 @@ typedef struct run_main {
 static int main_leaving_child(void *arg, void **result)
 {
     run_main *m = arg;
-    al_loop_set_exception_handler(al_loop_running(), conf_record_handler, &m->reports);
-    al_task_new(al_loop_running(), hanging_child, &m->state, NULL, NULL);
-    al_sleep(0);
-    *result = (void *)(uintptr_t)42;
+    al_loop_set_exception_handler(conf_cur_loop(), conf_record_handler, &m->reports);
+    al_task_new(conf_cur_loop(), hanging_child, &m->state, NULL, NULL);
+    conf_s0();
+    *result = CONF_VP(42);
     return 0;
 }
 
@@ -703,7 +682,7 @@ START_TEST(r20_run_cancels_leftovers)
     run_main m = {0};
     void *result = NULL;
     ck_assert_int_eq(al_run(main_leaving_child, &m, &result), 0);
-    ck_assert_int_eq((int)(uintptr_t)result, 42);
+    ck_assert_int_eq(CONF_PV(result), 42);
     ck_assert_int_eq(m.state, 1);
     ck_assert_int_eq(m.reports.count, 1);
     ck_assert_int_eq(m.reports.last_error, -EIO);
@@ -727,7 +706,7 @@ static int main_waiting_for_ctrl_c(void *arg, void **result)
 {
     (void)result;
     interrupted *in = arg;
-    al_call_later(al_loop_running(), 0.01, send_sigint, NULL, NULL);
+    al_call_later(conf_cur_loop(), 0.01, send_sigint, NULL, NULL);
     in->sleep_rc = al_sleep(3600);
     if (in->second)
         return al_sleep(0.01) == 0 ? AL_ECANCELLED : -EIO;
@@ -766,7 +745,7 @@ static int main_cancels_itself(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_task_cancel(al_current_task(), NULL);
+    al_task_cancel(conf_self(), NULL);
     return al_sleep(3600);
 }
 
@@ -800,7 +779,7 @@ END_TEST
 /* The same, inside a running loop: refused. */
 static int run_inside(al_loop *loop, void *arg)
 {
-    *(int *)arg = al_run(noop_task, NULL, NULL);
+    *(int *)arg = al_run(conf_noop, NULL, NULL);
     return al_loop_stop(loop);
 }
 
@@ -821,12 +800,12 @@ START_TEST(bad_input)
 {
     al_loop *loop = conf_loop_new();
     int n = 0;
-    ck_assert_int_eq(al_call_soon(NULL, count_cb, &n, NULL), -EINVAL);
+    ck_assert_int_eq(al_call_soon(NULL, conf_count_cb, &n, NULL), -EINVAL);
     ck_assert_int_eq(al_call_soon(loop, NULL, &n, NULL), -EINVAL);
-    ck_assert_int_eq(al_call_soon_threadsafe(NULL, count_cb, &n), -EINVAL);
+    ck_assert_int_eq(al_call_soon_threadsafe(NULL, conf_count_cb, &n), -EINVAL);
     ck_assert_int_eq(al_call_soon_threadsafe(loop, NULL, &n), -EINVAL);
-    ck_assert_int_eq(al_call_later(loop, NAN, count_cb, &n, NULL), -EINVAL);
-    ck_assert_int_eq(al_call_at(loop, NAN, count_cb, &n, NULL), -EINVAL);
+    ck_assert_int_eq(al_call_later(loop, NAN, conf_count_cb, &n, NULL), -EINVAL);
+    ck_assert_int_eq(al_call_at(loop, NAN, conf_count_cb, &n, NULL), -EINVAL);
     ck_assert_int_eq(al_call_later(loop, 1, NULL, &n, NULL), -EINVAL);
     ck_assert_int_eq(al_loop_run_forever(NULL), -EINVAL);
     ck_assert_int_eq(al_loop_run_until_complete(loop, NULL), -EINVAL);
@@ -857,7 +836,7 @@ START_TEST(handle_outlives_loop)
     al_loop *loop = conf_loop_new();
     int n = 0;
     al_handle *h;
-    ck_assert_int_eq(al_call_soon(loop, count_cb, &n, &h), 0);
+    ck_assert_int_eq(al_call_soon(loop, conf_count_cb, &n, &h), 0);
     ck_assert(isnan(al_handle_when(h)));
     al_loop_stop(loop);
     al_loop_run_forever(loop);
@@ -877,7 +856,7 @@ static void *burst_thread(void *arg)
 {
     ts_burst *b = arg;
     for (int i = 0; i < 1000; i++)
-        ck_assert_int_eq(al_call_soon_threadsafe(b->loop, count_cb, &b->count), 0);
+        ck_assert_int_eq(al_call_soon_threadsafe(b->loop, conf_count_cb, &b->count), 0);
     al_call_soon_threadsafe(b->loop, stop_cb, NULL);
     return NULL;
 }
@@ -890,7 +869,7 @@ START_TEST(threadsafe_from_thread)
     ts_burst b = {.loop = loop};
     pthread_t th;
     int timer = 0;
-    al_call_later(loop, 3600, count_cb, &timer, NULL); /* a real loop would sleep */
+    al_call_later(loop, 3600, conf_count_cb, &timer, NULL); /* a real loop would sleep */
     pthread_create(&th, NULL, burst_thread, &b);
     al_loop_run_forever(loop);
     pthread_join(th, NULL);
@@ -939,8 +918,8 @@ static void *wake_twice(void *arg)
 {
     al_loop *loop = arg;
     int n = 0;
-    al_call_soon_threadsafe(loop, count_cb, &n);
-    al_call_soon_threadsafe(loop, count_cb, &n);
+    al_call_soon_threadsafe(loop, conf_count_cb, &n);
+    al_call_soon_threadsafe(loop, conf_count_cb, &n);
     return NULL;
 }
 
@@ -955,7 +934,7 @@ START_TEST(ops_hook)
     ck_assert_str_eq(al_loop_name(loop), "counting");
     ck_assert_ptr_eq(al_loop_get_ops(loop), &counting_ops);
     int n = 0;
-    al_call_later(loop, 2.5, count_cb, &n, NULL);
+    al_call_later(loop, 2.5, conf_count_cb, &n, NULL);
     al_call_later(loop, 2.5, stop_cb, NULL, NULL);
     al_loop_run_forever(loop);
     ck_assert_int_eq(c.waits, 1);

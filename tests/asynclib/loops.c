@@ -125,6 +125,26 @@ int conf_cancel_cb(al_loop *loop, void *arg)
     return 0;
 }
 
+int conf_count_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    (*(int *)arg)++;
+    return 0;
+}
+
+int conf_noop(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+int conf_await_arg(void *arg, void **result)
+{
+    (void)result;
+    return al_await(arg);
+}
+
 void conf_quiet_handler(al_loop *loop, const al_error_context *ctx, void *user)
 {
     (void)loop, (void)ctx, (void)user;

@@ -4,17 +4,13 @@
 #include "al_conf.h"
 
 #include <errno.h>
-#include <stdint.h>
-
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
 
 static int await_then_12(void *arg, void **result)
 {
     int rc = al_await(arg);
     if (rc < 0)
         return rc;
-    *result = IV(12);
+    *result = CONF_VP(12);
     return 0;
 }
 
@@ -67,8 +63,8 @@ static int swallow_body(void *arg, void **result)
 {
     int rc = al_await(arg);
     ck_assert_int_eq(rc, AL_ECANCELLED);
-    ck_assert_int_eq(al_task_uncancel(al_current_task()), 0);
-    *result = IV(42);
+    ck_assert_int_eq(al_task_uncancel(conf_self()), 0);
+    *result = CONF_VP(42);
     return 0;
 }
 
@@ -76,7 +72,7 @@ static al_task *inner_task;
 
 static int outer_awaits_inner(void *arg, void **result)
 {
-    ck_assert_int_eq(al_task_new(al_loop_running(), swallow_body, arg, NULL, &inner_task), 0);
+    inner_task = conf_spawn(swallow_body, arg);
     int rc = al_await(al_task_future(inner_task));
     if (rc < 0)
         return rc;
@@ -101,7 +97,7 @@ START_TEST(cancel_inner_task_swallows)
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(outer)), 0);
     void *v;
     ck_assert_int_eq(al_future_result(al_task_future(outer), &v), 0);
-    ck_assert_int_eq(VI(v), 42);
+    ck_assert_int_eq(CONF_PV(v), 42);
     ck_assert(!al_future_cancelled(al_task_future(inner_task)));
     al_task_unref(inner_task);
     al_task_unref(outer);
@@ -137,12 +133,12 @@ END_TEST
 /* A pending cancellation is delivered by the next suspension, sleep(0)
  * included, after exactly one iteration; awaiting a done future is not a
  * suspension and does not deliver it. */
-static int order_log[8], order_n;
+static conf_log order_log;
 
 static int mark_cb(al_loop *loop, void *arg)
 {
     (void)loop;
-    order_log[order_n++] = VI(arg);
+    conf_log_add(&order_log, CONF_PV(arg));
     return 0;
 }
 
@@ -151,27 +147,25 @@ static int self_cancel_sleep0(void *arg, void **result)
     (void)arg;
     (void)result;
     al_future *done;
-    al_future_new(al_loop_running(), &done);
+    al_future_new(conf_cur_loop(), &done);
     al_future_set_result(done, NULL, NULL);
-    al_task_cancel(al_current_task(), NULL);
+    al_task_cancel(conf_self(), NULL);
     ck_assert_int_eq(al_await(done), 0); /* no suspension: nothing delivered */
     al_future_unref(done);
-    al_call_soon(al_loop_running(), mark_cb, IV(1), NULL);
+    al_call_soon(conf_cur_loop(), mark_cb, CONF_VP(1), NULL);
     int rc = al_sleep(0);
-    order_log[order_n++] = 2;
+    conf_log_add(&order_log, 2);
     ck_assert_int_eq(rc, AL_ECANCELLED);
-    ck_assert_int_eq(al_sleep(0), 0); /* delivered once */
+    conf_s0(); /* delivered once */
     return rc;
 }
 
 START_TEST(cancel_delivered_by_sleep0)
 {
     al_loop *loop = conf_loop_new();
-    order_n = 0;
+    order_log = (conf_log){0};
     ck_assert_int_eq(conf_run_task(loop, self_cancel_sleep0, NULL, NULL), AL_ECANCELLED);
-    ck_assert_int_eq(order_n, 2);
-    ck_assert_int_eq(order_log[0], 1);
-    ck_assert_int_eq(order_log[1], 2);
+    CONF_LOG_EXPECT(&order_log, 1, 2);
     al_loop_free(loop);
 }
 END_TEST

@@ -3,14 +3,7 @@
  * one future (a quadratic purge would take minutes here). */
 #include "al_conf.h"
 
-#include <stdint.h>
 #include <time.h>
-
-static int park_on(void *arg, void **result)
-{
-    (void)result;
-    return al_await(arg);
-}
 
 static double now_s(void)
 {
@@ -21,16 +14,11 @@ static double now_s(void)
 
 static conf_reports rec;
 
-static void count_handler(al_loop *loop, const al_error_context *ctx, void *user)
-{
-    conf_record_handler(loop, ctx, user);
-}
-
 START_TEST(close_many_parked_on_one_future)
 {
     al_loop *loop = conf_loop_new();
     rec = (conf_reports){0};
-    al_loop_set_exception_handler(loop, count_handler, &rec);
+    al_loop_set_exception_handler(loop, conf_record_handler, &rec);
     al_future *gate, *other;
     ck_assert_int_eq(al_future_new(loop, &gate), 0);
     ck_assert_int_eq(al_future_new(loop, &other), 0);
@@ -39,7 +27,7 @@ START_TEST(close_many_parked_on_one_future)
     /* The quadratic purge took 4.7 s for 100 k in a release build. */
     const int N = conf_many(100000);
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(al_task_new(loop, park_on, (i % 1000) ? gate : other, &o, NULL), 0);
+        ck_assert_int_eq(al_task_new(loop, conf_await_arg, (i % 1000) ? gate : other, &o, NULL), 0);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
     ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), N);
@@ -71,12 +59,12 @@ START_TEST(future_outlives_loop)
 {
     al_loop *loop = conf_loop_new();
     rec = (conf_reports){0};
-    al_loop_set_exception_handler(loop, count_handler, &rec);
+    al_loop_set_exception_handler(loop, conf_record_handler, &rec);
     al_future *f;
     ck_assert_int_eq(al_future_new(loop, &f), 0);
     al_future_add_done_callback(f, never_cb, NULL);
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, park_on, f, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_await_arg, f, NULL, &t), 0);
     al_loop_stop(loop);
     al_loop_run_forever(loop);
     ck_assert_int_eq(al_loop_free(loop), 0);

@@ -9,42 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IV(x) ((void *)(intptr_t)(x))
-#define VI(p) ((int)(intptr_t)(p))
-
 static conf_log tlog;
-
-static al_loop *cur_loop(void)
-{
-    al_loop *loop = al_loop_running();
-    ck_assert_ptr_nonnull(loop);
-    return loop;
-}
-
-static al_task *spawn(al_task_fn fn, void *arg)
-{
-    al_task *t = NULL;
-    ck_assert_int_eq(al_task_new(cur_loop(), fn, arg, NULL, &t), 0);
-    return t;
-}
 
 static al_future *new_future(void)
 {
     al_future *f = NULL;
-    ck_assert_int_eq(al_future_new(cur_loop(), &f), 0);
+    ck_assert_int_eq(al_future_new(conf_cur_loop(), &f), 0);
     return f;
-}
-
-static int task_status(al_task *t, void **value)
-{
-    return al_future_result(al_task_future(t), value);
 }
 
 /* ---- R30: basics ------------------------------------------------------------ */
 
 static int inner_value(void *arg, void **result)
 {
-    ck_assert_int_eq(al_sleep(0), 0);
+    conf_s0();
     *result = arg;
     return 0;
 }
@@ -52,16 +30,16 @@ static int inner_value(void *arg, void **result)
 static int outer_sum(void *arg, void **result)
 {
     (void)arg;
-    al_task *a = spawn(inner_value, IV(42));
-    al_task *b = spawn(inner_value, IV(1000));
+    al_task *a = conf_spawn(inner_value, CONF_VP(42));
+    al_task *b = conf_spawn(inner_value, CONF_VP(1000));
     void *va, *vb;
     ck_assert_int_eq(al_await(al_task_future(a)), 0);
-    ck_assert_int_eq(task_status(a, &va), 0);
+    ck_assert_int_eq(al_future_result(CONF_F(a), &va), 0);
     ck_assert_int_eq(al_await(al_task_future(b)), 0);
-    ck_assert_int_eq(task_status(b, &vb), 0);
+    ck_assert_int_eq(al_future_result(CONF_F(b), &vb), 0);
     al_task_unref(a);
     al_task_unref(b);
-    *result = IV(VI(va) + VI(vb));
+    *result = CONF_VP(CONF_PV(va) + CONF_PV(vb));
     return 0;
 }
 
@@ -70,7 +48,7 @@ START_TEST(task_basics)
     al_loop *loop = conf_loop_new();
     void *v = NULL;
     ck_assert_int_eq(conf_run_task(loop, outer_sum, NULL, &v), 0);
-    ck_assert_int_eq(VI(v), 1042);
+    ck_assert_int_eq(CONF_PV(v), 1042);
     ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), 0);
     al_loop_free(loop);
 }
@@ -79,13 +57,7 @@ END_TEST
 static int return_error(void *arg, void **result)
 {
     (void)result;
-    return VI(arg);
-}
-
-static int await_future(void *arg, void **result)
-{
-    (void)result;
-    return al_await(arg);
+    return CONF_PV(arg);
 }
 
 static int return_positive(void *arg, void **result)
@@ -99,15 +71,15 @@ START_TEST(task_error_and_result_dtor)
     al_loop *loop = conf_loop_new();
     conf_reports rec = {0};
     al_loop_set_exception_handler(loop, conf_record_handler, &rec);
-    ck_assert_int_eq(conf_run_task(loop, return_error, IV(-EPIPE), NULL), -EPIPE);
+    ck_assert_int_eq(conf_run_task(loop, return_error, CONF_VP(-EPIPE), NULL), -EPIPE);
     ck_assert_int_eq(rec.count, 0); /* retrieved by run_until_complete */
     /* A positive return is success, not an "error" with a positive code. */
     void *v = NULL;
-    ck_assert_int_eq(conf_run_task(loop, return_positive, IV(8), &v), 0);
-    ck_assert_int_eq(VI(v), 8);
+    ck_assert_int_eq(conf_run_task(loop, return_positive, CONF_VP(8), &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 8);
 
     /* Nobody holds it: reported when the loop drops it. */
-    ck_assert_int_eq(al_task_new(loop, return_error, IV(-EPIPE), NULL, NULL), 0);
+    ck_assert_int_eq(al_task_new(loop, return_error, CONF_VP(-EPIPE), NULL, NULL), 0);
     al_future *f;
     al_future_new(loop, &f);
     al_future_set_result(f, NULL, NULL);
@@ -122,22 +94,15 @@ END_TEST
 
 /* ---- R31: names, set_result refused, bad function ------------------------ */
 
-static int noop_task(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    return 0;
-}
-
 START_TEST(task_names_and_set_methods)
 {
     al_loop *loop = conf_loop_new();
     al_task *a, *b, *c;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &a), 0);
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &b), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &a), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &b), 0);
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.name = "named";
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &c), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &c), 0);
     ck_assert_ptr_nonnull(al_task_name(a));
     ck_assert_int_eq(strncmp(al_task_name(a), "Task-", 5), 0);
     ck_assert_int_eq(atoi(al_task_name(b) + 5), atoi(al_task_name(a) + 5) + 1);
@@ -148,14 +113,14 @@ START_TEST(task_names_and_set_methods)
 
     /* Tasks complete themselves: set_result / set_error from outside fail
      * and leave the task untouched (asyncio: RuntimeError). */
-    ck_assert_int_eq(al_future_set_result(al_task_future(a), IV(1), NULL), -EINVAL);
+    ck_assert_int_eq(al_future_set_result(al_task_future(a), CONF_VP(1), NULL), -EINVAL);
     ck_assert_int_eq(al_future_set_error(al_task_future(a), -EIO), -EINVAL);
     ck_assert(!al_future_done(al_task_future(a)));
     ck_assert_ptr_eq(al_future_task(al_task_future(a)), a);
 
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(c)), 0);
     ck_assert(al_future_done(al_task_future(a)));
-    ck_assert_int_eq(al_future_set_result(al_task_future(a), IV(1), NULL), -EINVAL);
+    ck_assert_int_eq(al_future_set_result(al_task_future(a), CONF_VP(1), NULL), -EINVAL);
     al_task_unref(a);
     al_task_unref(b);
     al_task_unref(c);
@@ -170,18 +135,18 @@ START_TEST(task_default_names_sequence)
     conf_reports rec = {0};
     al_loop_set_exception_handler(loop, conf_record_handler, &rec);
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), 0);
     long first = atol(al_task_name(t) + 5);
     al_task_unref(t);
     for (long i = 1; i <= 1200; i++) {
-        ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+        ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), 0);
         char want[32];
         snprintf(want, sizeof want, "Task-%ld", first + i);
         ck_assert_str_eq(al_task_name(t), want);
         al_task_unref(t);
         if (i % 300 == 0) { /* another loop in between must not confuse it */
             al_loop *other = conf_loop_new();
-            ck_assert_int_eq(al_task_new(other, noop_task, NULL, NULL, &t), 0);
+            ck_assert_int_eq(al_task_new(other, conf_noop, NULL, NULL, &t), 0);
             ck_assert_str_eq(al_task_name(t), "Task-1");
             al_task_unref(t);
             al_loop_stop(other);
@@ -202,27 +167,27 @@ START_TEST(task_bad_creation)
     al_loop *loop = conf_loop_new();
     al_task *t = NULL;
     ck_assert_int_eq(al_task_new(loop, NULL, NULL, NULL, &t), -EINVAL);
-    ck_assert_int_eq(al_task_new(NULL, noop_task, NULL, NULL, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(NULL, conf_noop, NULL, NULL, &t), -EINVAL);
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.stack_size = 1;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), -EINVAL);
     o.stack_size = SIZE_MAX;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), -EINVAL);
     o.stack_size = (size_t)1 << 40;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), -EINVAL);
     ck_assert_ptr_null(t);
     ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), 0);
     o.stack_size = 0; /* the default */
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     al_task_unref(t);
     o.stack_size = 16 * 1024; /* a small stack */
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     al_task_unref(t);
     al_loop_close(loop);
     t = NULL;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), AL_ELOOPCLOSED);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), AL_ELOOPCLOSED);
     ck_assert_ptr_null(t);
     al_loop_free(loop);
 }
@@ -230,7 +195,7 @@ END_TEST
 
 /* ---- R32: current task ------------------------------------------------------- */
 
-static al_task *seen_in_cb = IV(1);
+static al_task *seen_in_cb = CONF_VP(1);
 static int current_in_cb(al_loop *loop, void *arg)
 {
     (void)loop;
@@ -246,9 +211,9 @@ static int interleave_a(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    ids[0] = al_current_task();
+    ids[0] = conf_self();
     ck_assert_int_eq(al_await(hand[0]), 0);
-    ck_assert_ptr_eq(al_current_task(), ids[0]);
+    ck_assert_ptr_eq(conf_self(), ids[0]);
     al_future_set_result(hand[1], NULL, NULL);
     return 0;
 }
@@ -257,17 +222,17 @@ static int interleave_b(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    ids[1] = al_current_task();
+    ids[1] = conf_self();
     al_future_set_result(hand[0], NULL, NULL);
     ck_assert_int_eq(al_await(hand[1]), 0);
-    ck_assert_ptr_eq(al_current_task(), ids[1]);
+    ck_assert_ptr_eq(conf_self(), ids[1]);
     return 0;
 }
 
 static int current_is_self(void *arg, void **result)
 {
     (void)arg;
-    *result = al_current_task();
+    *result = conf_self();
     return 0;
 }
 
@@ -279,7 +244,7 @@ START_TEST(task_current)
     al_task *t;
     ck_assert_int_eq(al_task_new(loop, current_is_self, NULL, NULL, &t), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
-    task_status(t, &v);
+    al_future_result(CONF_F(t), &v);
     ck_assert_ptr_eq(v, t);
     al_task_unref(t);
     al_call_soon(loop, current_in_cb, NULL, NULL);
@@ -331,9 +296,9 @@ static int yielder(void *arg, void **result)
 static int cancel_sleeping_main(void *arg, void **result)
 {
     (void)result;
-    al_task *t = spawn(arg ? yielder : sleeper, NULL);
-    ck_assert_int_eq(al_sleep(0), 0);
-    ck_assert_int_eq(al_sleep(0), 0);
+    al_task *t = conf_spawn(arg ? yielder : sleeper, NULL);
+    conf_s0();
+    conf_s0();
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert(!al_future_done(al_task_future(t)));
     ck_assert_int_eq(al_await(al_task_future(t)), AL_ECANCELLED);
@@ -351,7 +316,7 @@ START_TEST(task_cancel_sleeping_and_yielding)
     ck_assert_int_eq(conf_run_task(loop, cancel_sleeping_main, NULL, NULL), 0);
     CONF_LOG_EXPECT(&tlog, 1);
     double t0 = al_loop_time(loop);
-    ck_assert_int_eq(conf_run_task(loop, cancel_sleeping_main, IV(1), NULL), 0);
+    ck_assert_int_eq(conf_run_task(loop, cancel_sleeping_main, CONF_VP(1), NULL), 0);
     ck_assert_double_lt(al_loop_time(loop) - t0, 1.0);
     al_loop_free(loop);
 }
@@ -364,8 +329,8 @@ static int cancel_inner_main(void *arg, void **result)
     (void)arg;
     (void)result;
     al_future *f = new_future();
-    al_task *t = spawn(await_future, f);
-    ck_assert_int_eq(al_sleep(0), 0);
+    al_task *t = conf_spawn(conf_await_arg, f);
+    conf_s0();
     ck_assert_int_eq(al_future_cancel(f, NULL), 1); /* the awaited future */
     ck_assert_int_eq(al_await(al_task_future(t)), AL_ECANCELLED);
     ck_assert(al_future_cancelled(al_task_future(t)));
@@ -373,8 +338,8 @@ static int cancel_inner_main(void *arg, void **result)
     al_future_unref(f);
 
     f = new_future();
-    t = spawn(await_future, f);
-    ck_assert_int_eq(al_sleep(0), 0);
+    t = conf_spawn(conf_await_arg, f);
+    conf_s0();
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert(al_future_cancelled(f)); /* at once */
     ck_assert(!al_future_done(al_task_future(t)));
@@ -401,7 +366,7 @@ static int catching(void *arg, void **result)
     (void)arg;
     ck_assert_int_eq(al_await(fs[0]), 0);
     ck_assert_int_eq(al_await(fs[1]), AL_ECANCELLED);
-    *result = IV(42);
+    *result = CONF_VP(42);
     return 0;
 }
 
@@ -423,7 +388,7 @@ static int set_f2_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     (void)arg;
-    al_future_set_result(fs[2], IV(42), NULL);
+    al_future_set_result(fs[2], CONF_VP(42), NULL);
     return 0;
 }
 
@@ -446,8 +411,8 @@ static void run_catch_or_ignore(al_task_fn fn)
         al_call_soon(loop, set_f2_cb, NULL, NULL);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     void *v;
-    ck_assert_int_eq(task_status(t, &v), 0);
-    ck_assert_int_eq(VI(v), 42);
+    ck_assert_int_eq(al_future_result(CONF_F(t), &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 42);
     ck_assert(!al_future_cancelled(al_task_future(t)));
     if (fn == ignoring)
         ck_assert(!al_future_cancelled(fs[2]));
@@ -475,19 +440,19 @@ static int self_cancel_sleep(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_task_cancel(al_current_task(), NULL);
-    double t0 = al_loop_time(cur_loop());
+    al_task_cancel(conf_self(), NULL);
+    double t0 = conf_now();
     int rc = al_sleep(100);
     ck_assert_int_eq(rc, AL_ECANCELLED);
-    ck_assert_double_lt(al_loop_time(cur_loop()) - t0, 1.0); /* cancelled at once */
+    ck_assert_double_lt(conf_now() - t0, 1.0); /* cancelled at once */
     return rc;
 }
 
 static int self_cancel_return(void *arg, void **result)
 {
     (void)arg;
-    al_task_cancel(al_current_task(), "at end");
-    *result = IV(12);
+    al_task_cancel(conf_self(), "at end");
+    *result = CONF_VP(12);
     return 0;
 }
 
@@ -521,9 +486,9 @@ static int cancel_awaited_outer(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    nested_task = spawn(nested_body, NULL);
-    ck_assert_int_eq(al_sleep(0), 0);
-    al_task_cancel(al_current_task(), NULL);
+    nested_task = conf_spawn(nested_body, NULL);
+    conf_s0();
+    al_task_cancel(conf_self(), NULL);
     return al_await(al_task_future(nested_task));
 }
 
@@ -548,8 +513,8 @@ static int message_outer(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_task *t = spawn(sleeper, NULL);
-    ck_assert_int_eq(al_sleep(0), 0);
+    al_task *t = conf_spawn(sleeper, NULL);
+    conf_s0();
     al_task_cancel(t, cancel_msg_arg);
     int rc = al_await(al_task_future(t));
     al_task_unref(t);
@@ -560,7 +525,7 @@ static int message_before_start(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_task *t = spawn(sleeper, NULL);
+    al_task *t = conf_spawn(sleeper, NULL);
     al_task_cancel(t, cancel_msg_arg);
     int rc = al_await(al_task_future(t));
     ck_assert_int_eq(tlog.n, 0); /* the body never ran */
@@ -600,7 +565,7 @@ static int uncancel_body(void *arg, void **result)
     (void)result;
     int rc = al_sleep(10);
     if (rc == AL_ECANCELLED) {
-        conf_log_add(&tlog, al_task_uncancel(al_current_task()));
+        conf_log_add(&tlog, al_task_uncancel(conf_self()));
         rc = al_sleep(10);
     }
     return rc;
@@ -648,7 +613,7 @@ static int await_then_42(void *arg, void **result)
     int rc = al_await(arg);
     if (rc < 0)
         return rc;
-    *result = IV(42);
+    *result = CONF_VP(42);
     return 0;
 }
 
@@ -667,8 +632,8 @@ START_TEST(task_uncancel_resets_must_cancel)
     ck_assert_int_eq(al_task_uncancel(t), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     void *v;
-    task_status(t, &v);
-    ck_assert_int_eq(VI(v), 42);
+    al_future_result(CONF_F(t), &v);
+    ck_assert_int_eq(CONF_PV(v), 42);
     al_task_unref(t);
     al_future_unref(f);
     al_loop_free(loop);
@@ -700,9 +665,9 @@ static int structured_body(void *arg, void **result)
     (void)result;
     structured *st = arg;
     cur_st = st;
-    st_task = al_current_task();
+    st_task = conf_self();
     al_handle *h;
-    ck_assert_int_eq(al_call_later(cur_loop(), st->timeout, timeout_cb, NULL, &h), 0);
+    ck_assert_int_eq(al_call_later(conf_cur_loop(), st->timeout, timeout_cb, NULL, &h), 0);
     int rc = al_sleep(st->sleep);
     if (rc == 0)
         st->block_done = true;
@@ -712,7 +677,7 @@ static int structured_body(void *arg, void **result)
         rc = AL_ETIMEOUT;
     ck_assert_int_eq(al_task_cancelling(st_task), 0);
     st->result = rc;
-    ck_assert_int_eq(al_sleep(0), 0); /* outer code, unaffected */
+    conf_s0(); /* outer code, unaffected */
     st->outer_reached = true;
     return 0;
 }
@@ -853,9 +818,9 @@ START_TEST(task_pending_at_close)
     al_future *f;
     al_future_new(loop, &f);
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, await_future, f, NULL, &t), 0);
-    ck_assert_int_eq(al_task_new(loop, await_future, f, NULL, NULL), 0);
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, NULL), 0); /* never started */
+    ck_assert_int_eq(al_task_new(loop, conf_await_arg, f, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_await_arg, f, NULL, NULL), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, NULL), 0); /* never started */
     al_loop_stop(loop);
     al_loop_run_forever(loop);
     ck_assert_int_eq(al_loop_close(loop), 0);
@@ -871,13 +836,6 @@ END_TEST
 
 /* ---- R48-R50: sleep --------------------------------------------------------------- */
 
-static int cancel_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    al_task_cancel(arg, NULL);
-    return 0;
-}
-
 START_TEST(task_cancel_sleeping_task_by_timer)
 {
     al_loop *loop = conf_loop_new();
@@ -886,7 +844,7 @@ START_TEST(task_cancel_sleeping_task_by_timer)
     al_task *t;
     ck_assert_int_eq(al_task_new(loop, sleeper, &d, NULL, &t), 0);
     double t0 = al_loop_time(loop);
-    ck_assert_int_eq(al_call_later(loop, 0.1, cancel_cb, t, NULL), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.1, conf_cancel_cb, t, NULL), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), AL_ECANCELLED);
     double took = al_loop_time(loop) - t0;
     if (conf_is_virtual())
@@ -899,20 +857,13 @@ START_TEST(task_cancel_sleeping_task_by_timer)
 }
 END_TEST
 
-static int inc_cb(al_loop *loop, void *arg)
-{
-    (void)loop;
-    (*(int *)arg)++;
-    return 0;
-}
-
 static int sleep_zero_body(void *arg, void **result)
 {
     (void)result;
     int *x = arg;
-    ck_assert_int_eq(al_call_soon(cur_loop(), inc_cb, x, NULL), 0);
+    ck_assert_int_eq(al_call_soon(conf_cur_loop(), conf_count_cb, x, NULL), 0);
     ck_assert_int_eq(*x, 0);
-    ck_assert_int_eq(al_sleep(0), 0);
+    conf_s0();
     ck_assert_int_eq(*x, 1);
     ck_assert_int_eq(al_sleep(-1), 0); /* negative: same as 0 */
     return 0;
@@ -932,7 +883,7 @@ static int pingpong(void *arg, void **result)
 {
     (void)result;
     for (int i = 0; i < 3; i++) {
-        conf_log_add(&tlog, VI(arg));
+        conf_log_add(&tlog, CONF_PV(arg));
         al_sleep(0);
     }
     return 0;
@@ -943,8 +894,8 @@ START_TEST(task_sleep_zero_alternates)
     al_loop *loop = conf_loop_new();
     memset(&tlog, 0, sizeof tlog);
     al_task *a, *b;
-    al_task_new(loop, pingpong, IV(1), NULL, &a);
-    al_task_new(loop, pingpong, IV(2), NULL, &b);
+    al_task_new(loop, pingpong, CONF_VP(1), NULL, &a);
+    al_task_new(loop, pingpong, CONF_VP(2), NULL, &b);
     al_loop_run_until_complete(loop, al_task_future(b));
     CONF_LOG_EXPECT(&tlog, 1, 2, 1, 2, 1, 2);
     al_task_unref(a);
@@ -959,7 +910,7 @@ static int sleep_halves(void *arg, void **result)
     ck_assert_int_eq(al_sleep(0.05), 0);
     ck_assert_int_eq(al_sleep(0.05), 0);
     ck_assert_int_eq(al_sleep(NAN), -EINVAL);
-    *result = IV(7);
+    *result = CONF_VP(7);
     return 0;
 }
 
@@ -969,7 +920,7 @@ START_TEST(task_sleep)
     double t0 = al_loop_time(loop);
     void *v;
     ck_assert_int_eq(conf_run_task(loop, sleep_halves, NULL, &v), 0);
-    ck_assert_int_eq(VI(v), 7);
+    ck_assert_int_eq(CONF_PV(v), 7);
     double took = al_loop_time(loop) - t0;
     if (conf_is_virtual())
         ck_assert_double_eq_tol(took, 0.1, 1e-9);
@@ -986,8 +937,8 @@ static int sleep_cancel_main(void *arg, void **result)
     (void)arg;
     (void)result;
     double d = 10;
-    al_task *t = spawn(sleeper, &d);
-    ck_assert_int_eq(al_sleep(0), 0);
+    al_task *t = conf_spawn(sleeper, &d);
+    conf_s0();
     al_task_cancel(t, NULL);
     ck_assert_int_eq(al_await(al_task_future(t)), AL_ECANCELLED);
     al_task_unref(t);
@@ -1012,7 +963,7 @@ static int bad_awaits(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_task *self = al_current_task();
+    al_task *self = conf_self();
     ck_assert_int_eq(al_await(NULL), -EINVAL);
     ck_assert_int_eq(al_await(al_task_future(self)), AL_EINVALIDSTATE);
     al_future *f;
@@ -1020,7 +971,7 @@ static int bad_awaits(void *arg, void **result)
     ck_assert_int_eq(al_await(f), AL_EWRONGLOOP);
     al_future_unref(f);
     /* None of these suspended or disturbed the task. */
-    ck_assert_ptr_eq(al_current_task(), self);
+    ck_assert_ptr_eq(conf_self(), self);
     ck_assert_int_eq(al_task_cancelling(self), 0);
     /* Awaiting an already-done future does not suspend and returns its
      * status (asyncio: no yield). */
@@ -1067,7 +1018,7 @@ START_TEST(task_cancel_finished)
 {
     al_loop *loop = conf_loop_new();
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     ck_assert_int_eq(al_task_cancel(t, "late"), 0);
     ck_assert_int_eq(al_future_cancel(al_task_future(t), NULL), 0);
@@ -1091,7 +1042,7 @@ static void count_dtor(void *v)
 static int alloc_result(void *arg, void **result)
 {
     *result = malloc(16);
-    return VI(arg);
+    return CONF_PV(arg);
 }
 
 START_TEST(task_result_dtor)
@@ -1103,14 +1054,14 @@ START_TEST(task_result_dtor)
     int codes[] = {0, -EIO, AL_ECANCELLED};
     for (int i = 0; i < 3; i++) {
         al_task *t;
-        ck_assert_int_eq(al_task_new(loop, alloc_result, IV(codes[i]), &o, &t), 0);
+        ck_assert_int_eq(al_task_new(loop, alloc_result, CONF_VP(codes[i]), &o, &t), 0);
         ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), codes[i]);
         al_task_unref(t);
     }
     ck_assert_int_eq(dtor_count, 3);
     /* Moved out: the caller owns it. */
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, alloc_result, IV(0), &o, &t), 0);
+    ck_assert_int_eq(al_task_new(loop, alloc_result, CONF_VP(0), &o, &t), 0);
     al_loop_run_until_complete(loop, al_task_future(t));
     void *v = NULL;
     ck_assert_int_eq(al_future_take_result(al_task_future(t), &v), 0);
@@ -1142,10 +1093,10 @@ START_TEST(task_100k)
     /* Valgrind tracks at most ~30 k mappings: fewer guarded stacks there. */
     const int N = conf_many(100000);
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(al_task_new(loop, tiny, IV(i & 1), &o, NULL), 0);
+        ck_assert_int_eq(al_task_new(loop, tiny, CONF_VP(i & 1), &o, NULL), 0);
     ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), N);
     al_task *last;
-    ck_assert_int_eq(al_task_new(loop, tiny, IV(1), &o, &last), 0);
+    ck_assert_int_eq(al_task_new(loop, tiny, CONF_VP(1), &o, &last), 0);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(last)), 0);
     al_task_unref(last);
     ck_assert_int_eq(count_done, N + 1);
@@ -1204,10 +1155,10 @@ static int run_main(void *arg, void **result)
 {
     (void)arg;
     ck_assert_ptr_nonnull(al_current_task());
-    ck_assert_int_eq(al_run(noop_task, NULL, NULL), AL_ELOOPRUNNING);
-    ck_assert_int_eq(al_task_new(cur_loop(), leftover, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(al_sleep(0), 0);
-    *result = IV(5);
+    ck_assert_int_eq(al_run(conf_noop, NULL, NULL), AL_ELOOPRUNNING);
+    ck_assert_int_eq(al_task_new(conf_cur_loop(), leftover, NULL, NULL, NULL), 0);
+    conf_s0();
+    *result = CONF_VP(5);
     return 0;
 }
 
@@ -1216,9 +1167,9 @@ START_TEST(task_al_run)
     leftover_cancelled = 0;
     void *v = NULL;
     ck_assert_int_eq(al_run(run_main, NULL, &v), 0);
-    ck_assert_int_eq(VI(v), 5);
+    ck_assert_int_eq(CONF_PV(v), 5);
     ck_assert_int_eq(leftover_cancelled, 1);
-    ck_assert_int_eq(al_run(return_error, IV(-EIO), NULL), -EIO);
+    ck_assert_int_eq(al_run(return_error, CONF_VP(-EIO), NULL), -EIO);
     ck_assert_int_eq(al_run(NULL, NULL, NULL), -EINVAL);
 }
 END_TEST
@@ -1266,9 +1217,9 @@ AL_TEST_SUITE(suite_tasks)
 
 static int shared_child(void *arg, void **result)
 {
-    int local = VI(arg);
-    ck_assert_int_eq(al_sleep(0), 0);
-    *result = IV(local + 1);
+    int local = CONF_PV(arg);
+    conf_s0();
+    *result = CONF_VP(local + 1);
     return 0;
 }
 
@@ -1280,16 +1231,17 @@ static int shared_parent(void *arg, void **result)
     o.eager = 1; /* cannot run inside us (we hold the shared stack): starts lazily */
     al_task *kids[8];
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(al_task_new(cur_loop(), shared_child, IV(i * 10), &o, &kids[i]), 0);
+        ck_assert_int_eq(al_task_new(conf_cur_loop(), shared_child, CONF_VP(i * 10), &o, &kids[i]),
+                         0);
     int sum = 0;
     for (int i = 0; i < 8; i++) {
         void *v;
         ck_assert_int_eq(al_await(al_task_future(kids[i])), 0);
         al_future_result(al_task_future(kids[i]), &v);
-        sum += VI(v);
+        sum += CONF_PV(v);
         al_task_unref(kids[i]);
     }
-    *result = IV(sum);
+    *result = CONF_VP(sum);
     return 0;
 }
 
@@ -1303,14 +1255,14 @@ START_TEST(task_shared_stack)
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
     void *v;
     al_future_result(al_task_future(t), &v);
-    ck_assert_int_eq(VI(v), 280 + 8);
+    ck_assert_int_eq(CONF_PV(v), 280 + 8);
     al_task_unref(t);
     /* Bad flags and sizes. */
     o.flags = 0x80;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), -EINVAL);
     o.flags = AL_TASK_SHARED_STACK;
     o.stack_size = 512 * 1024;
-    ck_assert_int_eq(al_task_new(loop, noop_task, NULL, &o, &t), -EINVAL);
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, &o, &t), -EINVAL);
     al_loop_free(loop);
 }
 END_TEST
