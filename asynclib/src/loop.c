@@ -86,6 +86,10 @@ static void loop_destroy(al_loop *loop)
         loop->free_handles = h->next;
         free(h);
     }
+    while ((h = loop->ts_free)) {
+        loop->ts_free = h->next;
+        free(h);
+    }
     al__theap_free(&loop->timers);
     pthread_mutex_destroy(&loop->ts_lock);
     pthread_mutex_destroy(&loop->wait_lock);
@@ -279,24 +283,29 @@ int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out)
     return rc;
 }
 
+/* Foreign threads take handles from ts_free, a small stock that the loop
+ * refills from its own free list whenever it takes a batch of calls, so a
+ * steady stream of thread-safe calls (executor completions) allocates
+ * nothing. */
+#define AL_TS_FREE_STOCK 64
+
 int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop)
 {
-    al_handle *h = calloc(1, sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    h->loop = loop;
-    h->refs = 1;
-    h->fn = fn;
-    h->arg = arg;
-    h->drop = drop;
-    h->when = NAN;
     pthread_mutex_lock(&loop->ts_lock);
     /* Checked under the lock: close marks the loop closed under it. */
     if (loop->closed) {
         pthread_mutex_unlock(&loop->ts_lock);
-        free(h);
         return AL_ELOOPCLOSED;
     }
+    al_handle *h = loop->ts_free;
+    if (h) {
+        loop->ts_free = h->next;
+        loop->ts_free_count--;
+    } else if (!(h = malloc(sizeof *h))) {
+        pthread_mutex_unlock(&loop->ts_lock);
+        return -ENOMEM;
+    }
+    *h = (al_handle){.loop = loop, .refs = 1, .fn = fn, .arg = arg, .drop = drop, .when = NAN};
     bool first = loop->ts_queue.len == 0;
     al__queue_push(&loop->ts_queue, h);
     atomic_store(&loop->ts_len, loop->ts_queue.len);
@@ -323,6 +332,14 @@ static void take_threadsafe_calls(al_loop *loop)
     pthread_mutex_lock(&loop->ts_lock);
     al__queue_splice(&loop->ready, &loop->ts_queue);
     atomic_store(&loop->ts_len, 0);
+    while (loop->ts_free_count < AL_TS_FREE_STOCK && loop->free_handles) {
+        al_handle *h = loop->free_handles;
+        loop->free_handles = h->next;
+        loop->free_count--;
+        h->next = loop->ts_free;
+        loop->ts_free = h;
+        loop->ts_free_count++;
+    }
     pthread_mutex_unlock(&loop->ts_lock);
 }
 

@@ -53,6 +53,8 @@ struct al_loop {
     /* call_soon_threadsafe from foreign threads lands here first. */
     pthread_mutex_t ts_lock;
     al_handle_queue ts_queue;
+    al_handle *ts_free; /* handles for foreign threads, refilled by the loop */
+    size_t ts_free_count;
     atomic_size_t ts_len;
 
     /* The pure loops' wait: a condition variable on CLOCK_MONOTONIC. */
