@@ -155,6 +155,13 @@ void al__future_free(al_future *f)
         f->dtor(f->value);
     if (f->cancel_msg)
         free(f->cancel_msg);
+    /* Callbacks still registered on a pending future will never run. */
+    size_t n = f->ncbs;
+    f->ncbs = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f->cbs[i].drop)
+            f->cbs[i].drop(f->cbs[i].arg);
+    }
     if (f->cbs != f->cb_inline)
         free(f->cbs);
     al__obj_free(f->is_task ? AL_OBJ_TASK : AL_OBJ_FUTURE, f);
@@ -191,9 +198,12 @@ void al__future_finish(al_future *f, int state, int error, void *value, al_value
     size_t n = f->ncbs;
     f->ncbs = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = al__call_soon_done(f->loop, cbs[i].fn, f, cbs[i].arg);
-        if (rc < 0)
+        int rc = al__call_soon_done(f->loop, cbs[i].fn, f, cbs[i].arg, cbs[i].drop);
+        if (rc < 0) {
             al__report(f->loop, "Could not schedule a done-callback", rc, f, NULL);
+            if (cbs[i].drop)
+                cbs[i].drop(cbs[i].arg);
+        }
     }
 }
 
@@ -272,14 +282,19 @@ const char *al_future_cancel_message(const al_future *f)
 
 int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg)
 {
+    return al__future_add_done_callback_ex(f, fn, arg, NULL);
+}
+
+int al__future_add_done_callback_ex(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop)
+{
     if (!f || !fn)
         return -EINVAL;
     if (f->state != AL_PENDING)
-        return al__call_soon_done(f->loop, fn, f, arg);
-    return al__future_add_cb(f, fn, arg);
+        return al__call_soon_done(f->loop, fn, f, arg, drop);
+    return al__future_add_cb_ex(f, fn, arg, drop);
 }
 
-int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg)
+int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop)
 {
     size_t cap = f->cbs_cap * 2;
     al_done_cb *cbs = malloc(cap * sizeof *cbs);
@@ -290,10 +305,12 @@ int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg)
         free(f->cbs);
     f->cbs = cbs;
     f->cbs_cap = cap;
-    f->cbs[f->ncbs++] = (al_done_cb){fn, arg};
+    f->cbs[f->ncbs++] = (al_done_cb){fn, arg, drop};
     return 0;
 }
 
+/* A removed callback's drop hook is not called: the caller took it back on
+ * purpose and releases what arg holds itself. */
 int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg)
 {
     if (!f || !fn)

@@ -11,6 +11,7 @@ enum al_future_state { AL_PENDING, AL_RESULT, AL_ERROR, AL_CANCELLED };
 typedef struct al_done_cb {
     al_done_fn fn;
     void *arg;
+    al_drop_fn drop; /* NULL, or called instead of fn if fn will never run */
 } al_done_cb;
 
 #define AL_FUTURE_INLINE_CBS 2
@@ -44,17 +45,34 @@ static inline void al__future_unref(al_future *f)
     if (--f->refs == 0)
         al__future_free(f);
 }
-/* Registers fn(f, arg) on a pending f. -ENOMEM. */
-int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg);
-static inline int al__future_add_cb(al_future *f, al_done_fn fn, void *arg)
+/* Registers fn(f, arg) on a pending f (drop may be NULL, see
+ * al__future_add_done_callback_ex). -ENOMEM. */
+int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop);
+static inline int al__future_add_cb_ex(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop)
 {
     if (f->ncbs == f->cbs_cap)
-        return al__future_add_cb_slow(f, fn, arg);
+        return al__future_add_cb_slow(f, fn, arg, drop);
     f->cbs[f->ncbs].fn = fn;
     f->cbs[f->ncbs].arg = arg;
+    f->cbs[f->ncbs].drop = drop;
     f->ncbs++;
     return 0;
 }
+static inline int al__future_add_cb(al_future *f, al_done_fn fn, void *arg)
+{
+    return al__future_add_cb_ex(f, fn, arg, NULL);
+}
+/* al_future_add_done_callback with a drop hook: when fn(f, arg) will never
+ * run, drop(arg) is called instead, exactly once, so that arg's state is
+ * released. That is when
+ *   - the loop is closed while the call is queued (al_loop_close drops it),
+ *   - f completes on a closed loop (the call cannot be queued), or
+ *   - f is freed while still pending with the callback registered.
+ * al_future_remove_done_callback does NOT call drop: whoever removes a
+ * callback on purpose releases what it held. drop NULL is
+ * al_future_add_done_callback. Errors as al_future_add_done_callback (drop
+ * is not called on failure). */
+int al__future_add_done_callback_ex(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop);
 /* Transitions a pending future and schedules its callbacks. */
 void al__future_finish(al_future *f, int state, int error, void *value, al_value_dtor dtor,
                        const char *cancel_msg);

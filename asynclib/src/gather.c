@@ -4,7 +4,14 @@
  * child) and completes the outer future; a done-callback on the outer
  * future forwards its cancellation to the children. The state is
  * reference-counted: one reference for the children still to report, one
- * for the outer callback, so it outlives whichever runs last. */
+ * for the outer callback, so it outlives whichever runs last.
+ *
+ * Both callbacks have drop hooks, for when they never run (the loop is
+ * closed with them queued or registered): a dropped child counts as
+ * reported, and once every child is accounted for while the outer future
+ * is still pending, nothing can complete it any more: its callback is
+ * taken back and the state released. al_gather_wait keeps the gather
+ * future on a callback of the calling task (see guard_dropped). */
 #include "combinators_internal.h"
 #include "future_internal.h"
 
@@ -101,6 +108,29 @@ static int child_done(al_future *f, void *arg)
     return 0;
 }
 
+static int outer_done(al_future *outer, void *arg);
+
+/* child_done will never run (the loop closed): the child counts as done
+ * without a say in the outcome. */
+static void child_dropped(void *arg)
+{
+    gather_state *st = arg;
+    if (++st->nfinished < st->nuniq)
+        return;
+    if (!al_future_done(st->outer)) {
+        /* No child can complete the outer future any more: its callback
+         * would only forward a cancellation to children that are done. */
+        int removed = al_future_remove_done_callback(st->outer, outer_done, st);
+        st->refs -= removed; /* never the last: the children's is still held */
+    }
+    state_unref(st);
+}
+
+static void outer_dropped(void *arg)
+{
+    state_unref(arg);
+}
+
 static int outer_done(al_future *outer, void *arg)
 {
     gather_state *st = arg;
@@ -183,12 +213,12 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
     /* Register everything first so a failure leaves nothing behind. */
     size_t i = 0;
     for (; i < st->nuniq; i++) {
-        rc = al_future_add_done_callback(st->uniq[i], child_done, st);
+        rc = al__future_add_done_callback_ex(st->uniq[i], child_done, st, child_dropped);
         if (rc < 0)
             break;
     }
     if (rc == 0)
-        rc = al_future_add_done_callback(outer, outer_done, st);
+        rc = al__future_add_done_callback_ex(outer, outer_done, st, outer_dropped);
     if (rc < 0) {
         while (i-- > 0)
             al_future_remove_done_callback(st->uniq[i], child_done, st);
@@ -204,6 +234,24 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
     return 0;
 }
 
+/* The reference to the gather future that al_gather_wait's frame holds
+ * while it waits is carried by a done-callback on the calling task: if the
+ * loop is closed meanwhile, the task's stack is dropped without unwinding,
+ * the task ends, and the callback's drop hook releases the reference. The
+ * callback never runs otherwise (the task cannot end while the frame
+ * waits; the frame takes it back first). */
+static int guard_done(al_future *f, void *arg)
+{
+    (void)f;
+    al_future_unref(arg);
+    return 0;
+}
+
+static void guard_dropped(void *arg)
+{
+    al_future_unref(arg);
+}
+
 int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future **out)
 {
     al_task *self = al_current_task();
@@ -213,6 +261,9 @@ int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future
     int rc = al_gather(al_future_loop(al_task_future(self)), fs, n, return_errors, &g);
     if (rc < 0)
         return rc;
+    al_future *tf = al_task_future(self);
+    /* Out of memory: wait unguarded (only a close mid-wait would leak). */
+    bool guarded = al__future_add_done_callback_ex(tf, guard_done, g, guard_dropped) == 0;
     rc = al_await(g);
     if (rc == AL_ECANCELLED && al_future_cancelled(g)) {
         /* Our cancellation went to the gather: as asyncio, the awaiting task
@@ -228,6 +279,8 @@ int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future
             }
         }
     }
+    if (guarded)
+        al_future_remove_done_callback(tf, guard_done, g); /* the reference is ours again */
     if (out)
         *out = g;
     else

@@ -262,9 +262,10 @@ int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop)
     return 0;
 }
 
-int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg)
+int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg,
+                       al_drop_fn drop)
 {
-    int rc = al__call_soon(loop, NULL, arg, NULL);
+    int rc = al__call_soon(loop, NULL, arg, drop);
     if (rc < 0)
         return rc;
     al_handle *h = loop->ready.tail;

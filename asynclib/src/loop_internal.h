@@ -145,8 +145,10 @@ int al__call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop);
 /* A timer with a drop hook; *out gets a loop-side reference (may be NULL). */
 int al__call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_drop_fn drop,
                 al_handle **out);
-/* Queue done(f, arg) holding a reference to f (a future's done-callback). */
-int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg);
+/* Queue done(f, arg) holding a reference to f (a future's done-callback);
+ * drop (may be NULL) is called instead if the call is dropped. */
+int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_future *f, void *arg,
+                       al_drop_fn drop);
 /* Drops a loop-side or internal reference (no loop reference). */
 void al__handle_release(al_handle *h);
 /* Returns AL_ELOOPCLOSED / AL_EWRONGTHREAD / 0. */

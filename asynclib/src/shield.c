@@ -1,6 +1,8 @@
 /* shield: an outer future that mirrors the inner one, and whose
  * cancellation stays its own (asyncio.shield). A reference-counted link is
- * shared by the two done-callbacks. */
+ * shared by the two done-callbacks. Their drop hooks (the loop closed
+ * before they ran) release it too: a dropped inner callback means outer
+ * can no longer be completed, so outer's callback is taken back. */
 #include "future_internal.h"
 
 #include <asynclib/combinators.h>
@@ -44,6 +46,25 @@ static int inner_done(al_future *inner, void *arg)
     return 0;
 }
 
+static int outer_done(al_future *outer, void *arg);
+
+static void inner_dropped(void *arg)
+{
+    shield_link *l = arg;
+    if (!al_future_done(l->outer)) {
+        int removed = al_future_remove_done_callback(l->outer, outer_done, l);
+        while (removed-- > 0)
+            l->refs--; /* ours below is still held */
+    }
+    link_unref(l);
+}
+
+static void outer_dropped(void *arg)
+{
+    shield_link *l = arg;
+    (void)outer_done(l->outer, l); /* it queues nothing: safe on a closed loop */
+}
+
 static int outer_done(al_future *outer, void *arg)
 {
     (void)outer;
@@ -73,9 +94,9 @@ int al_shield(al_future *f, al_future **out)
         free(l);
         return rc;
     }
-    rc = al_future_add_done_callback(f, inner_done, l);
+    rc = al__future_add_done_callback_ex(f, inner_done, l, inner_dropped);
     if (rc == 0) {
-        rc = al_future_add_done_callback(l->outer, outer_done, l);
+        rc = al__future_add_done_callback_ex(l->outer, outer_done, l, outer_dropped);
         if (rc < 0)
             al_future_remove_done_callback(f, inner_done, l);
     }

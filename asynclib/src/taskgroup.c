@@ -4,7 +4,13 @@
  * the group cancels its parent at most once (parent_cancel_requested) and
  * withdraws that request on exit (gh-95289); when child errors are raised
  * while the parent is also cancelled from outside, the outside request is
- * re-armed so it is not lost (gh-116720). */
+ * re-armed so it is not lost (gh-116720).
+ *
+ * Between enter and exit the group belongs to its parent task's frame,
+ * which a loop close drops without unwinding: a done-callback on the
+ * parent (the guard) frees the group then, from its drop hook. */
+#include "future_internal.h"
+
 #include <asynclib/error.h>
 #include <asynclib/taskgroup.h>
 
@@ -31,6 +37,34 @@ int al_taskgroup_new(al_taskgroup **out)
     return *out ? 0 : -ENOMEM;
 }
 
+static int task_done_cb(al_future *f, void *arg);
+
+/* Runs only if the parent ended inside the group (it never exited). */
+static int guard_done(al_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    return 0;
+}
+
+/* The loop closed with the parent between enter and exit: its frame is
+ * gone, the group goes with it. */
+static void guard_dropped(void *arg)
+{
+    al_taskgroup *tg = arg;
+    for (size_t i = 0; i < tg->ntasks; i++) {
+        al_future *f = al_task_future(tg->tasks[i]);
+        if (!al_future_done(f))
+            al_future_remove_done_callback(f, task_done_cb, tg);
+        al_task_unref(tg->tasks[i]);
+    }
+    al_future_unref(tg->on_completed);
+    al_task_unref(tg->parent);
+    free(tg->tasks);
+    free(tg->errors);
+    free(tg);
+}
+
 int al_taskgroup_enter(al_taskgroup *tg)
 {
     if (!tg)
@@ -40,6 +74,9 @@ int al_taskgroup_enter(al_taskgroup *tg)
     al_task *parent = al_current_task();
     if (!parent)
         return AL_ENOTINTASK;
+    int rc = al__future_add_done_callback_ex(al_task_future(parent), guard_done, tg, guard_dropped);
+    if (rc < 0)
+        return rc;
     tg->loop = al_future_loop(al_task_future(parent));
     tg->parent = (al_task *)al_future_ref(al_task_future(parent));
     tg->entered = true;
@@ -181,6 +218,7 @@ int al_taskgroup_exit(al_taskgroup *tg, int body_status)
         tg->on_completed = NULL;
     }
     tg->exited = true;
+    al_future_remove_done_callback(al_task_future(tg->parent), guard_done, tg);
 
     if (tg->parent_cancel_requested) {
         /* Our own request must be withdrawn; if no other is left, the

@@ -3,8 +3,14 @@
  * The deadline callback cancels the task and marks the scope expiring; on
  * exit the scope takes back its own cancellation request (uncancel) and
  * reports AL_ETIMEOUT only if no request older than the scope remains, so
- * an outer scope or an external cancel is never mistaken for ours. */
-#include "loop_internal.h"
+ * an outer scope or an external cancel is never mistaken for ours.
+ *
+ * The scope's timer handle is held through a done-callback on its task
+ * (the guard): if the loop is closed while the scope is entered, the task's
+ * stack (where scopes usually live) is dropped without unwinding, and the
+ * guard's drop hook cancels and releases the handle, which would otherwise
+ * leak with the loop's memory it references. */
+#include "future_internal.h"
 
 #include <asynclib/error.h>
 #include <asynclib/timeout.h>
@@ -24,11 +30,31 @@ static int on_timeout(al_loop *loop, void *arg)
     return 0;
 }
 
+static void release_handle(al_handle *h)
+{
+    al_handle_cancel(h);
+    al_handle_unref(h);
+}
+
+/* Runs only if the task ended inside the scope (it never exited it). */
+static int guard_done(al_future *f, void *arg)
+{
+    (void)f;
+    release_handle(arg);
+    return 0;
+}
+
+static void guard_dropped(void *arg)
+{
+    release_handle(arg);
+}
+
 static void drop_handle(al_timeout *to)
 {
     if (to->handle) {
-        al_handle_cancel(to->handle);
-        al_handle_unref(to->handle);
+        /* Not registered any more: the guard took the handle with it. */
+        if (al_future_remove_done_callback(al_task_future(to->task), guard_done, to->handle) > 0)
+            release_handle(to->handle);
         to->handle = NULL;
     }
 }
@@ -44,9 +70,18 @@ int al_timeout_reschedule(al_timeout *to, double when)
     to->when = when;
     if (when == AL_FOREVER)
         return 0;
-    if (when <= al_loop_time(loop))
-        return al_call_soon(loop, on_timeout, to, &to->handle);
-    return al_call_at(loop, when, on_timeout, to, &to->handle);
+    al_handle *h;
+    int rc = when <= al_loop_time(loop) ? al_call_soon(loop, on_timeout, to, &h)
+                                        : al_call_at(loop, when, on_timeout, to, &h);
+    if (rc < 0)
+        return rc;
+    rc = al__future_add_done_callback_ex(al_task_future(to->task), guard_done, h, guard_dropped);
+    if (rc < 0) {
+        release_handle(h);
+        return rc;
+    }
+    to->handle = h;
+    return 0;
 }
 
 int al_timeout_enter_at(al_timeout *to, double when)

@@ -3,9 +3,14 @@
  * Each waiter keeps a small reference-counted state: the futures'
  * done-callbacks point at it, and a callback already queued by a finishing
  * future cannot be removed any more, so the state must outlive the waiting
- * task's call until every such callback has run. */
+ * task's call until every such callback has run.
+ *
+ * If the loop is closed meanwhile, nothing may be left behind: the
+ * callbacks' drop hooks release the state when they are dropped, and what
+ * a waiting task's frame holds is carried by a done-callback on the task
+ * itself (its stack is dropped without unwinding when the loop closes). */
 #include "combinators_internal.h"
-#include "loop_internal.h"
+#include "future_internal.h"
 
 #include <asynclib/combinators.h>
 #include <asynclib/error.h>
@@ -22,11 +27,19 @@ typedef struct wait_state {
     size_t counter;
     int return_when;
     al_future *waiter;
+    al_handle *timer; /* the timeout's, a loop-side reference (or NULL) */
+    size_t k;
+    al_future *uniq[]; /* the k distinct futures (borrowed) */
 } wait_state;
 
 static void wait_unref(wait_state *w)
 {
     if (--w->refs == 0) {
+        if (w->timer) {
+            /* Before the waiter: its reference keeps the loop's memory. */
+            al_handle_cancel(w->timer);
+            al__handle_release(w->timer);
+        }
         al_future_unref(w->waiter);
         free(w);
     }
@@ -47,6 +60,30 @@ static int wait_on_completion(al_future *f, void *arg)
         release_waiter(w->waiter);
     wait_unref(w);
     return 0;
+}
+
+/* wait_on_completion will never run (the loop closed, or the future was
+ * freed while pending): only its reference goes. */
+static void wait_completion_dropped(void *arg)
+{
+    wait_unref(arg);
+}
+
+/* The waiting frame's reference to the state is carried by a done-callback
+ * on the calling task: if the loop is closed while the task waits, its
+ * stack is dropped without unwinding, the task ends, and the callback's
+ * drop hook releases what the frame held. It never runs otherwise: the
+ * frame takes it back before returning, and the task cannot end first. */
+static int wait_guard_done(al_future *f, void *arg)
+{
+    (void)f;
+    wait_unref(arg);
+    return 0;
+}
+
+static void wait_guard_dropped(void *arg)
+{
+    wait_unref(arg);
 }
 
 static int wait_on_timeout(al_loop *loop, void *arg)
@@ -83,59 +120,64 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     al_task *self = al_current_task();
     if (!self)
         return AL_ENOTINTASK;
-    al_loop *loop = al_future_loop(al_task_future(self));
+    al_future *tf = al_task_future(self);
+    al_loop *loop = al_future_loop(tf);
     if (n == 0 || timeout != timeout || return_when < AL_FIRST_COMPLETED ||
         return_when > AL_ALL_COMPLETED)
         return -EINVAL;
     int rc = al__check_futures(loop, fs, n);
     if (rc < 0)
         return rc;
-    al_future **uniq = malloc(n * sizeof *uniq);
-    wait_state *w = calloc(1, sizeof *w);
-    if (!uniq || !w || al_future_new(loop, &w->waiter) < 0) {
-        free(uniq);
+    wait_state *w = calloc(1, sizeof *w + n * sizeof(al_future *));
+    if (!w || al_future_new(loop, &w->waiter) < 0) {
         free(w);
         return -ENOMEM;
     }
-    size_t k = distinct(fs, n, uniq);
-    w->refs = 1;
+    size_t k = distinct(fs, n, w->uniq);
+    w->k = k;
+    w->refs = 1; /* the frame's, carried by the guard on the task */
     w->counter = k;
     w->return_when = return_when;
-    al_handle *timer = NULL;
+    if (al__future_add_done_callback_ex(tf, wait_guard_done, w, wait_guard_dropped) < 0) {
+        wait_unref(w);
+        return -ENOMEM;
+    }
     if (timeout != AL_FOREVER) {
         rc = al__call_at(loop, al_loop_time(loop) + timeout, wait_on_timeout,
-                         al_future_ref(w->waiter), wait_timer_drop, &timer);
+                         al_future_ref(w->waiter), wait_timer_drop, &w->timer);
         if (rc < 0)
             al_future_unref(w->waiter);
     }
     size_t i = 0;
     for (; rc == 0 && i < k; i++) {
-        rc = al_future_add_done_callback(uniq[i], wait_on_completion, w);
+        rc = al__future_add_done_callback_ex(w->uniq[i], wait_on_completion, w,
+                                             wait_completion_dropped);
         if (rc == 0)
             w->refs++;
     }
     if (rc == 0)
         rc = al_await(w->waiter);
-    if (timer) {
-        al_handle_cancel(timer);
-        al__handle_release(timer);
+    al_future_remove_done_callback(tf, wait_guard_done, w); /* the frame's own again */
+    if (w->timer) {
+        al_handle_cancel(w->timer);
+        al__handle_release(w->timer);
+        w->timer = NULL;
     }
     for (size_t j = 0; j < i; j++) {
-        int removed = al_future_remove_done_callback(uniq[j], wait_on_completion, w);
+        int removed = al_future_remove_done_callback(w->uniq[j], wait_on_completion, w);
         while (removed-- > 0)
-            wait_unref(w);
+            w->refs--; /* never the last: the frame's is still held */
     }
-    wait_unref(w);
     if (rc == 0 || rc == AL_ECANCELLED) {
         size_t nd = 0, np = 0;
         for (size_t j = 0; j < k; j++) {
-            if (al_future_done(uniq[j])) {
+            if (al_future_done(w->uniq[j])) {
                 if (done)
-                    done[nd] = uniq[j];
+                    done[nd] = w->uniq[j];
                 nd++;
             } else {
                 if (pending)
-                    pending[np] = uniq[j];
+                    pending[np] = w->uniq[j];
                 np++;
             }
         }
@@ -144,7 +186,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
         if (npending)
             *npending = np;
     }
-    free(uniq);
+    wait_unref(w);
     return rc;
 }
 
@@ -245,6 +287,13 @@ static int ac_on_completion(al_future *f, void *arg)
     return 0;
 }
 
+/* ac_on_completion will never run (the loop closed): its reference goes,
+ * the future stays in todo (released with the iterator). */
+static void ac_completion_dropped(void *arg)
+{
+    ac_unref(arg);
+}
+
 static void ac_stop_watching(al_as_completed *it)
 {
     for (size_t i = 0; i < it->n; i++) {
@@ -293,7 +342,8 @@ int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double ti
     size_t i = 0;
     for (; rc == 0 && i < it->n; i++) {
         al_future_ref(it->todo[i]);
-        rc = al_future_add_done_callback(it->todo[i], ac_on_completion, it);
+        rc = al__future_add_done_callback_ex(it->todo[i], ac_on_completion, it,
+                                             ac_completion_dropped);
         if (rc < 0)
             al_future_unref(it->todo[i]);
         else
@@ -351,8 +401,14 @@ int al_as_completed_free(al_as_completed *it)
 {
     if (!it)
         return 0;
-    if (it->waiter)
-        return AL_EINVALIDSTATE;
+    if (it->waiter) {
+        if (!al_loop_is_closed(al_future_loop(it->waiter)))
+            return AL_EINVALIDSTATE;
+        /* The loop was closed with a task waiting in next: its stack was
+         * dropped, so the reference it held is released here. */
+        al_future_unref(it->waiter);
+        it->waiter = NULL;
+    }
     if (it->timer) {
         al_handle_cancel(it->timer);
         al_handle_unref(it->timer);

@@ -13,9 +13,17 @@
  * 0 or a negative value expires in the next loop iteration (as asyncio's
  * call_later); NaN is -EINVAL.
  *
- * Internal state lives until the done-callbacks it registered have run:
- * closing the loop while they are still queued leaks it (and the futures
- * it references). Run the loop until the combinators are done first.
+ * Closing the loop while a combinator is pending leaks nothing: its
+ * internal state lives until the done-callbacks it registered have run or
+ * have been dropped (the close drops queued calls, a future completed on a
+ * closed loop cannot queue them, a pending future freed drops its
+ * registrations), and what a task waiting inside wait, wait_for,
+ * gather_wait, as_completed_next or a TaskGroup holds is released with
+ * that task when the close drops it. The close ends tasks, not plain
+ * futures: a future that nobody completes stays referenced by a gather,
+ * shield or as_completed iterator watching it (complete or cancel it, or
+ * free the iterator). A TaskGroup entered by a task that the close drops
+ * before al_taskgroup_exit is freed with that task: do not free it again.
  *
  * Threads: the loop's thread only. The calls marked "inside a task"
  * suspend the calling task and fail with AL_ENOTINTASK elsewhere.
@@ -130,7 +138,8 @@ int al_as_completed_next(al_as_completed *it, al_future **f);
 /* Number of futures not yet returned by next. */
 size_t al_as_completed_remaining(const al_as_completed *it);
 /* Stops watching and releases the iterator (not while a task waits in
- * next: AL_EINVALIDSTATE). NULL is ignored. */
+ * next: AL_EINVALIDSTATE, unless the loop was closed meanwhile, which
+ * dropped that task). NULL is ignored. */
 int al_as_completed_free(al_as_completed *it);
 
 /* ---- shield ------------------------------------------------------------------------ */
