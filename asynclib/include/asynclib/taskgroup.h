@@ -22,7 +22,12 @@
  * Ownership: the group is the caller's (new/free). Children are ordinary
  * tasks of the loop; the group holds a reference to each until it is done;
  * al_taskgroup_create_task's *out is the caller's own reference. A group
- * once entered must be exited before it is freed.
+ * once entered must be exited before it is freed. One exception: if the
+ * loop is closed while the parent task is still between enter and exit,
+ * the close drops that task's stack (its exit never runs) and frees the
+ * group with it: a pointer to the group kept outside the parent's own
+ * stack must then not be freed or used again. Cancel or finish tasks
+ * before closing a loop (al_run does) and this never happens.
  *
  * Errors: AL_EINVALIDSTATE for misuse (enter twice; create_task before
  * enter, while shutting down after a failure, or once finished; exit
