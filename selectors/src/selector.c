@@ -183,14 +183,22 @@ static int sel_grow(sel_selector *sel, int fd)
     return 0;
 }
 
-int sel_register(sel_selector *sel, int fd, unsigned events, void *data)
+/* The validation shared by register and modify: usable selector, valid
+ * fd, non-empty known event mask. */
+static int check_args(const sel_selector *sel, int fd, unsigned events)
 {
     int rc = sel_usable(sel);
     if (rc < 0)
         return rc;
     if (fd < 0)
         return -EBADF;
-    if ((rc = sel_check_events(events)) < 0)
+    return sel_check_events(events);
+}
+
+int sel_register(sel_selector *sel, int fd, unsigned events, void *data)
+{
+    int rc = check_args(sel, fd, events);
+    if (rc < 0)
         return rc;
     if (sel_reg_get(sel, fd))
         return -EEXIST;
@@ -214,12 +222,8 @@ int sel_register(sel_selector *sel, int fd, unsigned events, void *data)
 
 int sel_modify(sel_selector *sel, int fd, unsigned events, void *data)
 {
-    int rc = sel_usable(sel);
+    int rc = check_args(sel, fd, events);
     if (rc < 0)
-        return rc;
-    if (fd < 0)
-        return -EBADF;
-    if ((rc = sel_check_events(events)) < 0)
         return rc;
     struct sel_reg *reg = sel_reg_get(sel, fd);
     if (!reg)

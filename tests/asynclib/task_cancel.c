@@ -15,15 +15,33 @@ static int await_then_12(void *arg, void **result)
 }
 
 /* test_cancel_both_task_and_inner_future */
+/* Setup shared by the cases below: a future, a task, one iteration. */
+static al_future *new_future(al_loop *loop)
+{
+    al_future *f = NULL;
+    ck_assert_int_eq(al_future_new(loop, &f), 0);
+    return f;
+}
+
+static al_task *start_task(al_loop *loop, al_task_fn fn, void *arg)
+{
+    al_task *t = NULL;
+    ck_assert_int_eq(al_task_new(loop, fn, arg, NULL, &t), 0);
+    return t;
+}
+
+static void one_iteration(al_loop *loop)
+{
+    al_loop_stop(loop); /* stop before run: exactly one iteration */
+    al_loop_run_forever(loop);
+}
+
 START_TEST(cancel_both_task_and_inner_future)
 {
     al_loop *loop = conf_loop_new();
-    al_future *f;
-    al_future_new(loop, &f);
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, await_then_12, f, NULL, &t), 0);
-    al_loop_stop(loop);
-    al_loop_run_forever(loop);
+    al_future *f = new_future(loop);
+    al_task *t = start_task(loop, await_then_12, f);
+    one_iteration(loop);
     ck_assert_int_eq(al_future_cancel(f, NULL), 1);
     ck_assert_int_eq(al_task_cancel(t, NULL), 1); /* f is done: must-cancel */
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), AL_ECANCELLED);
@@ -40,12 +58,9 @@ END_TEST
 START_TEST(cancel_after_result_before_wakeup)
 {
     al_loop *loop = conf_loop_new();
-    al_future *f;
-    al_future_new(loop, &f);
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, await_then_12, f, NULL, &t), 0);
-    al_loop_stop(loop);
-    al_loop_run_forever(loop);
+    al_future *f = new_future(loop);
+    al_task *t = start_task(loop, await_then_12, f);
+    one_iteration(loop);
     al_future_set_result(f, NULL, NULL);
     ck_assert_int_eq(al_task_cancel(t, "late"), 1);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), AL_ECANCELLED);
@@ -82,14 +97,10 @@ static int outer_awaits_inner(void *arg, void **result)
 START_TEST(cancel_inner_task_swallows)
 {
     al_loop *loop = conf_loop_new();
-    al_future *f;
-    al_future_new(loop, &f);
-    al_task *outer;
-    ck_assert_int_eq(al_task_new(loop, outer_awaits_inner, f, NULL, &outer), 0);
-    al_loop_stop(loop);
-    al_loop_run_forever(loop);
-    al_loop_stop(loop);
-    al_loop_run_forever(loop); /* outer parked on inner, inner on f */
+    al_future *f = new_future(loop);
+    al_task *outer = start_task(loop, outer_awaits_inner, f);
+    one_iteration(loop);
+    one_iteration(loop); /* outer parked on inner, inner on f */
     ck_assert_int_eq(al_task_cancel(outer, NULL), 1);
     ck_assert_int_eq(al_task_cancelling(outer), 1);
     ck_assert_int_eq(al_task_cancelling(inner_task), 1);
@@ -111,13 +122,10 @@ END_TEST
 START_TEST(cancel_shared_future)
 {
     al_loop *loop = conf_loop_new();
-    al_future *f;
-    al_future_new(loop, &f);
-    al_task *a, *b;
-    al_task_new(loop, await_then_12, f, NULL, &a);
-    al_task_new(loop, await_then_12, f, NULL, &b);
-    al_loop_stop(loop);
-    al_loop_run_forever(loop);
+    al_future *f = new_future(loop);
+    al_task *a = start_task(loop, await_then_12, f);
+    al_task *b = start_task(loop, await_then_12, f);
+    one_iteration(loop);
     al_task_cancel(a, NULL);
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(b)), AL_ECANCELLED);
     ck_assert(al_future_cancelled(al_task_future(a)));
