@@ -331,21 +331,35 @@ static int stop_loop_cb(al_future *f, void *arg)
     return al_loop_stop(f->loop);
 }
 
-int al_loop_run_until_complete(al_loop *loop, al_future *f)
+/* Validate, then act (asyncio checks closed and running first): a refused
+ * call must not leave its stop callback on f, or a done f would stop the
+ * loop that is running. */
+int al_loop_run_until_done(al_loop *loop, al_future *f, int *status)
 {
     if (!loop || !f)
         return -EINVAL;
     if (f->loop != loop)
         return AL_EWRONGLOOP;
-    if (loop->closed)
-        return AL_ELOOPCLOSED;
+    int rc = al__loop_can_run(loop);
+    if (rc < 0)
+        return rc;
     al_future_ref(f);
-    int rc = al_future_add_done_callback(f, stop_loop_cb, NULL);
-    if (rc == 0)
+    rc = al_future_add_done_callback(f, stop_loop_cb, NULL);
+    if (rc == 0) {
         rc = al_loop_run_forever(loop);
-    al_future_remove_done_callback(f, stop_loop_cb, NULL);
-    if (rc == 0)
-        rc = f->state == AL_PENDING ? AL_ESTOPPED : al_future_error(f);
+        al_future_remove_done_callback(f, stop_loop_cb, NULL);
+    }
+    if (rc == 0 && f->state == AL_PENDING)
+        rc = AL_ESTOPPED;
+    if (rc == 0 && status)
+        *status = al_future_error(f);
     al_future_unref(f);
     return rc;
+}
+
+int al_loop_run_until_complete(al_loop *loop, al_future *f)
+{
+    int status = 0;
+    int rc = al_loop_run_until_done(loop, f, &status);
+    return rc < 0 ? rc : status;
 }

@@ -460,7 +460,7 @@ static void run_once(al_loop *loop)
     }
 }
 
-static int run_begin(al_loop *loop)
+int al__loop_can_run(const al_loop *loop)
 {
     if (!loop)
         return -EINVAL;
@@ -468,6 +468,14 @@ static int run_begin(al_loop *loop)
         return AL_ELOOPCLOSED;
     if (loop->running || tl_running)
         return AL_ELOOPRUNNING;
+    return 0;
+}
+
+static int run_begin(al_loop *loop)
+{
+    int rc = al__loop_can_run(loop);
+    if (rc < 0)
+        return rc;
     loop->running = true;
     loop->thread = pthread_self();
     atomic_store(&loop->owner, this_thread());

@@ -151,6 +151,9 @@ int al__call_soon_done(al_loop *loop, int (*done)(al_future *, void *), al_futur
                        al_drop_fn drop);
 /* Drops a loop-side or internal reference (no loop reference). */
 void al__handle_release(al_handle *h);
+/* Whether al_loop_run_forever would start: -EINVAL, AL_ELOOPCLOSED,
+ * AL_ELOOPRUNNING (this loop or another on this thread) or 0. */
+int al__loop_can_run(const al_loop *loop);
 /* Returns AL_ELOOPCLOSED / AL_EWRONGTHREAD / 0. */
 int al__loop_check(al_loop *loop);
 void al__loop_ref(al_loop *loop);

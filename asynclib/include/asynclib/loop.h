@@ -75,10 +75,21 @@ const char *al_loop_name(const al_loop *loop);
  * AL_ELOOPRUNNING (this loop, or another loop on this thread, is running). */
 int al_loop_run_forever(al_loop *loop);
 
-/* Runs until future f is done and returns f's status (0 when it has a
- * result, its error, or AL_ECANCELLED); AL_ESTOPPED if the loop was stopped
- * first (f stays pending); AL_EWRONGLOOP if f belongs to another loop; the
- * errors of al_loop_run_forever. The future stays owned by the caller. */
+/* Runs until future f is done (asyncio's run_until_complete). Returns 0
+ * once f is done, with f's status in *status (may be NULL): 0 when f has a
+ * result, its error, or AL_ECANCELLED; reading it marks an error as
+ * retrieved. Otherwise, and then *status is untouched: AL_ESTOPPED when the
+ * loop was stopped first (f stays pending), or a refusal that changed
+ * nothing (no callback is left on f, nothing is queued): -EINVAL (NULL
+ * loop or f), AL_EWRONGLOOP (f belongs to another loop), AL_ELOOPCLOSED,
+ * AL_ELOOPRUNNING (this loop, or another loop on this thread, is running).
+ * The future stays owned by the caller. */
+int al_loop_run_until_done(al_loop *loop, al_future *f, int *status);
+
+/* al_loop_run_until_done returning f's status directly: f's status when f
+ * got done, else the codes above. The two share one space (a future may
+ * fail with any code, AL_ELOOPRUNNING included): use al_loop_run_until_done
+ * to tell a refusal from a failure without reading the future. */
 int al_loop_run_until_complete(al_loop *loop, al_future *f);
 
 /* Asks the loop to stop after the current iteration. Before run_forever,
