@@ -4,7 +4,6 @@
 #include "future_internal.h"
 
 #include <asynclib/error.h>
-#include <asynclib/task.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -61,6 +60,8 @@ static void cache_key_init(void)
 
 void *al__obj_alloc(int cls, size_t size)
 {
+    if (cls == AL_OBJ_HEAP)
+        return calloc(1, size);
 #if AL_OBJ_CACHE
     obj_cache *c = &tl_cache;
     void *p = c->head[cls];
@@ -78,6 +79,10 @@ void *al__obj_alloc(int cls, size_t size)
 
 void al__obj_free(int cls, void *p)
 {
+    if (cls == AL_OBJ_HEAP) {
+        free(p);
+        return;
+    }
 #if AL_OBJ_CACHE
     obj_cache *c = &tl_cache;
     if (c->n[cls] < AL_OBJ_CACHE_MAX) {
@@ -101,9 +106,12 @@ void al__obj_free(int cls, void *p)
     free(p);
 }
 
-void al__future_init(al_future *f, al_loop *loop)
+const al_future_class al__future_plain = {.obj = AL_OBJ_FUTURE};
+
+void al__future_init(al_future *f, al_loop *loop, const al_future_class *cls)
 {
     f->loop = loop;
+    f->cls = cls;
     f->refs = 1;
     f->state = AL_PENDING;
     f->cbs = f->cb_inline;
@@ -121,7 +129,7 @@ int al_future_new(al_loop *loop, al_future **out)
     al_future *f = al__obj_alloc(AL_OBJ_FUTURE, sizeof *f);
     if (!f)
         return -ENOMEM;
-    al__future_init(f, loop);
+    al__future_init(f, loop, &al__future_plain);
     *out = f;
     return 0;
 }
@@ -142,15 +150,16 @@ void al_future_unref(al_future *f)
 void al__future_free(al_future *f)
 {
     al_loop *loop = f->loop;
+    const al_future_class *cls = f->cls;
     if (f->state == AL_ERROR && !f->retrieved) {
         f->refs = 1; /* the handler may look at it */
-        al__report(loop,
-                   f->is_task ? "Task exception was never retrieved"
-                              : "Future exception was never retrieved",
-                   f->error, f, f->is_task ? (al_task *)f : NULL);
+        if (cls->unretrieved)
+            cls->unretrieved(f);
+        else
+            al__report(loop, "Future exception was never retrieved", f->error, f, NULL);
     }
-    if (f->is_task)
-        al__task_destroy(f);
+    if (cls->destroy)
+        cls->destroy(f);
     if (f->dtor)
         f->dtor(f->value);
     if (f->cancel_msg)
@@ -164,8 +173,20 @@ void al__future_free(al_future *f)
     }
     if (f->cbs != f->cb_inline)
         free(f->cbs);
-    al__obj_free(f->is_task ? AL_OBJ_TASK : AL_OBJ_FUTURE, f);
+    al__obj_free(cls->obj, f);
     al__loop_unref(loop);
+}
+
+void al__future_reset(al_future *f)
+{
+    free(f->cancel_msg);
+    f->cancel_msg = NULL;
+    f->state = AL_PENDING;
+    f->error = 0;
+    f->value = NULL;
+    f->dtor = NULL;
+    f->retrieved = false;
+    f->ncbs = 0;
 }
 
 al_loop *al_future_loop(const al_future *f)
@@ -209,7 +230,7 @@ void al__future_finish(al_future *f, int state, int error, void *value, al_value
 
 int al_future_set_result(al_future *f, void *value, al_value_dtor dtor)
 {
-    if (!f || f->is_task)
+    if (!f || f->cls->completes_itself)
         return -EINVAL;
     if (f->state != AL_PENDING)
         return AL_EINVALIDSTATE;
@@ -219,7 +240,7 @@ int al_future_set_result(al_future *f, void *value, al_value_dtor dtor)
 
 int al_future_set_error(al_future *f, int error)
 {
-    if (!f || f->is_task || error >= 0 || error == AL_ECANCELLED)
+    if (!f || f->cls->completes_itself || error >= 0 || error == AL_ECANCELLED)
         return -EINVAL;
     if (f->state != AL_PENDING)
         return AL_EINVALIDSTATE;
@@ -231,8 +252,13 @@ int al_future_cancel(al_future *f, const char *message)
 {
     if (!f)
         return -EINVAL;
-    if (f->is_task)
-        return al_task_cancel((al_task *)f, message);
+    if (f->cls->cancel)
+        return f->cls->cancel(f, message);
+    return al__future_cancel_plain(f, message);
+}
+
+int al__future_cancel_plain(al_future *f, const char *message)
+{
     /* As asyncio's cancel(): even on a done future it counts as looking at
      * the outcome, so an error is no longer reported as never retrieved. */
     f->retrieved = true;

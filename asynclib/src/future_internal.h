@@ -1,4 +1,7 @@
-/* Future state shared with task.c (a task is a future with more fields). */
+/* The future's private state, shared with its subtypes (a task, a gather
+ * future, a waiter node: each is a struct whose first member is an
+ * al_future). The base knows nothing of its subtypes: what differs per
+ * kind is in the future's class table (al_future_class). */
 #ifndef ASYNCLIB_FUTURE_INTERNAL_H
 #define ASYNCLIB_FUTURE_INTERNAL_H
 
@@ -16,12 +19,45 @@ typedef struct al_done_cb {
 
 #define AL_FUTURE_INLINE_CBS 2
 
+/* Zeroed memory for a future or a task, from a per-thread cache of freed
+ * ones (no malloc on hot paths); al__obj_free returns it. AL_OBJ_HEAP is
+ * plain calloc/free (a subtype of its own size). */
+enum { AL_OBJ_FUTURE, AL_OBJ_TASK, AL_OBJ_CLASSES, AL_OBJ_HEAP = AL_OBJ_CLASSES };
+void *al__obj_alloc(int cls, size_t size);
+void al__obj_free(int cls, void *p);
+
+/* What differs per kind of future. One static const table per subtype;
+ * every member may be NULL / zero for the plain future's behaviour. None
+ * of them is on the await path (await, completion and the callbacks are
+ * the base's alone). */
+typedef struct al_future_class {
+    /* al_future_cancel(f, message) on a future of this class: 1 if a
+     * cancellation was requested, 0 if not (see al_future_cancel). NULL:
+     * the plain future's, al__future_cancel_plain. */
+    int (*cancel)(al_future *f, const char *message);
+    /* Releases the subtype's own fields; called by the last unref before
+     * the base releases its value, message and callbacks. NULL: none. */
+    void (*destroy)(al_future *f);
+    /* Reports an error nobody retrieved (the last unref of a future that
+     * ended with one, f->refs set to 1 meanwhile). NULL: the plain
+     * future's "Future exception was never retrieved". */
+    void (*unretrieved)(al_future *f);
+    /* Where the memory goes when the last reference does (AL_OBJ_*). */
+    unsigned char obj;
+    /* Completes itself: al_future_set_result/set_error refuse it (-EINVAL),
+     * as for a task, which ends with its body. */
+    bool completes_itself;
+} al_future_class;
+
+/* The plain future's class (al_future_new, waiter nodes). */
+extern const al_future_class al__future_plain;
+
 struct al_future {
     al_loop *loop;
+    const al_future_class *cls;
     unsigned refs;
     unsigned char state;
     bool retrieved; /* the error was looked at: no "never retrieved" report */
-    bool is_task;
     int error;
     void *value;
     al_value_dtor dtor;
@@ -31,7 +67,18 @@ struct al_future {
     al_done_cb cb_inline[AL_FUTURE_INLINE_CBS];
 };
 
-void al__future_init(al_future *f, al_loop *loop);
+/* A pending future of class cls on loop, one reference (the caller's);
+ * takes a reference to the loop. f is zeroed memory. */
+void al__future_init(al_future *f, al_loop *loop, const al_future_class *cls);
+/* Makes a done future whose only reference is the caller's pending again
+ * (same loop and class), for reuse: its value's destructor is NOT called
+ * (the caller took or never set one), its message is freed, its callbacks
+ * are forgotten (the array, if it grew, is kept). */
+void al__future_reset(al_future *f);
+/* The plain future's cancel: pending -> cancelled with message (1), else 0;
+ * in both cases the error counts as retrieved. For subtypes whose cancel
+ * ends in the plain one. */
+int al__future_cancel_plain(al_future *f, const char *message);
 /* Frees f once its last reference is gone (al_future_unref's slow path). */
 void al__future_free(al_future *f);
 /* Hot-path forms of ref/unref/add_done_callback for the pure layer's own
@@ -76,14 +123,5 @@ int al__future_add_done_callback_ex(al_future *f, al_done_fn fn, void *arg, al_d
 /* Transitions a pending future and schedules its callbacks. */
 void al__future_finish(al_future *f, int state, int error, void *value, al_value_dtor dtor,
                        const char *cancel_msg);
-/* task.c: releases a task's own fields before the future part is freed. */
-void al__task_destroy(al_future *f);
-
-/* Zeroed memory for a future or a task, from a per-thread cache of freed
- * ones (no malloc on hot paths); al__obj_free returns it. A task's memory
- * is freed by al_future_unref, so tasks must use AL_OBJ_TASK. */
-enum { AL_OBJ_FUTURE, AL_OBJ_TASK, AL_OBJ_CLASSES };
-void *al__obj_alloc(int cls, size_t size);
-void al__obj_free(int cls, void *p);
 
 #endif

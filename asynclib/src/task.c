@@ -35,6 +35,7 @@ struct al_task {
 };
 
 static void task_step(al_task *t);
+static const al_future_class task_class;
 
 static int task_step_cb(al_loop *loop, void *arg)
 {
@@ -262,8 +263,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     al_task *t = al__obj_alloc(AL_OBJ_TASK, sizeof *t);
     if (!t)
         return -ENOMEM;
-    al__future_init(&t->fut, loop);
-    t->fut.is_task = true;
+    al__future_init(&t->fut, loop, &task_class);
     t->fn = fn;
     t->arg = arg;
     t->result_dtor = opts->result_dtor;
@@ -282,7 +282,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     if (rc == 0 && !eager)
         rc = al__call_soon(loop, task_step_cb, t, NULL);
     if (rc < 0) {
-        al_future_unref(&t->fut); /* al__task_destroy copes with the partial task */
+        al_future_unref(&t->fut); /* task_destroy copes with the partial task */
         return rc;
     }
     al_coro_set_name(t->coro, t->name);
@@ -294,7 +294,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     return 0;
 }
 
-void al__task_destroy(al_future *f)
+static void task_destroy(al_future *f)
 {
     al_task *t = (al_task *)f;
     al_coro_free(t->coro);
@@ -302,6 +302,26 @@ void al__task_destroy(al_future *f)
     if (t->name != t->name_inline)
         free(t->name);
 }
+
+static void task_unretrieved(al_future *f)
+{
+    al__report(f->loop, "Task exception was never retrieved", f->error, f, (al_task *)f);
+}
+
+static int task_cancel_method(al_future *f, const char *message)
+{
+    return al_task_cancel((al_task *)f, message);
+}
+
+/* A task is a future that completes itself, cancels as asyncio's
+ * Task.cancel and owns a coroutine, a name and a message. */
+static const al_future_class task_class = {
+    .cancel = task_cancel_method,
+    .destroy = task_destroy,
+    .unretrieved = task_unretrieved,
+    .obj = AL_OBJ_TASK,
+    .completes_itself = true,
+};
 
 /* Close with tasks still pending: asyncio would garbage-collect them with
  * "Task was destroyed but it is pending!". Their stacks are dropped without
@@ -350,7 +370,7 @@ al_future *al_task_future(al_task *t)
 
 al_task *al_future_task(al_future *f)
 {
-    return f && f->is_task ? (al_task *)f : NULL;
+    return f && f->cls == &task_class ? (al_task *)f : NULL;
 }
 
 void al_task_unref(al_task *t)

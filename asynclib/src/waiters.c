@@ -71,21 +71,6 @@ int al__check_task(al_loop *loop)
     return 0;
 }
 
-/* A recycled node is a pending future again; only its callback array (if
- * it grew) is kept. */
-static void waiter_reset(al_waiter *w)
-{
-    al_future *f = &w->fut;
-    free(f->cancel_msg);
-    f->cancel_msg = NULL;
-    f->state = AL_PENDING;
-    f->error = 0;
-    f->value = NULL;
-    f->dtor = NULL;
-    f->retrieved = false;
-    f->ncbs = 0;
-}
-
 static al_waiter *waiter_get(al_waitq *q)
 {
     al_waiter *w = q->pool_head;
@@ -95,7 +80,7 @@ static al_waiter *waiter_get(al_waitq *q)
         if (!q->pool_head)
             q->pool_tail = NULL;
         q->npool--;
-        waiter_reset(w);
+        al__future_reset(&w->fut); /* a pending future again */
         return w;
     }
     /* calloc, not al__obj_alloc: that cache holds blocks of a future's
@@ -103,7 +88,7 @@ static al_waiter *waiter_get(al_waitq *q)
      * is fine: a node is larger than the future it will be reused as. */
     w = calloc(1, sizeof *w);
     if (w)
-        al__future_init(&w->fut, q->loop);
+        al__future_init(&w->fut, q->loop, &al__future_plain);
     return w;
 }
 
