@@ -5,12 +5,14 @@
  * the worker, then the completion queued back with call_soon_threadsafe).
  * Whoever lets go last frees it, so neither a cancelled future nor a closed
  * loop leaves a worker writing to freed memory. */
+#include "deadline.h"
 #include "future_internal.h"
 
 #include <asynclib/error.h>
 #include <asynclib/executor.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,6 +129,9 @@ static int job_future_done(al_future *f, void *arg)
     return 0;
 }
 
+/* Every outcome releases the stored result exactly once: moved into the
+ * future on success, else released here (an error after storing one), or
+ * by job_release when nobody wants it any more (cancelled, loop closed). */
 static int job_complete(al_loop *loop, void *arg)
 {
     (void)loop;
@@ -135,14 +140,17 @@ static int job_complete(al_loop *loop, void *arg)
     if (f && f->state == AL_PENDING) {
         /* Not a cancellation: our own done-callback must not see it. */
         al_future_remove_done_callback(f, job_future_done, job);
-        if (job->rc == 0)
+        if (job->rc >= 0) {
             al__future_finish(f, AL_RESULT, 0, job->result, job->dtor, NULL);
-        else
-            al__future_finish(f, AL_ERROR, job->rc < 0 ? job->rc : AL_EFAILED, NULL, NULL, NULL);
-        job->result = NULL;
+            job->result = NULL;
+        } else if (job->rc == AL_ECANCELLED) {
+            al__future_finish(f, AL_CANCELLED, AL_ECANCELLED, NULL, NULL, NULL);
+        } else {
+            al__future_finish(f, AL_ERROR, job->rc, NULL, NULL, NULL);
+        }
     }
     job_detach(job);
-    job_release(job); /* the pool side's reference */
+    job_release(job); /* the pool side's reference; a result left is released */
     return 0;
 }
 
@@ -201,12 +209,26 @@ static al_executor *executor_get(al_loop *loop)
         return NULL;
     pthread_mutex_init(&ex->lock, NULL);
     pthread_cond_init(&ex->work, NULL);
-    pthread_cond_init(&ex->exited, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ex->exited, &attr);
+    pthread_condattr_destroy(&attr);
     ex->max = loop->executor_workers > 0 ? loop->executor_workers : default_workers();
     atomic_init(&ex->refs, 1);
     ex->loop = loop;
     loop->executor = ex;
     return ex;
+}
+
+/* Undoes executor_get's creation of a pool that got no thread. */
+static void executor_forget(al_loop *loop, bool fresh)
+{
+    al_executor *ex = loop->executor;
+    if (!fresh || !ex)
+        return;
+    loop->executor = NULL;
+    executor_release(ex);
 }
 
 /* Caller holds ex->lock. */
@@ -237,6 +259,9 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
         return rc;
     if (loop->executor_shut)
         return AL_EINVALIDSTATE;
+    /* A refusal leaves no pool behind: al_loop_set_executor_workers still
+     * works after a failed first submission. */
+    bool fresh = loop->executor == NULL;
     al_executor *ex = executor_get(loop);
     al_job *job = ex ? calloc(1, sizeof *job) : NULL;
     al_future *f = NULL;
@@ -244,6 +269,7 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
         al_future_add_done_callback(f, job_future_done, job) < 0) {
         al_future_unref(f);
         free(job);
+        executor_forget(loop, fresh);
         return -ENOMEM;
     }
     job->loop = loop;
@@ -264,6 +290,7 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
         al_future_unref(f);
         al_future_unref(f);
         free(job);
+        executor_forget(loop, fresh);
         return -EAGAIN;
     }
     if (ex->tail)
@@ -328,7 +355,7 @@ void al__executor_shutdown_nowait(al_loop *loop)
 
 int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
 {
-    if (!loop || timeout != timeout)
+    if (!loop || isnan(timeout))
         return -EINVAL;
     int rc = al__loop_check(loop);
     if (rc < 0)
@@ -341,19 +368,16 @@ int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
      * deliver their results, until close cuts them off. */
     executor_stop(ex, false);
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    if (timeout >= 0) {
-        long ns = deadline.tv_nsec + (long)((timeout - (double)(long)timeout) * 1e9);
-        deadline.tv_sec += (time_t)timeout + ns / 1000000000L;
-        deadline.tv_nsec = ns % 1000000000L;
-    }
+    bool limited = al__deadline_after(CLOCK_MONOTONIC, timeout, &deadline);
     rc = 0;
     pthread_mutex_lock(&ex->lock);
     while (ex->threads > 0 && rc == 0) {
-        if (timeout < 0)
-            pthread_cond_wait(&ex->exited, &ex->lock);
-        else if (pthread_cond_timedwait(&ex->exited, &ex->lock, &deadline) == ETIMEDOUT)
+        int err = limited ? pthread_cond_timedwait(&ex->exited, &ex->lock, &deadline)
+                          : pthread_cond_wait(&ex->exited, &ex->lock);
+        if (err == ETIMEDOUT)
             rc = AL_ETIMEOUT;
+        else if (err != 0)
+            rc = -err; /* never spin holding the lock */
     }
     pthread_mutex_unlock(&ex->lock);
     return rc;
