@@ -14,25 +14,29 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define SEL_EPOLL_BATCH 512
+#define SEL__EPOLL_BATCH 512
 
-struct sel_epoll_be {
+/* reg->be: flags SEL__EPOLL_ALWAYS for a file epoll refuses, idx its place
+ * in the always-ready list. */
+#define SEL__EPOLL_ALWAYS 1u
+
+struct sel__epoll_be {
     int epfd;
     int have_pwait2; /* 0 after epoll_pwait2 reported ENOSYS */
     int *always;     /* fds of always-ready registrations */
     int nalways, capalways;
-    struct epoll_event evs[SEL_EPOLL_BATCH];
+    struct epoll_event evs[SEL__EPOLL_BATCH];
 };
 
-static uint32_t sel_epoll_mask(unsigned events)
+static uint32_t sel__epoll_mask(unsigned events)
 {
     return (events & SEL_READ ? EPOLLIN | EPOLLRDHUP : 0) | (events & SEL_WRITE ? EPOLLOUT : 0);
 }
 
-static int sel_epoll_open(sel_selector *sel, const char *arg)
+static int sel__epoll_open(sel_selector *sel, const char *arg)
 {
     (void)arg;
-    struct sel_epoll_be *be = calloc(1, sizeof *be);
+    struct sel__epoll_be *be = calloc(1, sizeof *be);
     if (!be)
         return -ENOMEM;
     be->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -46,9 +50,9 @@ static int sel_epoll_open(sel_selector *sel, const char *arg)
     return 0;
 }
 
-static void sel_epoll_close(sel_selector *sel)
+static void sel__epoll_close(sel_selector *sel)
 {
-    struct sel_epoll_be *be = sel->be;
+    struct sel__epoll_be *be = sel->be;
     if (!be)
         return;
     if (be->epfd >= 0)
@@ -58,18 +62,18 @@ static void sel_epoll_close(sel_selector *sel)
     sel->be = NULL;
 }
 
-static int sel_epoll_ctl(struct sel_epoll_be *be, int op, int fd, const struct sel_reg *reg,
-                         unsigned events)
+static int sel__epoll_ctl(struct sel__epoll_be *be, int op, int fd, const struct sel__reg *reg,
+                          unsigned events)
 {
-    struct epoll_event ev = {.events = sel_epoll_mask(events),
+    struct epoll_event ev = {.events = sel__epoll_mask(events),
                              .data.u64 = (uint32_t)fd | ((uint64_t)(uint32_t)reg->gen << 32)};
     return epoll_ctl(be->epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int sel_epoll_add(sel_selector *sel, int fd, struct sel_reg *reg)
+static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_epoll_be *be = sel->be;
-    int rc = sel_epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
+    struct sel__epoll_be *be = sel->be;
+    int rc = sel__epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
     if (rc != -EPERM)
         return rc;
     if (be->nalways == be->capalways) {
@@ -80,26 +84,26 @@ static int sel_epoll_add(sel_selector *sel, int fd, struct sel_reg *reg)
         be->always = a;
         be->capalways = cap;
     }
-    reg->always = 1;
-    reg->idx = be->nalways;
+    reg->be.flags = SEL__EPOLL_ALWAYS;
+    reg->be.idx = be->nalways;
     be->always[be->nalways++] = fd;
     return 0;
 }
 
-static int sel_epoll_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+static int sel__epoll_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
-    if (reg->always)
+    if (reg->be.flags & SEL__EPOLL_ALWAYS)
         return 0;
-    return sel_epoll_ctl(sel->be, EPOLL_CTL_MOD, fd, reg, events);
+    return sel__epoll_ctl(sel->be, EPOLL_CTL_MOD, fd, reg, events);
 }
 
-static void sel_epoll_del(sel_selector *sel, int fd, struct sel_reg *reg)
+static void sel__epoll_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_epoll_be *be = sel->be;
-    if (reg->always) {
+    struct sel__epoll_be *be = sel->be;
+    if (reg->be.flags & SEL__EPOLL_ALWAYS) {
         int last = be->always[--be->nalways];
-        be->always[reg->idx] = last;
-        sel->regs[last].idx = reg->idx;
+        be->always[reg->be.idx] = last;
+        sel->regs[last].be.idx = reg->be.idx;
         return;
     }
     /* EBADF/ENOENT: closed before unregister; the kernel already dropped it,
@@ -108,39 +112,39 @@ static void sel_epoll_del(sel_selector *sel, int fd, struct sel_reg *reg)
     epoll_ctl(be->epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-static int sel_epoll_wait(struct sel_epoll_be *be, int n, double timeout)
+static int sel__epoll_wait(struct sel__epoll_be *be, int n, double timeout)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
     if (be->have_pwait2 && timeout > 0) {
         struct timespec ts;
-        int r = epoll_pwait2(be->epfd, be->evs, n, sel_timeout_ts(timeout, &ts), NULL);
+        int r = epoll_pwait2(be->epfd, be->evs, n, sel__timeout_ts(timeout, &ts), NULL);
         if (r >= 0 || errno != ENOSYS)
             return r;
         be->have_pwait2 = 0;
     }
 #endif
-    return epoll_wait(be->epfd, be->evs, n, sel_timeout_ms(timeout));
+    return epoll_wait(be->epfd, be->evs, n, sel__timeout_ms(timeout));
 }
 
-static int sel_epoll_select(sel_selector *sel, double timeout, sel_event *out, int max)
+static int sel__epoll_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
-    struct sel_epoll_be *be = sel->be;
+    struct sel__epoll_be *be = sel->be;
     int k = 0;
     for (int i = 0; i < be->nalways && k < max; i++) {
-        const struct sel_reg *reg = &sel->regs[be->always[i]];
+        const struct sel__reg *reg = &sel->regs[be->always[i]];
         out[k++] = (sel_event){be->always[i], reg->events, reg->data, reg->gen};
     }
     if (k)
         timeout = 0;
-    int room = max - k < SEL_EPOLL_BATCH ? max - k : SEL_EPOLL_BATCH;
+    int room = max - k < SEL__EPOLL_BATCH ? max - k : SEL__EPOLL_BATCH;
     if (room <= 0)
         return k;
-    int n = sel_epoll_wait(be, room, timeout);
+    int n = sel__epoll_wait(be, room, timeout);
     if (n < 0)
         return errno == EINTR ? k : -errno;
     for (int i = 0; i < n; i++) {
         int fd = (int)(uint32_t)be->evs[i].data.u64;
-        const struct sel_reg *reg = sel_reg_get(sel, fd);
+        const struct sel__reg *reg = sel__reg_get(sel, fd);
         if (!reg || (uint32_t)reg->gen != (uint32_t)(be->evs[i].data.u64 >> 32))
             continue; /* stale kernel registration */
         uint32_t e = be->evs[i].events;
@@ -159,31 +163,30 @@ static int sel_epoll_select(sel_selector *sel, double timeout, sel_event *out, i
 /* Child after fork: the inherited epoll instance is the parent's. Closing our
  * descriptor of it does not touch the parent's registrations (EPOLL_CTL_DEL
  * would), so drop it and build a new one. */
-static int sel_epoll_reinit(sel_selector *sel)
+static int sel__epoll_reinit(sel_selector *sel)
 {
-    struct sel_epoll_be *be = sel->be;
+    struct sel__epoll_be *be = sel->be;
     close(be->epfd);
     be->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (be->epfd < 0)
         return -errno;
     for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel_reg *reg = &sel->regs[fd];
-        if (!reg->gen || reg->always)
+        struct sel__reg *reg = &sel->regs[fd];
+        if (!reg->gen || (reg->be.flags & SEL__EPOLL_ALWAYS))
             continue;
-        int rc = sel_epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
+        int rc = sel__epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
         if (rc < 0 && rc != -EBADF) /* closed in the child: forget it silently */
             return rc;
     }
     return 0;
 }
 
-const struct sel_ops sel_epoll_ops = {
-    .name = "epoll",
-    .open = sel_epoll_open,
-    .close = sel_epoll_close,
-    .add = sel_epoll_add,
-    .mod = sel_epoll_mod,
-    .del = sel_epoll_del,
-    .select = sel_epoll_select,
-    .reinit = sel_epoll_reinit,
+const struct sel__ops sel__epoll_ops = {
+    .open = sel__epoll_open,
+    .close = sel__epoll_close,
+    .add = sel__epoll_add,
+    .mod = sel__epoll_mod,
+    .del = sel__epoll_del,
+    .select = sel__epoll_select,
+    .reinit = sel__epoll_reinit,
 };

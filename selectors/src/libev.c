@@ -2,13 +2,15 @@
  * one ev_run(EVRUN_ONCE) per select with a one-shot timer for the timeout.
  * The loop's clock is refreshed (ev_now_update) before the timer is armed so
  * the timeout counts from the call, not from the previous iteration.
- * "libev:X" forces libev's backend X (select, poll, epoll, io_uring). */
+ * "libev:X" forces libev's backend X; sel_name says which one runs.
+ * reg->be.ptr: the registration's watcher. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,64 +19,84 @@
 /* A watcher: lives at a stable address (libev keeps pointers to it), so
  * registrations point to it rather than embed it. Recycled through a free
  * list so register/unregister do not call malloc in steady state. */
-struct sel_ev_io {
+struct sel__ev_io {
     ev_io io;
-    struct sel_ev_io *next_free;
+    struct sel__ev_io *next_free;
 };
 
-struct sel_libev_be {
+struct sel__libev_be {
     struct ev_loop *loop;
     ev_timer timer;
-    struct sel_ev_io *free_list;
+    struct sel__ev_io *free_list;
     /* Output of the select in progress, filled by the watcher callback. */
     sel_event *out;
     int max, k;
 };
 
+/* The selector backend names served here and the libev backends they
+ * allow ("libev" lets libev choose among its recommended ones). */
 static const struct {
     const char *name;
-    unsigned flag;
-} sel_libev_names[] = {
-    {"select", EVBACKEND_SELECT},
-    {"poll", EVBACKEND_POLL},
-    {"epoll", EVBACKEND_EPOLL},
-    {"io_uring", EVBACKEND_IOURING},
+    unsigned flags;
+} sel__libev_names[] = {
+    {"libev", EVFLAG_AUTO},
+    {"libev:select", EVBACKEND_SELECT},
+    {"libev:poll", EVBACKEND_POLL},
+    {"libev:epoll", EVBACKEND_EPOLL},
+    {"libev:io_uring", EVBACKEND_IOURING},
 };
-#define SEL_LIBEV_NNAMES (int)(sizeof sel_libev_names / sizeof sel_libev_names[0])
-static const char *const sel_libev_full[SEL_LIBEV_NNAMES] = {"libev:select", "libev:poll",
-                                                             "libev:epoll", "libev:io_uring"};
+#define SEL__LIBEV_NNAMES (int)(sizeof sel__libev_names / sizeof sel__libev_names[0])
 
-#define SEL_LIBEV_FLAGS (EVFLAG_NOENV | EVFLAG_NOSIGMASK | EVFLAG_NOINOTIFY)
+#define SEL__LIBEV_FLAGS (EVFLAG_NOENV | EVFLAG_NOSIGMASK | EVFLAG_NOINOTIFY)
 
-int sel_libev_variants(const char **names, int max)
+/* The libev backend flags of a selector backend name; 0 if libev lacks it. */
+static unsigned sel__libev_flags(const char *name)
 {
-    int n = 0;
-    for (int i = 0; i < SEL_LIBEV_NNAMES; i++) {
-        if (!(ev_supported_backends() & sel_libev_names[i].flag))
+    for (int i = 0; i < SEL__LIBEV_NNAMES; i++) {
+        if (strcmp(name, sel__libev_names[i].name) != 0)
             continue;
-        struct ev_loop *loop = ev_loop_new(sel_libev_names[i].flag | SEL_LIBEV_FLAGS);
-        if (!loop)
-            continue; /* e.g. io_uring refused by the kernel */
-        ev_loop_destroy(loop);
-        if (n < max)
-            names[n] = sel_libev_full[i];
-        n++;
+        unsigned flags = sel__libev_names[i].flags;
+        if (flags != EVFLAG_AUTO && !(ev_supported_backends() & flags))
+            return 0;
+        return flags | SEL__LIBEV_FLAGS;
     }
-    return n;
+    return 0;
 }
 
-static void sel_libev_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* "libev:X" for the backend a loop runs. */
+static const char *sel__libev_backend_name(struct ev_loop *loop)
+{
+    unsigned b = ev_backend(loop);
+    for (int i = 1; i < SEL__LIBEV_NNAMES; i++)
+        if (b == sel__libev_names[i].flags)
+            return sel__libev_names[i].name;
+    return "libev";
+}
+
+int sel__libev_probe(const char *name)
+{
+    unsigned flags = sel__libev_flags(name);
+    if (!flags)
+        return SEL_ENOBACKEND;
+    struct ev_loop *loop = ev_loop_new(flags);
+    if (!loop)
+        return SEL_ENOBACKEND; /* e.g. io_uring refused by the kernel */
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static void sel__libev_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)w, (void)revents;
 }
 
-static void sel_libev_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void sel__libev_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     sel_selector *sel = ev_userdata(loop);
-    struct sel_libev_be *be = sel->be;
+    struct sel__libev_be *be = sel->be;
     if (be->k >= be->max)
         return; /* level-triggered: reported again by a later call */
-    const struct sel_reg *reg = &sel->regs[w->fd];
+    const struct sel__reg *reg = &sel->regs[w->fd];
     unsigned ev = (revents & EV_READ ? SEL_READ : 0) | (revents & EV_WRITE ? SEL_WRITE : 0);
     if (revents & EV_ERROR) /* libev gave up on this fd (e.g. closed): readiness */
         ev = SEL_READ | SEL_WRITE;
@@ -83,47 +105,40 @@ static void sel_libev_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         be->out[be->k++] = (sel_event){w->fd, ev, reg->data, reg->gen};
 }
 
-static int sel_libev_open(sel_selector *sel, const char *arg)
+static int sel__libev_open(sel_selector *sel, const char *name)
 {
-    unsigned flags = EVFLAG_AUTO;
-    if (arg) {
-        int i = 0;
-        while (i < SEL_LIBEV_NNAMES && strcmp(arg, sel_libev_names[i].name) != 0)
-            i++;
-        if (i == SEL_LIBEV_NNAMES)
-            return -EINVAL;
-        flags = sel_libev_names[i].flag;
-        if (!(ev_supported_backends() & flags))
-            return -ENOTSUP;
-    }
-    struct sel_libev_be *be = calloc(1, sizeof *be);
+    unsigned flags = sel__libev_flags(name);
+    if (!flags)
+        return SEL_ENOBACKEND;
+    struct sel__libev_be *be = calloc(1, sizeof *be);
     if (!be)
         return -ENOMEM;
-    be->loop = ev_loop_new(flags | SEL_LIBEV_FLAGS);
+    be->loop = ev_loop_new(flags);
     if (!be->loop) {
         free(be);
-        return arg ? -ENOTSUP : -ENOMEM;
+        return strcmp(name, "libev") == 0 ? -ENOMEM : SEL_ENOBACKEND;
     }
+    snprintf(sel->name, sizeof sel->name, "%s", sel__libev_backend_name(be->loop));
     ev_set_userdata(be->loop, sel);
-    ev_init(&be->timer, sel_libev_timer_cb);
+    ev_init(&be->timer, sel__libev_timer_cb);
     sel->be = be;
     return 0;
 }
 
-static void sel_libev_close(sel_selector *sel)
+static void sel__libev_close(sel_selector *sel)
 {
-    struct sel_libev_be *be = sel->be;
+    struct sel__libev_be *be = sel->be;
     if (!be)
         return;
     for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel_ev_io *w = sel->regs[fd].gen ? sel->regs[fd].priv : NULL;
+        struct sel__ev_io *w = sel->regs[fd].gen ? sel->regs[fd].be.ptr : NULL;
         if (w) {
             ev_io_stop(be->loop, &w->io);
             free(w);
         }
     }
     while (be->free_list) {
-        struct sel_ev_io *w = be->free_list;
+        struct sel__ev_io *w = be->free_list;
         be->free_list = w->next_free;
         free(w);
     }
@@ -132,48 +147,48 @@ static void sel_libev_close(sel_selector *sel)
     sel->be = NULL;
 }
 
-static int sel_libev_evmask(unsigned events)
+static int sel__libev_evmask(unsigned events)
 {
     return (events & SEL_READ ? EV_READ : 0) | (events & SEL_WRITE ? EV_WRITE : 0);
 }
 
-static int sel_libev_add(sel_selector *sel, int fd, struct sel_reg *reg)
+static int sel__libev_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_libev_be *be = sel->be;
-    struct sel_ev_io *w = be->free_list;
+    struct sel__libev_be *be = sel->be;
+    struct sel__ev_io *w = be->free_list;
     if (w)
         be->free_list = w->next_free;
     else if (!(w = malloc(sizeof *w)))
         return -ENOMEM;
-    ev_io_init(&w->io, sel_libev_io_cb, fd, sel_libev_evmask(reg->events));
+    ev_io_init(&w->io, sel__libev_io_cb, fd, sel__libev_evmask(reg->events));
     ev_io_start(be->loop, &w->io);
-    reg->priv = w;
+    reg->be.ptr = w;
     return 0;
 }
 
-static int sel_libev_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+static int sel__libev_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
-    struct sel_libev_be *be = sel->be;
-    struct sel_ev_io *w = reg->priv;
+    struct sel__libev_be *be = sel->be;
+    struct sel__ev_io *w = reg->be.ptr;
     ev_io_stop(be->loop, &w->io);
-    ev_io_set(&w->io, fd, sel_libev_evmask(events));
+    ev_io_set(&w->io, fd, sel__libev_evmask(events));
     ev_io_start(be->loop, &w->io);
     return 0;
 }
 
-static void sel_libev_del(sel_selector *sel, int fd, struct sel_reg *reg)
+static void sel__libev_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_libev_be *be = sel->be;
-    struct sel_ev_io *w = reg->priv;
+    struct sel__libev_be *be = sel->be;
+    struct sel__ev_io *w = reg->be.ptr;
     (void)fd;
     ev_io_stop(be->loop, &w->io);
     w->next_free = be->free_list;
     be->free_list = w;
 }
 
-static int sel_libev_select(sel_selector *sel, double timeout, sel_event *out, int max)
+static int sel__libev_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
-    struct sel_libev_be *be = sel->be;
+    struct sel__libev_be *be = sel->be;
     be->out = out;
     be->max = max;
     be->k = 0;
@@ -194,20 +209,19 @@ static int sel_libev_select(sel_selector *sel, double timeout, sel_event *out, i
 
 /* libev re-creates its kernel state (epoll fd, io_uring ring) at the next
  * ev_run and re-arms every watcher. */
-static int sel_libev_reinit(sel_selector *sel)
+static int sel__libev_reinit(sel_selector *sel)
 {
-    struct sel_libev_be *be = sel->be;
+    struct sel__libev_be *be = sel->be;
     ev_loop_fork(be->loop);
     return 0;
 }
 
-const struct sel_ops sel_libev_ops = {
-    .name = "libev",
-    .open = sel_libev_open,
-    .close = sel_libev_close,
-    .add = sel_libev_add,
-    .mod = sel_libev_mod,
-    .del = sel_libev_del,
-    .select = sel_libev_select,
-    .reinit = sel_libev_reinit,
+const struct sel__ops sel__libev_ops = {
+    .open = sel__libev_open,
+    .close = sel__libev_close,
+    .add = sel__libev_add,
+    .mod = sel__libev_mod,
+    .del = sel__libev_del,
+    .select = sel__libev_select,
+    .reinit = sel__libev_reinit,
 };

@@ -9,35 +9,37 @@
 #include <poll.h>
 #include <stdlib.h>
 
-struct sel_poll_be {
+struct sel__poll_be {
     struct pollfd *fds;
     int n, cap;
 };
 
-static short sel_poll_mask(unsigned events)
+/* reg->be.idx: index of the registration in the pollfd array. */
+
+static short sel__poll_mask(unsigned events)
 {
     return (short)((events & SEL_READ ? POLLIN : 0) | (events & SEL_WRITE ? POLLOUT : 0));
 }
 
-static int sel_poll_open(sel_selector *sel, const char *arg)
+static int sel__poll_open(sel_selector *sel, const char *arg)
 {
     (void)arg;
-    sel->be = calloc(1, sizeof(struct sel_poll_be));
+    sel->be = calloc(1, sizeof(struct sel__poll_be));
     return sel->be ? 0 : -ENOMEM;
 }
 
-static void sel_poll_close(sel_selector *sel)
+static void sel__poll_close(sel_selector *sel)
 {
-    struct sel_poll_be *be = sel->be;
+    struct sel__poll_be *be = sel->be;
     if (be)
         free(be->fds);
     free(be);
     sel->be = NULL;
 }
 
-static int sel_poll_add(sel_selector *sel, int fd, struct sel_reg *reg)
+static int sel__poll_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_poll_be *be = sel->be;
+    struct sel__poll_be *be = sel->be;
     if (be->n == be->cap) {
         int cap = be->cap ? be->cap * 2 : 64;
         struct pollfd *fds = realloc(be->fds, (size_t)cap * sizeof *fds);
@@ -46,35 +48,35 @@ static int sel_poll_add(sel_selector *sel, int fd, struct sel_reg *reg)
         be->fds = fds;
         be->cap = cap;
     }
-    reg->idx = be->n++;
-    be->fds[reg->idx] = (struct pollfd){.fd = fd, .events = sel_poll_mask(reg->events)};
+    reg->be.idx = be->n++;
+    be->fds[reg->be.idx] = (struct pollfd){.fd = fd, .events = sel__poll_mask(reg->events)};
     return 0;
 }
 
-static int sel_poll_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+static int sel__poll_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
-    struct sel_poll_be *be = sel->be;
+    struct sel__poll_be *be = sel->be;
     (void)fd;
-    be->fds[reg->idx].events = sel_poll_mask(events);
+    be->fds[reg->be.idx].events = sel__poll_mask(events);
     return 0;
 }
 
-static void sel_poll_del(sel_selector *sel, int fd, struct sel_reg *reg)
+static void sel__poll_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_poll_be *be = sel->be;
+    struct sel__poll_be *be = sel->be;
     (void)fd;
     int last = --be->n;
-    if (reg->idx != last) {
-        be->fds[reg->idx] = be->fds[last];
-        sel->regs[be->fds[reg->idx].fd].idx = reg->idx;
+    if (reg->be.idx != last) {
+        be->fds[reg->be.idx] = be->fds[last];
+        sel->regs[be->fds[reg->be.idx].fd].be.idx = reg->be.idx;
     }
 }
 
-static int sel_poll_select(sel_selector *sel, double timeout, sel_event *out, int max)
+static int sel__poll_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
-    struct sel_poll_be *be = sel->be;
+    struct sel__poll_be *be = sel->be;
     struct timespec ts;
-    int n = ppoll(be->fds, (nfds_t)be->n, sel_timeout_ts(timeout, &ts), NULL);
+    int n = ppoll(be->fds, (nfds_t)be->n, sel__timeout_ts(timeout, &ts), NULL);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     int k = 0;
@@ -89,7 +91,7 @@ static int sel_poll_select(sel_selector *sel, double timeout, sel_event *out, in
             ev |= SEL_READ;
         if (re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
             ev |= SEL_WRITE;
-        const struct sel_reg *reg = &sel->regs[be->fds[i].fd];
+        const struct sel__reg *reg = &sel->regs[be->fds[i].fd];
         ev &= reg->events;
         if (!ev)
             continue;
@@ -102,19 +104,18 @@ static int sel_poll_select(sel_selector *sel, double timeout, sel_event *out, in
     return k;
 }
 
-static int sel_poll_reinit(sel_selector *sel)
+static int sel__poll_reinit(sel_selector *sel)
 {
     (void)sel;
     return 0;
 }
 
-const struct sel_ops sel_poll_ops = {
-    .name = "poll",
-    .open = sel_poll_open,
-    .close = sel_poll_close,
-    .add = sel_poll_add,
-    .mod = sel_poll_mod,
-    .del = sel_poll_del,
-    .select = sel_poll_select,
-    .reinit = sel_poll_reinit,
+const struct sel__ops sel__poll_ops = {
+    .open = sel__poll_open,
+    .close = sel__poll_close,
+    .add = sel__poll_add,
+    .mod = sel__poll_mod,
+    .del = sel__poll_del,
+    .select = sel__poll_select,
+    .reinit = sel__poll_reinit,
 };

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <sys/select.h>
 
-struct sel_select_be {
+struct sel__select_be {
     fd_set rd, wr;
     int maxfd; /* highest registered fd, -1 if none */
 };
 
-static int sel_select_open(sel_selector *sel, const char *arg)
+static int sel__select_open(sel_selector *sel, const char *arg)
 {
     (void)arg;
-    struct sel_select_be *be = calloc(1, sizeof *be);
+    struct sel__select_be *be = calloc(1, sizeof *be);
     if (!be)
         return -ENOMEM;
     FD_ZERO(&be->rd);
@@ -27,13 +27,13 @@ static int sel_select_open(sel_selector *sel, const char *arg)
     return 0;
 }
 
-static void sel_select_close(sel_selector *sel)
+static void sel__select_close(sel_selector *sel)
 {
     free(sel->be);
     sel->be = NULL;
 }
 
-static void sel_select_set(struct sel_select_be *be, int fd, unsigned events)
+static void sel__select_set(struct sel__select_be *be, int fd, unsigned events)
 {
     if (events & SEL_READ)
         FD_SET(fd, &be->rd);
@@ -45,29 +45,29 @@ static void sel_select_set(struct sel_select_be *be, int fd, unsigned events)
         FD_CLR(fd, &be->wr);
 }
 
-static int sel_select_add(sel_selector *sel, int fd, struct sel_reg *reg)
+static int sel__select_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_select_be *be = sel->be;
+    struct sel__select_be *be = sel->be;
     if (fd >= FD_SETSIZE)
-        return -EINVAL;
-    sel_select_set(be, fd, reg->events);
+        return SEL_EFDLIMIT;
+    sel__select_set(be, fd, reg->events);
     if (fd > be->maxfd)
         be->maxfd = fd;
     return 0;
 }
 
-static int sel_select_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+static int sel__select_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
     (void)reg;
-    sel_select_set(sel->be, fd, events);
+    sel__select_set(sel->be, fd, events);
     return 0;
 }
 
-static void sel_select_del(sel_selector *sel, int fd, struct sel_reg *reg)
+static void sel__select_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_select_be *be = sel->be;
+    struct sel__select_be *be = sel->be;
     (void)reg;
-    sel_select_set(be, fd, 0);
+    sel__select_set(be, fd, 0);
     if (fd == be->maxfd) {
         int m = fd - 1;
         while (m >= 0 && !FD_ISSET(m, &be->rd) && !FD_ISSET(m, &be->wr))
@@ -76,12 +76,12 @@ static void sel_select_del(sel_selector *sel, int fd, struct sel_reg *reg)
     }
 }
 
-static int sel_select_select(sel_selector *sel, double timeout, sel_event *out, int max)
+static int sel__select_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
-    struct sel_select_be *be = sel->be;
+    struct sel__select_be *be = sel->be;
     fd_set rd = be->rd, wr = be->wr;
     struct timespec ts;
-    int n = pselect(be->maxfd + 1, &rd, &wr, NULL, sel_timeout_ts(timeout, &ts), NULL);
+    int n = pselect(be->maxfd + 1, &rd, &wr, NULL, sel__timeout_ts(timeout, &ts), NULL);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     int k = 0;
@@ -90,7 +90,7 @@ static int sel_select_select(sel_selector *sel, double timeout, sel_event *out, 
         if (!ev)
             continue;
         n -= (ev & SEL_READ ? 1 : 0) + (ev & SEL_WRITE ? 1 : 0);
-        const struct sel_reg *reg = &sel->regs[fd];
+        const struct sel__reg *reg = &sel->regs[fd];
         out[k].fd = fd;
         out[k].events = ev & reg->events;
         out[k].data = reg->data;
@@ -100,19 +100,18 @@ static int sel_select_select(sel_selector *sel, double timeout, sel_event *out, 
     return k;
 }
 
-static int sel_select_reinit(sel_selector *sel)
+static int sel__select_reinit(sel_selector *sel)
 {
     (void)sel;
     return 0;
 }
 
-const struct sel_ops sel_select_ops = {
-    .name = "select",
-    .open = sel_select_open,
-    .close = sel_select_close,
-    .add = sel_select_add,
-    .mod = sel_select_mod,
-    .del = sel_select_del,
-    .select = sel_select_select,
-    .reinit = sel_select_reinit,
+const struct sel__ops sel__select_ops = {
+    .open = sel__select_open,
+    .close = sel__select_close,
+    .add = sel__select_add,
+    .mod = sel__select_mod,
+    .del = sel__select_del,
+    .select = sel__select_select,
+    .reinit = sel__select_reinit,
 };

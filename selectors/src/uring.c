@@ -19,27 +19,32 @@
 
 #include <liburing.h>
 
-#define SEL_URING_SQ 256
-#define SEL_URING_CQ 16384
-#define SEL_URING_REMOVE_TAG (UINT64_MAX - 1) /* user_data of poll-remove requests */
+#define SEL__URING_SQ 256
+#define SEL__URING_CQ 16384
+#define SEL__URING_REMOVE_TAG (UINT64_MAX - 1) /* user_data of poll-remove requests */
 
-struct sel_uring_be {
+/* reg->be: token tags the armed request, idx is the place in the pending
+ * list, flags: */
+#define SEL__URING_ARMED 1u  /* a poll request is in flight */
+#define SEL__URING_QUEUED 2u /* waiting to be armed */
+
+struct sel__uring_be {
     struct io_uring ring;
     int ring_ok;
     uint32_t seq; /* last token handed out */
-    int *pending; /* fds waiting to be armed; reg->idx is the position */
+    int *pending; /* fds waiting to be armed; reg->be.idx is the position */
     int npending, cappending;
 };
 
-static int sel_uring_init(struct sel_uring_be *be)
+static int sel__uring_init(struct sel__uring_be *be)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     p.flags = IORING_SETUP_CQSIZE;
-    p.cq_entries = SEL_URING_CQ;
-    int rc = io_uring_queue_init_params(SEL_URING_SQ, &be->ring, &p);
+    p.cq_entries = SEL__URING_CQ;
+    int rc = io_uring_queue_init_params(SEL__URING_SQ, &be->ring, &p);
     if (rc == -EINVAL)
-        rc = io_uring_queue_init(SEL_URING_SQ, &be->ring, 0);
+        rc = io_uring_queue_init(SEL__URING_SQ, &be->ring, 0);
     if (rc < 0)
         return rc;
     struct io_uring_probe *probe = io_uring_get_probe_ring(&be->ring);
@@ -56,23 +61,24 @@ static int sel_uring_init(struct sel_uring_be *be)
     return 0;
 }
 
-int sel_uring_probe(void)
+int sel__uring_probe(const char *name)
 {
-    struct sel_uring_be be;
+    (void)name;
+    struct sel__uring_be be;
     memset(&be, 0, sizeof be);
-    int rc = sel_uring_init(&be);
+    int rc = sel__uring_init(&be);
     if (rc == 0)
         io_uring_queue_exit(&be.ring);
     return rc;
 }
 
-static int sel_uring_open(sel_selector *sel, const char *arg)
+static int sel__uring_open(sel_selector *sel, const char *arg)
 {
     (void)arg;
-    struct sel_uring_be *be = calloc(1, sizeof *be);
+    struct sel__uring_be *be = calloc(1, sizeof *be);
     if (!be)
         return -ENOMEM;
-    int rc = sel_uring_init(be);
+    int rc = sel__uring_init(be);
     if (rc < 0) {
         free(be);
         return rc;
@@ -81,9 +87,9 @@ static int sel_uring_open(sel_selector *sel, const char *arg)
     return 0;
 }
 
-static void sel_uring_close(sel_selector *sel)
+static void sel__uring_close(sel_selector *sel)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     if (!be)
         return;
     if (be->ring_ok)
@@ -93,27 +99,27 @@ static void sel_uring_close(sel_selector *sel)
     sel->be = NULL;
 }
 
-static void sel_uring_queue(struct sel_uring_be *be, int fd, struct sel_reg *reg)
+static void sel__uring_queue(struct sel__uring_be *be, int fd, struct sel__reg *reg)
 {
-    if (reg->queued)
+    if (reg->be.flags & SEL__URING_QUEUED)
         return;
-    reg->queued = 1;
-    reg->idx = be->npending;
+    reg->be.flags |= SEL__URING_QUEUED;
+    reg->be.idx = be->npending;
     be->pending[be->npending++] = fd; /* capacity >= registrations: see add */
 }
 
-static void sel_uring_dequeue(sel_selector *sel, struct sel_reg *reg)
+static void sel__uring_dequeue(sel_selector *sel, struct sel__reg *reg)
 {
-    struct sel_uring_be *be = sel->be;
-    if (!reg->queued)
+    struct sel__uring_be *be = sel->be;
+    if (!(reg->be.flags & SEL__URING_QUEUED))
         return;
     int last = be->pending[--be->npending];
-    be->pending[reg->idx] = last;
-    sel->regs[last].idx = reg->idx;
-    reg->queued = 0;
+    be->pending[reg->be.idx] = last;
+    sel->regs[last].be.idx = reg->be.idx;
+    reg->be.flags &= ~SEL__URING_QUEUED;
 }
 
-static struct io_uring_sqe *sel_uring_sqe(struct sel_uring_be *be)
+static struct io_uring_sqe *sel__uring_sqe(struct sel__uring_be *be)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&be->ring);
     if (!sqe) { /* SQ full: flush it */
@@ -124,22 +130,22 @@ static struct io_uring_sqe *sel_uring_sqe(struct sel_uring_be *be)
 }
 
 /* Cancel the armed request of reg, if any. */
-static int sel_uring_disarm(struct sel_uring_be *be, int fd, struct sel_reg *reg)
+static int sel__uring_disarm(struct sel__uring_be *be, int fd, struct sel__reg *reg)
 {
-    if (!reg->armed)
+    if (!(reg->be.flags & SEL__URING_ARMED))
         return 0;
-    struct io_uring_sqe *sqe = sel_uring_sqe(be);
+    struct io_uring_sqe *sqe = sel__uring_sqe(be);
     if (!sqe)
         return -EBUSY;
-    io_uring_prep_poll_remove(sqe, (uint32_t)fd | ((uint64_t)reg->token << 32));
-    io_uring_sqe_set_data64(sqe, SEL_URING_REMOVE_TAG);
-    reg->armed = 0;
+    io_uring_prep_poll_remove(sqe, (uint32_t)fd | ((uint64_t)reg->be.token << 32));
+    io_uring_sqe_set_data64(sqe, SEL__URING_REMOVE_TAG);
+    reg->be.flags &= ~SEL__URING_ARMED;
     return 0;
 }
 
-static int sel_uring_add(sel_selector *sel, int fd, struct sel_reg *reg)
+static int sel__uring_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     if (be->cappending <= sel->count) {
         int cap = be->cappending ? be->cappending * 2 : 64;
         int *p = realloc(be->pending, (size_t)cap * sizeof *p);
@@ -148,53 +154,53 @@ static int sel_uring_add(sel_selector *sel, int fd, struct sel_reg *reg)
         be->pending = p;
         be->cappending = cap;
     }
-    sel_uring_queue(be, fd, reg);
+    sel__uring_queue(be, fd, reg);
     return 0;
 }
 
-static int sel_uring_mod(sel_selector *sel, int fd, struct sel_reg *reg, unsigned events)
+static int sel__uring_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     (void)events; /* armed from reg->events, which the core updates */
-    int rc = sel_uring_disarm(be, fd, reg);
+    int rc = sel__uring_disarm(be, fd, reg);
     if (rc < 0)
         return rc;
-    sel_uring_queue(be, fd, reg);
+    sel__uring_queue(be, fd, reg);
     return 0;
 }
 
-static void sel_uring_del(sel_selector *sel, int fd, struct sel_reg *reg)
+static void sel__uring_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
-    struct sel_uring_be *be = sel->be;
-    sel_uring_dequeue(sel, reg);
-    if (reg->armed && sel_uring_disarm(be, fd, reg) == 0)
+    struct sel__uring_be *be = sel->be;
+    sel__uring_dequeue(sel, reg);
+    if ((reg->be.flags & SEL__URING_ARMED) && sel__uring_disarm(be, fd, reg) == 0)
         io_uring_submit(&be->ring);
 }
 
-static int sel_uring_arm(sel_selector *sel)
+static int sel__uring_arm(sel_selector *sel)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     while (be->npending > 0) {
         int fd = be->pending[be->npending - 1];
-        struct sel_reg *reg = &sel->regs[fd];
-        struct io_uring_sqe *sqe = sel_uring_sqe(be);
+        struct sel__reg *reg = &sel->regs[fd];
+        struct io_uring_sqe *sqe = sel__uring_sqe(be);
         if (!sqe)
             return -EBUSY;
         be->npending--;
-        reg->queued = 0;
-        reg->armed = 1;
-        reg->token = ++be->seq;
+        reg->be.flags &= ~SEL__URING_QUEUED;
+        reg->be.flags |= SEL__URING_ARMED;
+        reg->be.token = ++be->seq;
         unsigned mask = (reg->events & SEL_READ ? POLLIN | POLLRDHUP : 0) |
                         (reg->events & SEL_WRITE ? POLLOUT : 0);
         io_uring_prep_poll_add(sqe, fd, mask);
-        io_uring_sqe_set_data64(sqe, (uint32_t)fd | ((uint64_t)reg->token << 32));
+        io_uring_sqe_set_data64(sqe, (uint32_t)fd | ((uint64_t)reg->be.token << 32));
     }
     return 0;
 }
 
-static int sel_uring_harvest(sel_selector *sel, sel_event *out, int max, unsigned *nseen)
+static int sel__uring_harvest(sel_selector *sel, sel_event *out, int max, unsigned *nseen)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
     int k = 0;
@@ -204,14 +210,14 @@ static int sel_uring_harvest(sel_selector *sel, sel_event *out, int max, unsigne
             break;
         seen++;
         uint64_t ud = cqe->user_data;
-        if (ud == SEL_URING_REMOVE_TAG || ud == LIBURING_UDATA_TIMEOUT)
+        if (ud == SEL__URING_REMOVE_TAG || ud == LIBURING_UDATA_TIMEOUT)
             continue;
         int fd = (int)(uint32_t)ud;
-        struct sel_reg *reg = sel_reg_get(sel, fd);
-        if (!reg || !reg->armed || reg->token != (uint32_t)(ud >> 32))
+        struct sel__reg *reg = sel__reg_get(sel, fd);
+        if (!reg || !(reg->be.flags & SEL__URING_ARMED) || reg->be.token != (uint32_t)(ud >> 32))
             continue; /* cancelled or superseded request */
-        reg->armed = 0;
-        sel_uring_queue(be, fd, reg);
+        reg->be.flags &= ~SEL__URING_ARMED;
+        sel__uring_queue(be, fd, reg);
         unsigned ev = SEL_READ | SEL_WRITE; /* res < 0: the fd is bad, let I/O say why */
         if (cqe->res >= 0) {
             unsigned r = (unsigned)cqe->res;
@@ -228,12 +234,12 @@ static int sel_uring_harvest(sel_selector *sel, sel_event *out, int max, unsigne
     return k;
 }
 
-static int sel_uring_select(sel_selector *sel, double timeout, sel_event *out, int max)
+static int sel__uring_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
-    struct sel_uring_be *be = sel->be;
-    double deadline = timeout > 0 ? sel_now() + timeout : 0;
+    struct sel__uring_be *be = sel->be;
+    double deadline = timeout > 0 ? sel__now() + timeout : 0;
     for (;;) {
-        int rc = sel_uring_arm(sel);
+        int rc = sel__uring_arm(sel);
         if (rc < 0)
             return rc;
         if (max == 0 || io_uring_cq_ready(&be->ring) > 0 || timeout == 0) {
@@ -242,7 +248,7 @@ static int sel_uring_select(sel_selector *sel, double timeout, sel_event *out, i
             rc = io_uring_submit_and_wait(&be->ring, 1);
         } else {
             struct timespec ts;
-            sel_timeout_ts(timeout, &ts);
+            sel__timeout_ts(timeout, &ts);
             struct __kernel_timespec kts = {.tv_sec = ts.tv_sec, .tv_nsec = ts.tv_nsec};
             struct io_uring_cqe *cqe;
             rc = io_uring_submit_and_wait_timeout(&be->ring, &cqe, 1, &kts, NULL);
@@ -250,45 +256,44 @@ static int sel_uring_select(sel_selector *sel, double timeout, sel_event *out, i
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
             return rc;
         unsigned seen;
-        int k = sel_uring_harvest(sel, out, max, &seen);
+        int k = sel__uring_harvest(sel, out, max, &seen);
         /* A wait that submitted requests returns their count even when a
          * signal or the timeout ended it: no completion at all means
          * interrupted or timed out, both a 0 result. */
         if (k > 0 || timeout == 0 || max == 0 || rc == -ETIME || rc == -EINTR || seen == 0)
             return k;
         /* Only stale completions woke us: wait for the rest of the time. */
-        if (timeout > 0 && (timeout = deadline - sel_now()) <= 0)
+        if (timeout > 0 && (timeout = deadline - sel__now()) <= 0)
             return 0;
     }
 }
 
 /* Child after fork: leave the parent's ring alone (unmap and close our
  * copy), make a new one, re-arm everything. */
-static int sel_uring_reinit(sel_selector *sel)
+static int sel__uring_reinit(sel_selector *sel)
 {
-    struct sel_uring_be *be = sel->be;
+    struct sel__uring_be *be = sel->be;
     if (be->ring_ok)
         io_uring_queue_exit(&be->ring);
     be->ring_ok = 0;
     be->npending = 0;
     for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel_reg *reg = &sel->regs[fd];
+        struct sel__reg *reg = &sel->regs[fd];
         if (reg->gen) {
-            reg->armed = 0;
-            reg->queued = 0;
-            sel_uring_queue(be, fd, reg);
+            reg->be.flags &= ~SEL__URING_ARMED;
+            reg->be.flags &= ~SEL__URING_QUEUED;
+            sel__uring_queue(be, fd, reg);
         }
     }
-    return sel_uring_init(be);
+    return sel__uring_init(be);
 }
 
-const struct sel_ops sel_uring_ops = {
-    .name = "io_uring",
-    .open = sel_uring_open,
-    .close = sel_uring_close,
-    .add = sel_uring_add,
-    .mod = sel_uring_mod,
-    .del = sel_uring_del,
-    .select = sel_uring_select,
-    .reinit = sel_uring_reinit,
+const struct sel__ops sel__uring_ops = {
+    .open = sel__uring_open,
+    .close = sel__uring_close,
+    .add = sel__uring_add,
+    .mod = sel__uring_mod,
+    .del = sel__uring_del,
+    .select = sel__uring_select,
+    .reinit = sel__uring_reinit,
 };

@@ -73,7 +73,7 @@ START_TEST(fd_setsize)
     ck_assert_int_eq(big, FD_SETSIZE + 3);
     int rc = sel_register(sel, big, SEL_READ, &tag_a);
     if (st_is("select")) {
-        ck_assert_int_eq(rc, -EINVAL);
+        ck_assert_int_eq(rc, SEL_EFDLIMIT);
         ck_assert_int_eq(sel_count(sel), 0);
         ck_assert_int_eq(sel_get(sel, big, NULL, NULL), -ENOENT);
         ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_b), 0);
@@ -100,15 +100,15 @@ START_TEST(use_after_close)
     ck_assert_int_eq(sel_close(sel), 0);
     ck_assert_int_eq(sel_close(sel), 0);
     sel_event out[4];
-    ck_assert_int_eq(sel_select(sel, 0, out, 4), -EBADF);
-    ck_assert_int_eq(sel_select(sel, -1, out, 4), -EBADF);
-    ck_assert_int_eq(sel_register(sel, p[1], SEL_WRITE, NULL), -EBADF);
-    ck_assert_int_eq(sel_modify(sel, p[0], SEL_WRITE, NULL), -EBADF);
-    ck_assert_int_eq(sel_unregister(sel, p[0]), -EBADF);
-    ck_assert_int_eq(sel_get(sel, p[0], NULL, NULL), -EBADF);
-    ck_assert_int_eq(sel_reinit(sel), -EBADF);
+    ck_assert_int_eq(sel_select(sel, 0, out, 4), SEL_ECLOSED);
+    ck_assert_int_eq(sel_select(sel, -1, out, 4), SEL_ECLOSED);
+    ck_assert_int_eq(sel_register(sel, p[1], SEL_WRITE, NULL), SEL_ECLOSED);
+    ck_assert_int_eq(sel_modify(sel, p[0], SEL_WRITE, NULL), SEL_ECLOSED);
+    ck_assert_int_eq(sel_unregister(sel, p[0]), SEL_ECLOSED);
+    ck_assert_int_eq(sel_get(sel, p[0], NULL, NULL), SEL_ECLOSED);
+    ck_assert_int_eq(sel_reinit(sel), SEL_ECLOSED);
     ck_assert_int_eq(sel_count(sel), 0);
-    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    ck_assert_str_eq(sel_name(sel), st_name());
     /* The registered fds are the caller's: still open. */
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     sel_free(sel);
@@ -121,26 +121,40 @@ END_TEST
 START_TEST(backend_choice)
 {
     sel_selector *sel = (sel_selector *)&tag_a;
-    ck_assert_int_eq(sel_open(&sel, "nonesuch"), -EINVAL);
+    ck_assert_int_eq(sel_open(&sel, "nonesuch"), SEL_EBACKEND);
     ck_assert_ptr_eq(sel, (sel_selector *)&tag_a); /* untouched on failure */
-    ck_assert_int_eq(sel_open(&sel, "libev:nonesuch"), -EINVAL);
+    ck_assert_int_eq(sel_open(&sel, "libev:nonesuch"), SEL_EBACKEND);
+    ck_assert_int_eq(sel_open(&sel, "libev:"), SEL_EBACKEND);
+    ck_assert_int_eq(sel_open(&sel, "a-name-longer-than-any-backend-name-at-all"), SEL_EBACKEND);
     ck_assert_int_eq(sel_open(NULL, "poll"), -EINVAL);
+    ck_assert_ptr_eq(sel, (sel_selector *)&tag_a);
+#ifndef SEL_TEST_HAVE_URING
+    ck_assert_int_eq(sel_open(&sel, "io_uring"), SEL_ENOBACKEND);
+#endif
 
     ck_assert_int_eq(setenv(SEL_ENV_BACKEND, al_test_impl, 1), 0);
     ck_assert_int_eq(sel_open(&sel, NULL), 0);
-    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    ck_assert_str_eq(sel_name(sel), st_name());
     sel_free(sel);
     ck_assert_int_eq(sel_open(&sel, ""), 0);
-    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    ck_assert_str_eq(sel_name(sel), st_name());
     sel_free(sel);
     ck_assert_int_eq(setenv(SEL_ENV_BACKEND, "poll", 1), 0);
     ck_assert_int_eq(sel_open(&sel, al_test_impl), 0); /* explicit name wins */
-    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    ck_assert_str_eq(sel_name(sel), st_name());
     sel_free(sel);
+    ck_assert_int_eq(setenv(SEL_ENV_BACKEND, "nonesuch", 1), 0);
+    ck_assert_int_eq(sel_open(&sel, NULL), SEL_EBACKEND);
     ck_assert_int_eq(unsetenv(SEL_ENV_BACKEND), 0);
     ck_assert_int_eq(sel_open(&sel, NULL), 0);
-    ck_assert_str_eq(sel_name(sel), SEL_DEFAULT_BACKEND);
-    ck_assert_str_eq(sel_name(sel), "libev");
+    /* The default is libev; its name says which libev backend runs, and
+     * opening that name runs the same one. */
+    ck_assert_str_eq(SEL_DEFAULT_BACKEND, "libev");
+    ck_assert_msg(strncmp(sel_name(sel), "libev:", 6) == 0, "default: %s", sel_name(sel));
+    sel_selector *again;
+    ck_assert_int_eq(sel_open(&again, sel_name(sel)), 0);
+    ck_assert_str_eq(sel_name(again), sel_name(sel));
+    sel_free(again);
     sel_free(sel);
 
     const char *names[16];
@@ -191,6 +205,64 @@ START_TEST(libev_variants)
 }
 END_TEST
 
+/* Selector codes: one X-macro list; disjoint from errno and asynclib. */
+START_TEST(error_codes)
+{
+    static const int codes[] = {
+#define CODE(name, value, message) name,
+        SEL_ERROR_LIST(CODE)
+#undef CODE
+    };
+    static const char *const names[] = {
+#define NAME(name, value, message) #name,
+        SEL_ERROR_LIST(NAME)
+#undef NAME
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    ck_assert_uint_ge(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_le(codes[i], SEL_ERROR_FIRST);
+        ck_assert_int_ge(codes[i], SEL_ERROR_LAST);
+        ck_assert_int_lt(codes[i], -1999); /* below asynclib's AL_E* range */
+        ck_assert_str_eq(sel_err_name(codes[i]), names[i]);
+        ck_assert_str_ne(sel_strerror(codes[i]), "unknown error");
+        for (size_t j = 0; j < i; j++) {
+            ck_assert_int_ne(codes[i], codes[j]);
+            ck_assert_str_ne(sel_strerror(codes[i]), sel_strerror(codes[j]));
+        }
+    }
+    ck_assert_str_eq(sel_err_name(SEL_EFORKED), "SEL_EFORKED");
+    ck_assert_str_eq(sel_err_name(-EBADF), "EBADF");
+    ck_assert_str_eq(sel_strerror(-EBADF), strerror(EBADF));
+    ck_assert_str_eq(sel_strerror(0), "success");
+    ck_assert_str_eq(sel_err_name(0), "0");
+    ck_assert_str_eq(sel_strerror(SEL_ERROR_LAST), "unknown error");
+    ck_assert_str_eq(sel_err_name(SEL_ERROR_LAST), "UNKNOWN");
+    ck_assert_str_eq(sel_strerror(12345), "unknown error");
+    ck_assert_str_eq(sel_err_name(-1001), "UNKNOWN");
+}
+END_TEST
+
+/* NULL arguments: -EINVAL (not a "closed selector"). */
+START_TEST(null_selector)
+{
+    sel_event out[2];
+    ck_assert_int_eq(sel_register(NULL, 0, SEL_READ, NULL), -EINVAL);
+    ck_assert_int_eq(sel_modify(NULL, 0, SEL_READ, NULL), -EINVAL);
+    ck_assert_int_eq(sel_unregister(NULL, 0), -EINVAL);
+    ck_assert_int_eq(sel_get(NULL, 0, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(sel_select(NULL, 0, out, 2), -EINVAL);
+    ck_assert_int_eq(sel_reinit(NULL), -EINVAL);
+    ck_assert_int_eq(sel_count(NULL), 0);
+    ck_assert_int_eq(sel_close(NULL), 0);
+    ck_assert_str_eq(sel_name(NULL), "(null)");
+    ck_assert_uint_eq(sel_event_check(NULL, &out[0]), 0);
+    sel_selector *sel = st_open();
+    ck_assert_uint_eq(sel_event_check(sel, NULL), 0);
+    sel_free(sel);
+}
+END_TEST
+
 AL_TEST_SUITE(sel_bad_use)
 {
     st_require_impl();
@@ -201,6 +273,8 @@ AL_TEST_SUITE(sel_bad_use)
     tcase_add_test(tc, use_after_close);
     tcase_add_test(tc, backend_choice);
     tcase_add_test(tc, libev_variants);
+    tcase_add_test(tc, error_codes);
+    tcase_add_test(tc, null_selector);
     suite_add_tcase(s, tc);
     return s;
 }

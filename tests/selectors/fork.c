@@ -40,9 +40,9 @@ START_TEST(fork_reinit)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        CHILD_CHECK(sel_select(sel, 0, out, 4) == -ECHILD);
-        CHILD_CHECK(sel_register(sel, p[1], SEL_WRITE, NULL) == -ECHILD);
-        CHILD_CHECK(sel_unregister(sel, p[0]) == -ECHILD);
+        CHILD_CHECK(sel_select(sel, 0, out, 4) == SEL_EFORKED);
+        CHILD_CHECK(sel_register(sel, p[1], SEL_WRITE, NULL) == SEL_EFORKED);
+        CHILD_CHECK(sel_unregister(sel, p[0]) == SEL_EFORKED);
         CHILD_CHECK(sel_reinit(sel) == 0);
         CHILD_CHECK(sel_count(sel) == 2);
         CHILD_CHECK(sel_select(sel, 0, out, 4) == 0);

@@ -24,12 +24,12 @@ void st_require_impl(void)
         sel_free(sel);
         return;
     }
-    if (strcmp(al_test_impl, "io_uring") == 0 && rc != -EINVAL) {
-        printf("SKIP: backend io_uring unavailable here: sel_open: %s\n", strerror(-rc));
+    if (strcmp(al_test_impl, "io_uring") == 0 && rc != SEL_EBACKEND) {
+        printf("SKIP: backend io_uring unavailable here: sel_open: %s\n", sel_strerror(rc));
         fflush(stdout);
         exit(SEL_TEST_SKIP);
     }
-    printf("cannot open backend '%s': %s\n", al_test_impl, strerror(-rc));
+    printf("cannot open backend '%s': %s\n", al_test_impl, sel_strerror(rc));
     exit(1);
 }
 
@@ -37,9 +37,25 @@ sel_selector *st_open(void)
 {
     sel_selector *sel = NULL;
     int rc = sel_open(&sel, al_test_impl);
-    ck_assert_msg(rc == 0, "sel_open(%s): %s", al_test_impl, strerror(-rc));
-    ck_assert_str_eq(sel_name(sel), al_test_impl);
+    ck_assert_msg(rc == 0, "sel_open(%s): %s", al_test_impl, sel_strerror(rc));
+    ck_assert_str_eq(sel_name(sel), st_name());
     return sel;
+}
+
+const char *st_name(void)
+{
+    static char name[32];
+    if (!st_is("libev"))
+        return al_test_impl;
+    if (!name[0]) {
+        sel_selector *sel = NULL;
+        int rc = sel_open(&sel, "libev");
+        ck_assert_msg(rc == 0, "sel_open(libev): %s", sel_strerror(rc));
+        ck_assert_msg(strncmp(sel_name(sel), "libev:", 6) == 0, "libev runs %s", sel_name(sel));
+        snprintf(name, sizeof name, "%s", sel_name(sel));
+        sel_free(sel);
+    }
+    return name;
 }
 
 int st_is(const char *name)

@@ -5,7 +5,7 @@
 
 #include "al_test.h"
 
-#include <selectors/selector.h>
+#include <selectors/selectors.h>
 
 /* Exit code that CTest reports as "skipped" (SKIP_RETURN_CODE). */
 #define SEL_TEST_SKIP 77
@@ -17,6 +17,9 @@ void st_require_impl(void);
 
 /* Open the backend under test; fails the test on error. */
 sel_selector *st_open(void);
+/* sel_name of a selector of the backend under test: al_test_impl, except
+ * for "libev", which names the libev backend it runs ("libev:epoll"). */
+const char *st_name(void);
 /* Backend under test is X (exact name). */
 int st_is(const char *name);
 /* The result for fd in out[0..n), or NULL. */

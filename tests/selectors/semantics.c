@@ -3,6 +3,9 @@
 #include "sel_test.h"
 
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +104,77 @@ START_TEST(signal_interrupts)
     /* And the selector still works. */
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_uint_eq(st_events(sel, 1, p[0]), SEL_READ);
+    sel_free(sel);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* Every timeout value has a meaning (fault kind: time arithmetic): NaN is
+ * refused and changes nothing; +inf, huge values and -inf wait forever (a
+ * signal ends the wait); tiny and negative-zero values poll; max 0 returns
+ * at once; a huge max is fine. */
+START_TEST(timeout_special_values)
+{
+    sel_selector *sel = st_open();
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_a), 0);
+    sel_event out[4];
+    ck_assert_int_eq(sel_select(sel, NAN, out, 4), -EINVAL);
+    ck_assert_int_eq(sel_select(sel, -NAN, out, 4), -EINVAL);
+    ck_assert_int_eq(sel_count(sel), 1);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+    static const double forever[] = {INFINITY, -INFINITY, 1e300, DBL_MAX, 2e9, -DBL_MAX};
+    for (size_t i = 0; i < sizeof forever / sizeof forever[0]; i++) {
+        struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 50000}};
+        int before = alarms;
+        ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+        double t0 = st_now();
+        int n = sel_select(sel, forever[i], out, 4);
+        double dt = st_now() - t0;
+        ck_assert_msg(n == 0, "timeout %g: %d", forever[i], n);
+        ck_assert_msg(alarms == before + 1, "timeout %g ended before the signal", forever[i]);
+        ck_assert_msg(dt >= 0.03 && dt < 5, "timeout %g returned after %g s", forever[i], dt);
+    }
+    /* Ready: a forever wait returns at once with the fd. */
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(sel_select(sel, INFINITY, out, 4), 1);
+    ck_assert_ptr_eq(out[0].data, &tag_a);
+    char c;
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+
+    static const double polls[] = {0.0, -0.0, 5e-324, 1e-300, 1e-12};
+    double t0 = st_now();
+    for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++)
+        ck_assert_int_eq(sel_select(sel, polls[i], out, 4), 0);
+    ck_assert_double_lt(st_now() - t0, 1.0);
+
+    /* max 0: nothing can be reported, so nothing is waited for. */
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    t0 = st_now();
+    ck_assert_int_eq(sel_select(sel, -1, NULL, 0), 0);
+    ck_assert_int_eq(sel_select(sel, INFINITY, out, 0), 0);
+    ck_assert_double_lt(st_now() - t0, 1.0);
+    ck_assert_int_eq(sel_select(sel, 1, out, INT_MAX), 1);
+    ck_assert_int_eq(sel_select(sel, 1, out, -1), -EINVAL);
+    ck_assert_int_eq(sel_select(sel, 1, out, INT_MIN), -EINVAL);
+
+    const char *names[2];
+    int nb = sel_backends(NULL, 0);
+    ck_assert_int_ge(nb, 4);
+    names[0] = names[1] = NULL;
+    ck_assert_int_eq(sel_backends(names, -5), nb);
+    ck_assert_int_eq(sel_backends(names, INT_MIN), nb);
+    ck_assert_ptr_null(names[0]);
+    ck_assert_int_eq(sel_backends(names, 1), nb);
+    ck_assert_ptr_nonnull(names[0]);
+    ck_assert_ptr_null(names[1]);
     sel_free(sel);
     close(p[0]);
     close(p[1]);
@@ -266,6 +340,7 @@ AL_TEST_SUITE(sel_semantics)
     tcase_add_test(tc, timeout_empty_selector);
     tcase_add_test(tc, zero_timeout);
     tcase_add_test(tc, signal_interrupts);
+    tcase_add_test(tc, timeout_special_values);
     suite_add_tcase(s, tc);
     tc = al_tcase("iteration");
     tcase_add_test(tc, unregister_in_result_loop);

@@ -6,7 +6,8 @@
  * triples. The backends are `select`, `poll`, `epoll`, `libev` (optionally
  * `libev:select`, `libev:poll`, `libev:epoll`, `libev:io_uring` to force
  * libev's own backend) and `io_uring` (when built with liburing and allowed
- * by the kernel). Every backend has the same semantics:
+ * by the kernel). sel_backends() lists those usable here. Every backend has
+ * the same semantics:
  *
  * - Level-triggered: an fd stays reported while it is ready.
  * - Errors and hang-ups are readiness: an fd with a pending error, a closed
@@ -32,9 +33,10 @@
  *
  * Fork: a selector opened before fork() cannot be used in the child as is
  * (epoll and io_uring instances are shared with the parent). In the child,
- * every call except sel_reinit, sel_close, sel_free, sel_name and sel_count returns
- * -ECHILD until sel_reinit() gives it fresh kernel state with the same
- * registrations; or close it and open another. The parent is unaffected.
+ * every call except sel_reinit, sel_close, sel_free, sel_name and sel_count
+ * returns SEL_EFORKED until sel_reinit() gives it fresh kernel state with the
+ * same registrations; or close it and open another. The parent is
+ * unaffected.
  *
  * Close-before-unregister: unregister an fd before closing it. If it was
  * closed first, sel_unregister still succeeds (and must be called before the
@@ -43,10 +45,17 @@
  * epoll instance may keep watching the old file if it is still open
  * elsewhere (dup, fork), causing early empty returns.
  *
- * Errors are negated errno values; no function sets errno.
+ * Errors are negated errno values or, where errno would say the wrong
+ * thing, the SEL_E* codes of sel_errors.h (sel_strerror names both); no
+ * function sets errno. A NULL selector is -EINVAL for every call that
+ * returns an error code (sel_count returns 0, sel_name "(null)",
+ * sel_event_check 0; sel_close and sel_free do nothing).
  */
 #ifndef SELECTORS_SELECTOR_H
 #define SELECTORS_SELECTOR_H
+
+#include <selectors/export.h>
+#include <selectors/sel_errors.h>
 
 #include <stdint.h>
 
@@ -79,66 +88,74 @@ typedef struct sel_event {
  * of $SELECTORS_BACKEND if set and not empty, else SEL_DEFAULT_BACKEND.
  * On success stores a new selector in *out (caller-owned, release with
  * sel_free) and returns 0; on failure *out is left unchanged.
- * Errors: -EINVAL out is NULL or the name is not a backend name;
- * -ENOTSUP the backend is not built in (io_uring without liburing) or libev
- * lacks the requested backend; -ENOSYS/-EPERM/-ENOMEM... io_uring or epoll
- * setup refused by the kernel (the errno of the failing call);
+ * Errors: -EINVAL out is NULL; SEL_EBACKEND the name is not a backend name;
+ * SEL_ENOBACKEND the backend is not built in (io_uring without liburing) or
+ * libev lacks the requested backend; -ENOSYS/-EPERM/-ENOMEM... io_uring or
+ * epoll setup refused by the kernel (the errno of the failing call);
  * -ENOMEM out of memory. */
-int sel_open(sel_selector **out, const char *name);
+SEL_API int sel_open(sel_selector **out, const char *name);
 
-/* Backend name as opened ("epoll", "libev:io_uring", ...). Borrowed: valid
- * until sel_free. Works on a closed selector. */
-const char *sel_name(const sel_selector *sel);
+/* Backend name ("epoll", "io_uring", ...). For libev it names the backend
+ * libev runs: "libev:epoll" for a selector opened as "libev" (so a
+ * selector opened with the name sel_name returns runs the same backend).
+ * Borrowed: valid until sel_free. Works on a closed selector. */
+SEL_API const char *sel_name(const sel_selector *sel);
 
 /* Names of the backends this build and this kernel support (io_uring is
  * probed by opening a ring), base names first, then the libev:X variants
- * that libev supports here. Stores up to `max` static strings in `names` and
- * returns how many backends exist (may exceed max). Thread-safe. */
-int sel_backends(const char **names, int max);
+ * that libev supports here. Stores up to `max` static strings in `names`
+ * (nothing if names is NULL or max <= 0) and returns how many backends
+ * exist (may exceed max). Thread-safe. */
+SEL_API int sel_backends(const char **names, int max);
 
 /* Register fd for `events` (SEL_READ | SEL_WRITE, not empty) with `data`.
  * Errors, all leaving the selector unchanged: -EBADF fd negative or not an
- * open fd; -EINVAL events empty or with unknown bits, or fd >= FD_SETSIZE on
- * the select backend; -EEXIST fd already registered; -ENOMEM;
- * -EBADF selector closed; -ECHILD used in a forked child before sel_reinit. */
-int sel_register(sel_selector *sel, int fd, unsigned events, void *data);
+ * open fd; -EINVAL events empty or with unknown bits; SEL_EFDLIMIT fd >=
+ * FD_SETSIZE on the select backend; -EEXIST fd already registered; -ENOMEM;
+ * SEL_ECLOSED selector closed; SEL_EFORKED used in a forked child before
+ * sel_reinit. */
+SEL_API int sel_register(sel_selector *sel, int fd, unsigned events, void *data);
 
 /* Change the mask and data of a registered fd. The registration (and its
  * gen) stays the same. Errors as sel_register, -ENOENT fd not registered. */
-int sel_modify(sel_selector *sel, int fd, unsigned events, void *data);
+SEL_API int sel_modify(sel_selector *sel, int fd, unsigned events, void *data);
 
 /* Forget fd. Works even if fd was already closed (see the header comment).
  * After it returns, no result of a later sel_select names this
  * registration, and sel_event_check() zeroes results of earlier calls.
- * Errors: -EBADF fd negative or selector closed; -ENOENT not registered;
- * -ECHILD forked child. */
-int sel_unregister(sel_selector *sel, int fd);
+ * Errors: -EBADF fd negative; -ENOENT not registered; SEL_ECLOSED;
+ * SEL_EFORKED. */
+SEL_API int sel_unregister(sel_selector *sel, int fd);
 
 /* Look up a registration: stores its mask and data (either pointer may be
- * NULL) and returns 0, or -ENOENT, -EBADF (negative fd, closed), -ECHILD. */
-int sel_get(const sel_selector *sel, int fd, unsigned *events, void **data);
+ * NULL) and returns 0, or -ENOENT, -EBADF (negative fd), SEL_ECLOSED,
+ * SEL_EFORKED. */
+SEL_API int sel_get(const sel_selector *sel, int fd, unsigned *events, void **data);
 
 /* Number of registered fds (0 on a closed selector). */
-int sel_count(const sel_selector *sel);
+SEL_API int sel_count(const sel_selector *sel);
 
 /* Wait until a registered fd is ready or `timeout` seconds have passed:
- * timeout < 0 waits forever (libev wakes up at least once a minute and
- * returns 0), 0 polls without blocking, > 0 waits at most that long, with
+ * timeout < 0 (-infinity included), +infinity or above 1e9 (~31.7 years)
+ * waits forever (libev wakes up at least once a minute and returns 0); 0
+ * polls without blocking (-0.0 too); > 0 waits at most that long, with
  * sub-millisecond precision honoured (the wait is never rounded down to a
- * busy poll). Writes at most `max` results to `out` (caller-owned, not
- * retained) and returns their count; each fd appears at most once per call.
- * Ready fds beyond `max` are reported by later calls (level-triggered).
+ * busy poll); NaN is -EINVAL. Writes at most `max` results to `out`
+ * (caller-owned, not retained) and returns their count; each fd appears at
+ * most once per call. max == 0 returns 0 at once, without waiting (out may
+ * be NULL). Ready fds beyond `max` are reported by later calls
+ * (level-triggered).
  * Returns 0 when the timeout expires or a signal interrupts the wait.
  * Does not allocate memory.
- * Errors: -EINVAL out NULL with max > 0, or max < 0; -EBADF selector closed;
- * -ECHILD forked child before sel_reinit; other negated errno of the
- * underlying wait (should not happen with correct use).
+ * Errors: -EINVAL sel NULL, out NULL with max > 0, max < 0, or timeout NaN;
+ * SEL_ECLOSED; SEL_EFORKED forked child before sel_reinit; other negated
+ * errno of the underlying wait (should not happen with correct use).
  *
  * Callback-safe iteration: while processing the results of one call, a
  * callback may unregister, modify or re-register any fd (and free the data
  * of an unregistered one). Before acting on result i, call
  * sel_event_check(sel, &out[i]) and skip it if it returns 0. */
-int sel_select(sel_selector *sel, double timeout, sel_event *out, int max);
+SEL_API int sel_select(sel_selector *sel, double timeout, sel_event *out, int max);
 
 /* Revalidate a result of sel_select against the current registrations.
  * If ev->fd is still registered by the same registration (same gen), masks
@@ -146,24 +163,25 @@ int sel_select(sel_selector *sel, double timeout, sel_event *out, int max);
  * ev->events (0 if modify removed every reported event); otherwise (fd
  * unregistered, or unregistered and registered again) sets ev->events to 0,
  * ev->data to NULL and returns 0. O(1), no system call. */
-unsigned sel_event_check(const sel_selector *sel, sel_event *ev);
+SEL_API unsigned sel_event_check(const sel_selector *sel, sel_event *ev);
 
 /* In a child process after fork(): give the selector new kernel state
  * (epoll instance, io_uring ring, libev loop fork) holding the same
  * registrations, leaving the parent's untouched. Also allowed, and a no-op
  * for select and poll, in the process that opened it.
- * Errors: -EBADF closed; -ENOMEM, or the errno of epoll/io_uring setup
+ * Errors: SEL_ECLOSED; -ENOMEM, or the errno of epoll/io_uring setup
  * (the selector is then closed). */
-int sel_reinit(sel_selector *sel);
+SEL_API int sel_reinit(sel_selector *sel);
 
 /* Release the kernel resources. The selector stays allocated, all calls on
- * it then fail with -EBADF (sel_name, sel_count and sel_free still work).
+ * it then fail with SEL_ECLOSED (sel_name, sel_count and sel_free still
+ * work).
  * Does not close registered fds. Idempotent: returns 0. Allowed in a
  * forked child. */
-int sel_close(sel_selector *sel);
+SEL_API int sel_close(sel_selector *sel);
 
 /* sel_close if needed, then free the selector. NULL is a no-op. */
-void sel_free(sel_selector *sel);
+SEL_API void sel_free(sel_selector *sel);
 
 #ifdef __cplusplus
 }
