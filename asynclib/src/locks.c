@@ -50,7 +50,8 @@ struct al_barrier {
     al_loop *loop;
     al_condition cond; /* its own lock: state changes wake everyone */
     int parties;
-    int count; /* tasks inside wait() past the draining/resetting gate */
+    int count;  /* tasks inside wait() past the draining/resetting gate */
+    int passed; /* waiters of the round being drained that took their index */
     enum barrier_state state;
     unsigned busy;
 };
@@ -498,7 +499,14 @@ static void barrier_exit(al_barrier *b)
     }
 }
 
-/* The body of Barrier.wait, with the condition's lock held. */
+/* The body of Barrier.wait, with the condition's lock held.
+ *
+ * Indices are handed out when the round passes, not on arrival: asyncio
+ * takes count on arrival, so after a filling waiter is cancelled the next
+ * arrival reuses a live waiter's index (CPython gh-155233). The last
+ * arrival, which trips the barrier, takes parties-1; the others take
+ * 0, 1, ... as they leave, so the tasks of a round always get distinct
+ * indices. No new round fills before this one has drained (count). */
 static int barrier_pass(al_barrier *b, int *index)
 {
     /* Block while the barrier drains or resets. */
@@ -507,14 +515,17 @@ static int barrier_pass(al_barrier *b, int *index)
         return rc;
     if (b->state == B_BROKEN)
         return AL_EBROKENBARRIER;
-    int i = b->count++;
-    if (i + 1 == b->parties) {
+    int i;
+    if (++b->count == b->parties) {
         b->state = B_DRAINING; /* we trip it */
+        b->passed = 0;
+        i = b->parties - 1;
         cond_notify(&b->cond, (size_t)-1);
     } else {
         rc = al_condition_wait_for(&b->cond, not_filling, b);
         if (rc == 0 && (b->state == B_BROKEN || b->state == B_RESETTING))
             rc = AL_EBROKENBARRIER;
+        i = rc == 0 ? b->passed++ : -1;
     }
     b->count--;
     barrier_exit(b);

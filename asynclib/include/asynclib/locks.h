@@ -142,8 +142,12 @@ int al_barrier_new(al_loop *loop, int parties, al_barrier **out);
 /* AL_EINVALIDSTATE while tasks wait on it. */
 int al_barrier_free(al_barrier *b);
 /* Waits until `parties` tasks are waiting, then all pass; *index (may be
- * NULL) receives a distinct value 0..parties-1 (the last arrival gets
- * parties-1). Waits first while the barrier drains or resets.
+ * NULL) receives a distinct value 0..parties-1: the last arrival (which
+ * trips the barrier) gets parties-1, the others 0, 1, ... in the order
+ * they leave. A waiter cancelled while the barrier fills gives its place up, so
+ * the tasks that pass together always get distinct indices (asyncio can
+ * hand one out twice: CPython gh-155233). Waits first while the barrier
+ * drains or resets.
  * AL_EBROKENBARRIER if the barrier is broken, or reset/aborted while
  * waiting; AL_ECANCELLED (the task no longer counts as waiting). */
 int al_barrier_wait(al_barrier *b, int *index);
