@@ -1,17 +1,22 @@
-/* gather: asyncio's _GatherFuture over a plain future.
+/* gather: asyncio's _GatheringFuture, a future subtype.
  *
- * A shared state watches each distinct child once (a done-callback per
- * child) and completes the outer future; a done-callback on the outer
- * future forwards its cancellation to the children. The state is
- * reference-counted: one reference for the children still to report, one
- * for the outer callback, so it outlives whichever runs last.
+ * The gather future is the state: it holds one reference to each distinct
+ * child, and each child has one done-callback (child_done) on it. The
+ * callbacks together hold one reference to the gather future, released by
+ * whichever of them reports last, so the gather outlives its children's
+ * reports even when every user reference is gone.
  *
- * Both callbacks have drop hooks, for when they never run (the loop is
- * closed with them queued or registered): a dropped child counts as
- * reported, and once every child is accounted for while the outer future
- * is still pending, nothing can complete it any more: its callback is
- * taken back and the state released. al_gather_wait keeps the gather
- * future on a callback of the calling task (see guard_dropped). */
+ * Cancelling the gather is its class's cancel (gather_cancel, asyncio's
+ * _GatheringFuture.cancel): it cancels the children and does not end the
+ * gather; the children's reports do. If a child was cancelled that way
+ * (cancel_requested), the gather ends with the error AL_ECANCELLED once the
+ * last child reported, whatever return_errors says (bpo-32684); with
+ * return_errors false the first cancelled child ends it already (R59).
+ *
+ * child_done has a drop hook, for when it never runs (the loop is closed
+ * with it queued or registered): a dropped child counts as reported
+ * without a say in the outcome. al_gather_wait keeps the gather future on
+ * a callback of the calling task (see guard_dropped). */
 #include "combinators_internal.h"
 #include "future_internal.h"
 
@@ -23,16 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct gather_state {
-    int refs;
+typedef struct gather_future {
+    al_future fut; /* first: a gather is a future */
     bool return_errors;
-    al_future *outer;
-    size_t n;     /* arguments */
-    size_t nuniq; /* distinct children */
-    size_t nfinished;
-    al_future **children; /* n entries, one reference per distinct child */
-    al_future **uniq;     /* nuniq entries (borrowed from children) */
-} gather_state;
+    bool cancel_requested; /* a cancel of the gather reached a child */
+    size_t n;              /* arguments */
+    size_t nuniq;          /* distinct children */
+    size_t nfinished;      /* children that reported (or were dropped) */
+    al_future **children;  /* n entries (borrowed: the references are uniq's) */
+    al_future **uniq;      /* nuniq entries, one reference each */
+} gather_future;
 
 /* The result as stored in the outer future: the public part first. */
 typedef struct gather_value {
@@ -71,76 +76,90 @@ static gather_value *gather_value_new(size_t n, al_future *const *children, al_f
     return v;
 }
 
-static void state_unref(gather_state *st)
+/* ---- the class --------------------------------------------------------------- */
+
+/* asyncio's _GatheringFuture.cancel: a done gather refuses (its outcome
+ * stands, and unlike a plain future's cancel this does not count as
+ * retrieving its error); otherwise every child is cancelled with message,
+ * and 1 is returned if at least one of them took the request. The gather
+ * itself stays pending: it ends when the children report. */
+static int gather_cancel(al_future *f, const char *message)
 {
-    if (--st->refs > 0)
-        return;
-    for (size_t i = 0; i < st->nuniq; i++)
-        al_future_unref(st->uniq[i]);
-    al_future_unref(st->outer);
-    free(st);
+    gather_future *g = (gather_future *)f;
+    if (f->state != AL_PENDING)
+        return 0;
+    bool any = false;
+    for (size_t i = 0; i < g->nuniq; i++) {
+        if (al_future_cancel(g->uniq[i], message) == 1)
+            any = true;
+    }
+    if (any)
+        g->cancel_requested = true;
+    return any;
+}
+
+static void gather_destroy(al_future *f)
+{
+    gather_future *g = (gather_future *)f;
+    for (size_t i = 0; i < g->nuniq; i++)
+        al_future_unref(g->uniq[i]);
+}
+
+static const al_future_class gather_class = {
+    .cancel = gather_cancel,
+    .destroy = gather_destroy,
+    .obj = AL_OBJ_HEAP, /* sized by its children */
+};
+
+/* ---- the children's reports ---------------------------------------------------- */
+
+static void gather_end_cancelled(gather_future *g, al_future *child)
+{
+    /* asyncio sets CancelledError as the gather's exception (R59): an error,
+     * not a cancelled future; the message is the child's. */
+    al__future_finish(&g->fut, AL_ERROR, AL_ECANCELLED, NULL, NULL,
+                      al_future_cancel_message(child));
+}
+
+static void child_reported(gather_future *g)
+{
+    if (++g->nfinished == g->nuniq)
+        al_future_unref(&g->fut); /* the children's reference */
 }
 
 static int child_done(al_future *f, void *arg)
 {
-    gather_state *st = arg;
-    al_future *outer = st->outer;
-    st->nfinished++;
-    bool last = st->nfinished == st->nuniq;
-    if (al_future_done(outer)) {
+    gather_future *g = arg;
+    al_future *outer = &g->fut;
+    bool last = g->nfinished + 1 == g->nuniq;
+    if (outer->state != AL_PENDING) {
         if (!al_future_cancelled(f))
             (void)al_future_error(f); /* retrieved: the gather saw it */
-    } else if (!st->return_errors && al_future_cancelled(f)) {
-        /* asyncio sets CancelledError as the gather's exception (R59). */
+    } else if (!g->return_errors && al_future_cancelled(f)) {
         (void)al_future_error(f);
-        al__future_finish(outer, AL_ERROR, AL_ECANCELLED, NULL, NULL, NULL);
-    } else if (!st->return_errors && al_future_error(f) < 0) {
-        al_future_set_error(outer, al_future_error(f));
+        gather_end_cancelled(g, f);
+    } else if (!g->return_errors && al_future_error(f) < 0) {
+        al__future_finish(outer, AL_ERROR, al_future_error(f), NULL, NULL, NULL);
+    } else if (last && g->cancel_requested) {
+        /* A cancel reached the children: it wins over return_errors. */
+        gather_end_cancelled(g, f);
     } else if (last) {
-        gather_value *v = gather_value_new(st->n, st->children, st->uniq, st->nuniq);
+        gather_value *v = gather_value_new(g->n, g->children, g->uniq, g->nuniq);
         if (v)
-            al_future_set_result(outer, v, gather_value_free);
+            al__future_finish(outer, AL_RESULT, 0, v, gather_value_free, NULL);
         else
-            al_future_set_error(outer, -ENOMEM);
+            al__future_finish(outer, AL_ERROR, -ENOMEM, NULL, NULL, NULL);
     }
-    if (last)
-        state_unref(st);
+    child_reported(g);
     return 0;
 }
 
-static int outer_done(al_future *outer, void *arg);
-
-/* child_done will never run (the loop closed): the child counts as done
- * without a say in the outcome. */
+/* child_done will never run (the loop closed): the child counts as reported
+ * without a say in the outcome; once every child is accounted for while the
+ * gather is still pending, nothing can complete it any more. */
 static void child_dropped(void *arg)
 {
-    gather_state *st = arg;
-    if (++st->nfinished < st->nuniq)
-        return;
-    if (!al_future_done(st->outer)) {
-        /* No child can complete the outer future any more: its callback
-         * would only forward a cancellation to children that are done. */
-        int removed = al_future_remove_done_callback(st->outer, outer_done, st);
-        st->refs -= removed; /* never the last: the children's is still held */
-    }
-    state_unref(st);
-}
-
-static void outer_dropped(void *arg)
-{
-    state_unref(arg);
-}
-
-static int outer_done(al_future *outer, void *arg)
-{
-    gather_state *st = arg;
-    if (al_future_cancelled(outer)) {
-        const char *msg = al_future_cancel_message(outer);
-        for (size_t i = 0; i < st->nuniq; i++)
-            al_future_cancel(st->uniq[i], msg);
-    }
-    state_unref(st);
-    return 0;
+    child_reported(arg);
 }
 
 /* Distinct children in first-occurrence order: a small open-addressing set. */
@@ -178,59 +197,53 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
     if (!loop || !out)
         return -EINVAL;
     int rc = al__check_futures(loop, fs, n);
+    if (rc == 0)
+        rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    al_future *outer;
-    rc = al_future_new(loop, &outer);
-    if (rc < 0)
-        return rc;
+    gather_future *g = al__obj_alloc(AL_OBJ_HEAP, sizeof *g + 2 * n * sizeof(al_future *));
+    if (!g)
+        return -ENOMEM;
+    al__future_init(&g->fut, loop, &gather_class);
     if (n == 0) {
         gather_value *v = gather_value_new(0, NULL, NULL, 0);
         if (!v) {
-            al_future_unref(outer);
+            al_future_unref(&g->fut);
             return -ENOMEM;
         }
-        al_future_set_result(outer, v, gather_value_free);
-        *out = outer;
+        al__future_finish(&g->fut, AL_RESULT, 0, v, gather_value_free, NULL);
+        *out = &g->fut;
         return 0;
     }
-    gather_state *st = calloc(1, sizeof *st + 2 * n * sizeof(al_future *));
-    if (!st) {
-        al_future_unref(outer);
-        return -ENOMEM;
-    }
-    st->children = (al_future **)(st + 1);
-    st->uniq = st->children + n;
-    memcpy(st->children, fs, n * sizeof *fs);
-    st->n = n;
-    st->return_errors = return_errors;
-    st->nuniq = dedup(fs, n, st->uniq);
-    if (st->nuniq == SIZE_MAX) {
-        free(st);
-        al_future_unref(outer);
+    g->children = (al_future **)(g + 1);
+    al_future **uniq = g->children + n;
+    memcpy(g->children, fs, n * sizeof *fs);
+    g->n = n;
+    g->return_errors = return_errors;
+    size_t nuniq = dedup(fs, n, uniq);
+    if (nuniq == SIZE_MAX) {
+        al_future_unref(&g->fut);
         return -ENOMEM;
     }
     /* Register everything first so a failure leaves nothing behind. */
     size_t i = 0;
-    for (; i < st->nuniq; i++) {
-        rc = al__future_add_done_callback_ex(st->uniq[i], child_done, st, child_dropped);
+    for (; i < nuniq; i++) {
+        rc = al__future_add_done_callback_ex(uniq[i], child_done, g, child_dropped);
         if (rc < 0)
             break;
     }
-    if (rc == 0)
-        rc = al__future_add_done_callback_ex(outer, outer_done, st, outer_dropped);
     if (rc < 0) {
         while (i-- > 0)
-            al_future_remove_done_callback(st->uniq[i], child_done, st);
-        free(st);
-        al_future_unref(outer);
+            al_future_remove_done_callback(uniq[i], child_done, g);
+        al_future_unref(&g->fut);
         return rc;
     }
-    for (i = 0; i < st->nuniq; i++)
-        al_future_ref(st->uniq[i]);
-    st->outer = al_future_ref(outer);
-    st->refs = 2;
-    *out = outer;
+    for (i = 0; i < nuniq; i++)
+        al_future_ref(uniq[i]);
+    g->uniq = uniq;
+    g->nuniq = nuniq;
+    al_future_ref(&g->fut); /* the children's, until the last one reports */
+    *out = &g->fut;
     return 0;
 }
 
@@ -264,21 +277,9 @@ int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future
     al_future *tf = al_task_future(self);
     /* Out of memory: wait unguarded (only a close mid-wait would leak). */
     bool guarded = al__future_add_done_callback_ex(tf, guard_done, g, guard_dropped) == 0;
+    /* A cancellation of the calling task goes to the gather (its fut_waiter),
+     * which passes it on to the children and ends when they report. */
     rc = al_await(g);
-    if (rc == AL_ECANCELLED && al_future_cancelled(g)) {
-        /* Our cancellation went to the gather: as asyncio, the awaiting task
-         * resumes only once the children have finished cancelling. */
-        const char *msg = al_future_cancel_message(g);
-        for (size_t i = 0; i < n; i++)
-            al_future_cancel(fs[i], msg);
-        for (size_t i = 0; i < n; i++) {
-            while (!al_future_done(fs[i])) {
-                if (al_wait(&fs[i], 1, AL_FOREVER, AL_ALL_COMPLETED, NULL, NULL, NULL, NULL) ==
-                    AL_ENOTINTASK)
-                    break;
-            }
-        }
-    }
     if (guarded)
         al_future_remove_done_callback(tf, guard_done, g); /* the reference is ours again */
     if (out)

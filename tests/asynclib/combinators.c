@@ -572,8 +572,13 @@ static int r60_main(void *arg, void **res)
     ck_assert(al_future_cancelled(CONF_F(t1)));
     ck_assert(al_future_cancelled(CONF_F(t2)));
     ck_assert_str_eq(al_future_cancel_message(CONF_F(t1)), "stop");
-    ck_assert(al_future_cancelled(x.g));
+    /* asyncio: the gather ends with a CancelledError exception, the task
+     * awaiting it is cancelled (with the children's message). */
+    ck_assert(!al_future_cancelled(x.g));
+    ck_assert_int_eq(al_future_error(x.g), AL_ECANCELLED);
+    ck_assert_str_eq(al_future_cancel_message(x.g), "stop");
     ck_assert(al_future_cancelled(CONF_F(w)));
+    ck_assert_str_eq(al_future_cancel_message(CONF_F(w)), "stop");
     ck_assert_int_eq(al_future_cancel(x.g, NULL), 0);
     al_future_unref(x.g);
     al_task_unref(t1);
@@ -600,6 +605,8 @@ START_TEST(r61_gather_cancel_message_and_done)
     ck_assert(al_future_cancelled(a));
     ck_assert(al_future_cancelled(b));
     ck_assert_str_eq(al_future_cancel_message(a), "my msg");
+    ck_assert_int_eq(al_future_error(g), AL_ECANCELLED);
+    ck_assert_str_eq(al_future_cancel_message(g), "my msg");
     al_future_unref(g);
     /* Once the gather is done, cancel refuses and the result stays. */
     al_future *c = new_future(loop);
@@ -660,17 +667,29 @@ START_TEST(r62_gather_duplicates_and_empty)
 }
 END_TEST
 
+/* c[0] cleans up faster than c[1]; c[2].started says return_errors. */
 static int gather_wait_main(void *arg, void **res)
 {
     (void)res;
     child *c = arg;
+    bool return_errors = c[2].started;
     al_task *t1 = spawn(&c[0]), *t2 = spawn(&c[1]);
     al_future *fs[] = {CONF_F(t1), CONF_F(t2)}, *g = NULL;
-    int rc = al_gather_wait(fs, 2, false, &g);
+    int rc = al_gather_wait(fs, 2, return_errors, &g);
     ck_assert_int_eq(rc, AL_ECANCELLED);
-    /* The children finished cancelling before we resumed. */
-    ck_assert(c[0].cleaned && c[1].cleaned);
-    ck_assert(al_future_done(CONF_F(t1)) && al_future_done(CONF_F(t2)));
+    if (return_errors) {
+        /* Every child finished cancelling before we resumed. */
+        ck_assert(c[0].cleaned && c[1].cleaned);
+        ck_assert(al_future_done(CONF_F(t1)) && al_future_done(CONF_F(t2)));
+    } else {
+        /* As asyncio: the first child that ends cancelled ends the gather
+         * (R59); not before it finished cancelling. */
+        ck_assert(c[0].cleaned && !c[1].cleaned);
+        ck_assert(al_future_cancelled(CONF_F(t1)) && !al_future_done(CONF_F(t2)));
+        ck_assert_int_eq(al_await(CONF_F(t2)), AL_ECANCELLED);
+    }
+    ck_assert(!al_future_cancelled(g));
+    ck_assert_int_eq(al_future_error(g), AL_ECANCELLED);
     al_future_unref(g);
     al_task_unref(t1);
     al_task_unref(t2);
@@ -697,16 +716,122 @@ static int gather_wait_ok_main(void *arg, void **res)
 START_TEST(r60_gather_wait_waits_for_cancelled_children)
 {
     conf_run_main(gather_wait_ok_main, NULL);
-    al_loop *loop = conf_loop_new();
-    child c[2] = {{.delay = 10, .cleanup = 0.05}, {.delay = 10, .cleanup = 0.1}};
-    al_task *m;
-    ck_assert_int_eq(al_task_new(loop, gather_wait_main, c, NULL, &m), 0);
-    run_briefly(loop, 3);
-    al_task_cancel(m, NULL);
-    ck_assert_int_eq(al_loop_run_until_complete(loop, CONF_F(m)), AL_ECANCELLED);
-    al_task_unref(m);
-    run_briefly(loop, 3); /* let queued done-callbacks release their state */
-    al_loop_free(loop);
+    for (int return_errors = 0; return_errors < 2; return_errors++) {
+        al_loop *loop = conf_loop_new();
+        child c[3] = {{.delay = 10, .cleanup = 0.05},
+                      {.delay = 10, .cleanup = 0.15},
+                      {.started = return_errors}};
+        al_task *m;
+        ck_assert_int_eq(al_task_new(loop, gather_wait_main, c, NULL, &m), 0);
+        run_briefly(loop, 3);
+        ck_assert_int_eq(al_task_cancel(m, NULL), 1);
+        ck_assert_int_eq(al_loop_run_until_complete(loop, CONF_F(m)), AL_ECANCELLED);
+        al_task_unref(m);
+        run_briefly(loop, 3); /* let queued done-callbacks release their state */
+        al_loop_free(loop);
+    }
+}
+END_TEST
+
+/* Fault 2, R61: a gather whose children are all done refuses a cancel even
+ * before its callbacks ran; its result stands. A task awaiting it that is
+ * cancelled then resumes cancelled once the gather is done, which keeps
+ * its result. */
+typedef struct refuse {
+    al_future *g;
+    int rc;
+    bool resumed;
+} refuse;
+
+static int refuse_awaiter(void *arg, void **res)
+{
+    (void)res;
+    refuse *x = arg;
+    x->rc = al_await(x->g);
+    x->resumed = true;
+    return x->rc;
+}
+
+static int gather_refuse_main(void *arg, void **res)
+{
+    (void)arg, (void)res;
+    al_loop *loop = conf_cur_loop();
+    al_future *a = new_future(loop), *b = new_future(loop);
+    al_future *fs[] = {a, b};
+    refuse x = {NULL, 1, false};
+    ck_assert_int_eq(al_gather(loop, fs, 2, false, &x.g), 0);
+    al_task *w = conf_spawn(refuse_awaiter, &x);
+    conf_s0(); /* w parks on the gather */
+    al_future_set_result(a, CONF_VP(42), NULL);
+    al_future_set_result(b, CONF_VP(43), NULL);
+    /* Both done, the gather's callbacks still queued. */
+    ck_assert(!al_future_done(x.g));
+    ck_assert_int_eq(al_future_cancel(x.g, "late"), 0);
+    ck_assert(!al_future_done(x.g));
+    ck_assert_int_eq(al_task_cancel(w, "late"), 1); /* no child to take it: w's own */
+    ck_assert_int_eq(al_await(CONF_F(w)), AL_ECANCELLED);
+    ck_assert(x.resumed);
+    ck_assert_int_eq(x.rc, AL_ECANCELLED);
+    void *v;
+    ck_assert_int_eq(al_future_result(x.g, &v), 0);
+    ck_assert_uint_eq(((al_gather_result *)v)->n, 2);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[0]), 42);
+    ck_assert_int_eq(CONF_PV(((al_gather_result *)v)->values[1]), 43);
+    ck_assert_int_eq(al_future_cancel(x.g, NULL), 0);
+    ck_assert(!al_future_cancelled(a) && !al_future_cancelled(b));
+    al_future_unref(x.g);
+    al_future_unref(a);
+    al_future_unref(b);
+    al_task_unref(w);
+    return 0;
+}
+
+START_TEST(r61_gather_cancel_refused_when_children_done)
+{
+    conf_run_main(gather_refuse_main, NULL);
+}
+END_TEST
+
+/* Fault 2: a cancelled gather ends only when its children report. With
+ * some children done, cancel reaches the others (1); the gather stays
+ * pending while they clean up; a cancel that reached a child wins over
+ * return_errors even if every child swallows it (bpo-32684). */
+static int gather_partial_main(void *arg, void **res)
+{
+    (void)arg, (void)res;
+    al_loop *loop = conf_cur_loop();
+    double t0 = conf_now();
+    child c1 = {.delay = 0, .value = 1};
+    child c2 = {.delay = 10, .cleanup = 0.1, .swallow = true, .value = 2};
+    child c3 = {.delay = 10, .cleanup = 0.05, .swallow = true, .value = 3};
+    al_task *t1 = spawn(&c1), *t2 = spawn(&c2), *t3 = spawn(&c3);
+    al_future *fs[] = {CONF_F(t1), CONF_F(t2), CONF_F(t3)}, *g;
+    ck_assert_int_eq(al_gather(loop, fs, 3, true, &g), 0);
+    ck_assert_int_eq(al_await(CONF_F(t1)), 0);
+    ck_assert_int_eq(al_future_cancel(g, "bye"), 1);
+    ck_assert(!al_future_done(g));
+    ck_assert_int_eq(al_future_cancel(g, "again"), 1); /* the children are still pending */
+    conf_s0();
+    conf_s0();
+    ck_assert(!al_future_done(g)); /* the children clean up */
+    ck_assert(!c2.cleaned && !c3.cleaned);
+    ck_assert_int_eq(al_await(g), AL_ECANCELLED);
+    conf_check_elapsed(t0, 0.1);
+    ck_assert(c2.cleaned && c3.cleaned);
+    ck_assert(al_future_done(CONF_F(t2)) && al_future_done(CONF_F(t3)));
+    ck_assert(!al_future_cancelled(CONF_F(t2))); /* swallowed: a result */
+    ck_assert(!al_future_cancelled(g));
+    ck_assert_int_eq(al_future_cancel(g, NULL), 0);
+    al_future_unref(g);
+    al_task_unref(t1);
+    al_task_unref(t2);
+    al_task_unref(t3);
+    return 0;
+}
+
+START_TEST(r61_gather_cancel_waits_for_children)
+{
+    conf_run_main(gather_partial_main, NULL);
 }
 END_TEST
 
@@ -820,10 +945,11 @@ static int r64_main(void *arg, void **res)
     al_shield(CONF_F(t4), &s4);
     al_future *ss[] = {s3, s4};
     ck_assert_int_eq(al_gather(loop, ss, 2, false, &g), 0);
-    al_future_cancel(g, NULL);
+    ck_assert_int_eq(al_future_cancel(g, NULL), 1);
     ck_assert_int_eq(al_await(CONF_F(t3)), 0);
     ck_assert_int_eq(al_await(CONF_F(t4)), 0);
     ck_assert(al_future_cancelled(s3) && al_future_cancelled(s4));
+    ck_assert_int_eq(al_future_error(g), AL_ECANCELLED); /* ended by its cancelled shields */
     al_future *all[] = {s3, s4, g};
     for (int i = 0; i < 3; i++)
         al_future_unref(all[i]);
@@ -1150,6 +1276,8 @@ AL_TEST_SUITE(suite_combinators)
     tcase_add_test(tc, r60_gather_cancellation_broadcast);
     tcase_add_test(tc, r60_gather_wait_waits_for_cancelled_children);
     tcase_add_test(tc, r61_gather_cancel_message_and_done);
+    tcase_add_test(tc, r61_gather_cancel_refused_when_children_done);
+    tcase_add_test(tc, r61_gather_cancel_waits_for_children);
     tcase_add_test(tc, r62_gather_duplicates_and_empty);
     suite_add_tcase(s, tc);
     tc = al_tcase("shield");

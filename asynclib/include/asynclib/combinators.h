@@ -68,12 +68,20 @@ typedef struct al_gather_result {
  * return_errors true: failures are values (status[i]).
  *
  * Cancelling *out (al_future_cancel, or cancelling a task that awaits it)
- * cancels every child not yet done, with the same message, in the next loop
- * iteration. Unlike asyncio the gather future itself is cancelled at once:
- * use al_gather_wait to also wait for the children to finish cancelling.
- * (So a cancel that comes after every child finished, but before the
- * gather's callbacks ran, still cancels it; asyncio would refuse and keep
- * the result.)
+ * is asyncio's _GatheringFuture.cancel: it cancels every child with the
+ * same message and returns 1 if at least one child took the request; 0 if
+ * none could (every child already done, even if the gather's own
+ * callbacks have not run yet: its result then stands), and 0 on a done
+ * gather (which, unlike a plain future's cancel, does not count as
+ * retrieving its error). The gather itself is never cancelled at once: it
+ * ends when its children report, so a task awaiting it resumes only after
+ * they reacted. With return_errors false the first child that ends
+ * cancelled ends it (error AL_ECANCELLED, as above); otherwise, once the
+ * last child reported, a gather whose cancel reached a child ends with the
+ * error AL_ECANCELLED whatever return_errors says (bpo-32684), with the
+ * last child's cancel message (al_future_cancel_message). A task awaiting
+ * the gather whose cancel reached no child is cancelled itself when it
+ * resumes (asyncio's _must_cancel).
  *
  * Errors: -EINVAL (NULL loop/out, NULL child, n > 0 with NULL fs),
  * AL_EWRONGLOOP (a child of another loop), -ENOMEM, AL_ELOOPCLOSED. */
@@ -81,8 +89,9 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
 
 /* Inside a task: gather and await. Returns the gather's status (0 and the
  * result in *out) like al_await. If the calling task is cancelled meanwhile,
- * the children are cancelled and waited for (as awaiting asyncio.gather
- * does) before AL_ECANCELLED is returned. out (may be NULL) receives a new
+ * the cancel goes to the gather (see al_gather): the children are
+ * cancelled and AL_ECANCELLED is returned when the gather ends, as
+ * awaiting asyncio.gather does. out (may be NULL) receives a new
  * reference to the gather future even on failure, once it was created. */
 int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future **out);
 

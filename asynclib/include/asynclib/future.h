@@ -55,9 +55,17 @@ int al_future_set_result(al_future *f, void *value, al_value_dtor dtor);
 /* Completes f with error (< 0, not AL_ECANCELLED: use al_future_cancel).
  * AL_EINVALIDSTATE if done; -EINVAL for a bad code, NULL or a task. */
 int al_future_set_error(al_future *f, int error);
-/* Cancels a pending future (message copied, may be NULL): returns 1; 0 if
- * it was already done (then its error, if any, counts as retrieved). On a
- * task this is al_task_cancel(). */
+/* Requests the cancellation of f (message copied, may be NULL); returns 1
+ * if requested, 0 if not. Each kind of future has its own cancel, as in
+ * asyncio (Future.cancel, Task.cancel, _GatheringFuture.cancel):
+ *   - a plain future (al_future_new, al_shield's outer, ...) is cancelled
+ *     at once if pending (1); 0 if it was already done (then its error, if
+ *     any, counts as retrieved);
+ *   - a task: al_task_cancel() (the task ends later, when its body returns);
+ *   - a gather future (al_gather): its children are cancelled, it ends when
+ *     they report (see al_gather).
+ * So after a 1, al_future_cancelled(f) is true at once only for a plain
+ * future. */
 int al_future_cancel(al_future *f, const char *message);
 
 /* 0 and *value (borrowed: valid while f lives) when f has a result; its
