@@ -138,6 +138,19 @@ const al_loop_ops *al_loop_get_ops(const al_loop *loop)
     return loop ? loop->ops : NULL;
 }
 
+int al_loop_set_data(al_loop *loop, void *data)
+{
+    if (!loop)
+        return -EINVAL;
+    loop->data = data;
+    return 0;
+}
+
+void *al_loop_get_data(const al_loop *loop)
+{
+    return loop ? loop->data : NULL;
+}
+
 const char *al_loop_name(const al_loop *loop)
 {
     return loop ? loop->ops->name : "(null)";

@@ -42,6 +42,7 @@ struct al_loop {
     const al_loop_ops *ops;
     void *impl;
     unsigned refs; /* owner + user-held handles, futures, tasks */
+    void *data;    /* the user's (al_loop_set_data) */
 
     al_handle_queue ready;
     al_timer_heap timers;

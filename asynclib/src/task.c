@@ -252,6 +252,8 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     if (opts->stack_size &&
         (opts->stack_size < AL_CORO_STACK_MIN || opts->stack_size > AL_CORO_STACK_MAX))
         return -EINVAL;
+    if (opts->eager < AL_EAGER_DEFAULT || opts->eager > AL_EAGER_OFF)
+        return -EINVAL;
     if ((opts->flags & ~(unsigned)AL_TASK_SHARED_STACK) ||
         ((opts->flags & AL_TASK_SHARED_STACK) && opts->stack_size > AL_CORO_SHARED_STACK_SIZE))
         return -EINVAL;
@@ -274,7 +276,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
         format_name(loop, t->name_inline, loop->task_counter);
         t->name = t->name_inline;
     }
-    bool eager = opts->eager < 0 ? loop->eager_tasks : opts->eager != 0;
+    bool eager = opts->eager == AL_EAGER_DEFAULT ? loop->eager_tasks : opts->eager == AL_EAGER_ON;
     eager = eager && loop->running && al_loop_running() == loop;
     rc = t->name ? al_coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
                                   (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)

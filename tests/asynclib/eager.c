@@ -15,7 +15,7 @@ static al_task *create(al_task_fn fn, void *arg)
     al_task *t = NULL;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     if (per_task_mode)
-        o.eager = 1;
+        o.eager = AL_EAGER_ON;
     ck_assert_int_eq(al_task_new(conf_cur_loop(), fn, arg, &o, &t), 0);
     return t;
 }
@@ -283,7 +283,7 @@ static int tree_main(void *arg, void **result)
     int eager = CONF_PV(arg);
     tree_tasks = 0;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
-    o.eager = eager;
+    o.eager = eager ? AL_EAGER_ON : AL_EAGER_OFF;
     per_task_mode = eager;
     al_task *root;
     ck_assert_int_eq(al_task_new(conf_cur_loop(), tree, CONF_VP(4), &o, &root), 0);
@@ -332,7 +332,7 @@ static int lazy_override_main(void *arg, void **result)
     (void)arg;
     (void)result;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
-    o.eager = 0;
+    o.eager = AL_EAGER_OFF;
     al_task *t;
     ck_assert_int_eq(al_task_new(conf_cur_loop(), hello, NULL, &o, &t), 0);
     ck_assert(!al_future_done(al_task_future(t)));
@@ -354,7 +354,7 @@ static int create_in_cb(al_loop *loop, void *arg)
 {
     (void)arg;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
-    o.eager = 1;
+    o.eager = AL_EAGER_ON;
     ck_assert_int_eq(al_task_new(loop, hello, NULL, &o, &from_cb), 0);
     ck_assert(al_future_done(al_task_future(from_cb)));
     ck_assert_ptr_null(al_current_task());

@@ -613,7 +613,7 @@ static int r93_main(void *arg, void **res)
     ck_assert_str_eq(al_task_name(t), "example name");
     /* an eager child already done is accounted for at once */
     o.name = NULL;
-    o.eager = 1;
+    o.eager = AL_EAGER_ON;
     al_task *e;
     ck_assert_int_eq(al_taskgroup_create_task(tg, instant, NULL, &o, &e), 0);
     ck_assert(al_future_done(CONF_F(e)));

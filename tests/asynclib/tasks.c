@@ -1228,7 +1228,7 @@ static int shared_parent(void *arg, void **result)
     (void)arg;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.flags = AL_TASK_SHARED_STACK;
-    o.eager = 1; /* cannot run inside us (we hold the shared stack): starts lazily */
+    o.eager = AL_EAGER_ON; /* cannot run inside us (we hold the shared stack): starts lazily */
     al_task *kids[8];
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(al_task_new(conf_cur_loop(), shared_child, CONF_VP(i * 10), &o, &kids[i]),

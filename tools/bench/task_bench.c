@@ -175,7 +175,7 @@ static int spawn_main(void *arg, void **result)
     al_loop *loop = al_loop_running();
     long n = (long)(2000000 * bench_scale());
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
-    o.eager = sa->eager;
+    o.eager = sa->eager ? AL_EAGER_ON : AL_EAGER_OFF;
     o.stack_size = sa->stack;
     o.flags = sa->flags;
     spawned_done = 0;
@@ -235,7 +235,7 @@ static int park_main(void *arg, void **result)
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.stack_size = pa->stack;
     o.flags = pa->flags;
-    o.eager = 0;
+    o.eager = AL_EAGER_OFF;
     if (al_future_new(loop, &gate) < 0 || al_future_new(loop, &all_done) < 0)
         return -1;
     long rss0 = bench_rss_bytes();

@@ -49,6 +49,23 @@ al_loop *al_loop_new(void);
  * for it instead. Deterministic and instant for timing tests. NULL on ENOMEM. */
 al_loop *al_loop_new_virtual(void);
 
+/* Advances a virtual loop's clock by `seconds` (asyncio's test
+ * TestLoop.advance_time), as if the loop had been busy that long: the
+ * next iteration runs every timer that fell due meanwhile, in deadline
+ * order (equal deadlines in scheduling order). Use it to test your own
+ * timeouts. The loop's thread only (or any thread while no loop runs it);
+ * callable from its callbacks and tasks. Errors, nothing changed: -EINVAL
+ * (NULL loop; seconds negative, NaN or infinite), -ENOTSUP (not a virtual
+ * loop), -ERANGE (the clock would overflow), AL_ELOOPCLOSED,
+ * AL_EWRONGTHREAD (debug mode, foreign thread). */
+int al_loop_advance_time(al_loop *loop, double seconds);
+
+/* A pointer of the user's, stored with the loop and never touched by it
+ * (libuv's loop->data): NULL until set. set_data fails only for a NULL
+ * loop (-EINVAL). Not synchronised: set it before other threads read it. */
+int al_loop_set_data(al_loop *loop, void *data);
+void *al_loop_get_data(const al_loop *loop);
+
 /* Closes the loop if needed and drops the caller's reference. Fails with
  * AL_ELOOPRUNNING (and does nothing) while the loop runs; -EINVAL on NULL. */
 int al_loop_free(al_loop *loop);

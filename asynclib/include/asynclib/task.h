@@ -44,17 +44,28 @@ extern "C" {
  * negative code. */
 typedef int (*al_task_fn)(void *arg, void **result);
 
+/* Eager start of one task (al_task_options.eager). */
+enum al_eager {
+    AL_EAGER_DEFAULT = 0, /* the loop's setting (al_loop_set_eager_tasks) */
+    AL_EAGER_ON = 1,      /* eager, whatever the loop's setting */
+    AL_EAGER_OFF = 2      /* lazy (first step in the next iteration), idem */
+};
+
+/* Options of al_task_new. Zero-initialised (`al_task_options o = {0}`, or
+ * any designated initialiser that leaves a field out) means the default of
+ * every field. */
 typedef struct al_task_options {
     const char *name;          /* copied; NULL -> "Task-N" */
     size_t stack_size;         /* bytes; 0 -> default (256 KiB); else 16 KiB .. 1 GiB */
-    int eager;                 /* -1: the loop's setting (al_loop_set_eager_tasks), 0 no, 1 yes */
+    int eager;                 /* an enum al_eager value; 0: the loop's setting */
     al_value_dtor result_dtor; /* destructor for the task's result value, or NULL */
     unsigned flags;            /* AL_TASK_* flags below, or 0 */
 } al_task_options;
 
+/* All defaults: the same as zero. */
 #define AL_TASK_OPTIONS_DEFAULT                                                                    \
     {                                                                                              \
-        NULL, 0, -1, NULL, 0                                                                       \
+        NULL, 0, AL_EAGER_DEFAULT, NULL, 0                                                         \
     }
 
 /* Flags of al_task_options. */
@@ -75,7 +86,8 @@ enum {
  * step runs in the next iteration, or at once inside this call for an eager
  * task on a running loop (a task that never suspends is then already done
  * when this returns). out may be NULL (the loop keeps the task until done).
- * Errors: -EINVAL (NULL loop/fn, stack size out of range, unknown flags),
+ * Errors: -EINVAL (NULL loop/fn, stack size out of range, unknown flags,
+ * an eager value outside enum al_eager),
  * AL_ELOOPCLOSED, AL_EWRONGTHREAD, -ENOMEM; nothing is created on error. */
 int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
                 al_task **out);
