@@ -374,8 +374,10 @@ int al_as_completed_next(al_as_completed *it, al_future **f)
     if (it->waiter)
         return AL_EINVALIDSTATE;
     while (it->head == it->tail) {
-        if (it->nreturned == it->n)
+        if (it->nreturned == it->n) {
+            *f = NULL; /* the end */
             return 0;
+        }
         if (it->timed_out)
             return AL_ETIMEOUT;
         int rc = al_future_new(it->loop, &it->waiter);
@@ -389,7 +391,7 @@ int al_as_completed_next(al_as_completed *it, al_future **f)
     }
     *f = it->q[it->head++]; /* the queue's reference goes to the caller */
     it->nreturned++;
-    return 1;
+    return 0;
 }
 
 size_t al_as_completed_remaining(const al_as_completed *it)

@@ -316,15 +316,18 @@ static int r55_order_main(void *arg, void **res)
     al_future *order[] = {CONF_F(tc), CONF_F(tb), CONF_F(ta)};
     for (int i = 0; i < 3; i++) {
         al_future *f;
-        ck_assert_int_eq(al_as_completed_next(it, &f), 1);
+        ck_assert_int_eq(al_as_completed_next(it, &f), 0);
         ck_assert_ptr_eq(f, order[i]); /* the very futures passed in */
         void *v;
         ck_assert_int_eq(al_future_result(f, &v), 0);
         ck_assert_int_eq(CONF_PV(v), expect[i]);
         al_future_unref(f);
     }
-    al_future *f;
+    al_future *f = CONF_F(ta);
     ck_assert_int_eq(al_as_completed_next(it, &f), 0);
+    ck_assert_ptr_null(f); /* the end */
+    ck_assert_int_eq(al_as_completed_next(it, &f), 0);
+    ck_assert_ptr_null(f); /* again */
     ck_assert_int_eq(al_as_completed_free(it), 0);
     al_task_unref(ta);
     al_task_unref(tb);
@@ -349,11 +352,13 @@ static int r55_timeout_main(void *arg, void **res)
     al_as_completed *it;
     ck_assert_int_eq(al_as_completed_new(loop, fs, 2, 0.12, &it), 0);
     al_future *f;
-    ck_assert_int_eq(al_as_completed_next(it, &f), 1);
+    ck_assert_int_eq(al_as_completed_next(it, &f), 0);
     ck_assert_ptr_eq(f, CONF_F(ta));
     al_future_unref(f);
     conf_check_elapsed(t0, 0.1);
+    f = CONF_F(tb);
     ck_assert_int_eq(al_as_completed_next(it, &f), AL_ETIMEOUT);
+    ck_assert_ptr_eq(f, CONF_F(tb)); /* untouched on error */
     conf_check_elapsed(t0, 0.12);
     ck_assert_int_eq(al_as_completed_next(it, &f), AL_ETIMEOUT);
     ck_assert_int_eq(al_as_completed_free(it), 0);
@@ -403,7 +408,7 @@ static int r55_cancel_main(void *arg, void **res)
     ck_assert_int_eq(x.rc, AL_ECANCELLED);
     ck_assert(!al_future_done(a)); /* the futures are untouched */
     al_future_set_result(b, CONF_VP(5), NULL);
-    ck_assert_int_eq(al_as_completed_next(x.it, &f), 1); /* still usable */
+    ck_assert_int_eq(al_as_completed_next(x.it, &f), 0); /* still usable */
     ck_assert_ptr_eq(f, b);
     al_future_unref(f);
     ck_assert_int_eq(al_as_completed_free(x.it), 0); /* a still pending: fine */
@@ -1223,7 +1228,9 @@ static int bad_input_main(void *arg, void **res)
     ck_assert_int_eq(al_shield(mine, NULL), -EINVAL);
     /* empty as_completed: exhausted at once, also with a timeout */
     ck_assert_int_eq(al_as_completed_new(loop, NULL, 0, 0.01, &it), 0);
+    out = mine;
     ck_assert_int_eq(al_as_completed_next(it, &out), 0);
+    ck_assert_ptr_null(out);
     ck_assert_int_eq(al_as_completed_free(it), 0);
     /* empty gather_wait */
     ck_assert_int_eq(al_gather_wait(NULL, 0, false, &out), 0);

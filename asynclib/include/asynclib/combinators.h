@@ -137,12 +137,18 @@ typedef struct al_as_completed al_as_completed;
  * -ENOMEM, AL_ELOOPCLOSED. */
 int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double timeout,
                         al_as_completed **out);
-/* Inside a task: the next future to complete. Returns 1 and *f (a new
- * reference; it is done); 0 once every future was returned; AL_ETIMEOUT
- * once the timeout expired and no completed future is left (again on
- * every later call); AL_ECANCELLED if the calling task was cancelled (the
- * futures are untouched and the iterator stays usable); AL_ENOTINTASK;
- * AL_EINVALIDSTATE if another task is already waiting in next. */
+/* Inside a task: the next future to complete. Returns 0 like every call:
+ * *f is the next future (a new reference; it is done), or NULL once every
+ * future was returned (the end; again on every later call):
+ *
+ *     al_future *f;
+ *     while ((rc = al_as_completed_next(it, &f)) == 0 && f) { ...; al_future_unref(f); }
+ *
+ * Errors (*f untouched): AL_ETIMEOUT once the timeout expired and no
+ * completed future is left (again on every later call); AL_ECANCELLED if
+ * the calling task was cancelled (the futures are untouched and the
+ * iterator stays usable); AL_ENOTINTASK; AL_EINVALIDSTATE if another task
+ * is already waiting in next; -EINVAL (NULL it or f); -ENOMEM. */
 int al_as_completed_next(al_as_completed *it, al_future **f);
 /* Number of futures not yet returned by next. */
 size_t al_as_completed_remaining(const al_as_completed *it);
