@@ -33,3 +33,7 @@ foreach(layer asynclib selectors asyncio)
     install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${layer}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
   endif()
 endforeach()
+
+# Last install step: ldconfig for a system prefix, or a hint (cmake/ldconfig.cmake).
+install(CODE "set(AL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")")
+install(SCRIPT cmake/ldconfig.cmake)

@@ -8,6 +8,8 @@
  *
  *   selectors-bench [BACKEND...]     default: every backend of sel_backends()
  *   SEL_BENCH_SECONDS=0.3            time spent per measurement
+ * A name that is not a backend, or one that cannot open here, is an error
+ * (exit 2) before anything is measured; --help prints the usage.
  */
 #include <selectors/selector.h>
 
@@ -156,24 +158,69 @@ static void raise_nofile(long n)
     }
 }
 
+static void usage(void)
+{
+    printf("selectors-bench: compares the selector backends in one Markdown table.\n\n"
+           "Usage: selectors-bench [BACKEND...]\n\n"
+           "Per backend: register+unregister of one fd (ns); sel_select with 10,\n"
+           "1000 and 10000 registered fds, one ready (us per call); a socketpair\n"
+           "ping-pong (round trips/s). Default: every backend of sel_backends().\n\n"
+           "Options:\n"
+           "  -h, --help   print this help and exit\n\n"
+           "Environment:\n"
+           "  SEL_BENCH_SECONDS  seconds per measurement (default 0.3)\n\n"
+           "Example:\n"
+           "  SEL_BENCH_SECONDS=0.5 selectors-bench epoll libev\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("SEL_BENCH_SECONDS");
     if (env && atof(env) > 0)
         bench_seconds = atof(env);
-    raise_nofile(10000 + 256);
 
     const char *names[32];
     int n;
     if (argc > 1) {
-        n = argc - 1 < 32 ? argc - 1 : 32;
-        for (int i = 0; i < n; i++)
-            names[i] = argv[i + 1];
+        if (argc - 1 > 32) {
+            fprintf(stderr, "selectors-bench: at most 32 backends\n");
+            return 2;
+        }
+        n = argc - 1;
+        for (int i = 0; i < n; i++) {
+            const char *name = argv[i + 1];
+            if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+                usage();
+                return 0;
+            }
+            if (name[0] == '-') {
+                fprintf(stderr, "selectors-bench: unknown option '%s' (see --help)\n", name);
+                return 2;
+            }
+            names[i] = name;
+        }
+        /* Every backend named must open here, before anything is measured. */
+        for (int i = 0; i < n; i++) {
+            sel_selector *probe;
+            int rc = sel_open(&probe, names[i]);
+            if (rc < 0) {
+                const char *all[32];
+                int k = sel_backends(all, 32);
+                fprintf(stderr, "selectors-bench: backend '%s': %s; available here:", names[i],
+                        rc == -EINVAL ? "no such backend" : strerror(-rc));
+                for (int j = 0; j < k && j < 32; j++)
+                    fprintf(stderr, " %s", all[j]);
+                fprintf(stderr, "\n");
+                return 2;
+            }
+            sel_free(probe);
+        }
     } else {
         n = sel_backends(names, 32);
         if (n > 32)
             n = 32;
     }
+    raise_nofile(10000 + 256);
     static const int sizes[] = {10, 1000, 10000};
     printf("| backend | register+unregister (ns) | select N=10 (µs) | N=1000 (µs) | N=10000 (µs) "
            "| ping-pong (round trips/s) |\n");

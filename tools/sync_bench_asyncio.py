@@ -10,6 +10,7 @@ BENCH_SCALE scales the iteration counts as it does for asynclib-bench
 (asyncio is ~50x slower, so the counts here are smaller: per-op figures
 are what is compared).
 """
+import argparse
 import asyncio
 import os
 import time
@@ -88,6 +89,13 @@ async def semaphore(n):
 
 
 def main():
+    argparse.ArgumentParser(
+        prog="tools/sync_bench_asyncio.py",
+        description="CPython asyncio figures for the cases of `asynclib-bench sync_`.\n\n"
+        "Prints the same 'key value unit' lines. No options. Environment:\n"
+        "  BENCH_SCALE  scales the iteration counts (default 1.0)",
+        epilog="Example:\n  build/tools/asynclib-bench sync_ && python3 tools/sync_bench_asyncio.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     n = iters(1000000)
     report("sync_lock_uncontended_ns", run(uncontended(n)) / n, "ns")
     for tasks in (2, 100):

@@ -5,6 +5,8 @@
  *   future.h    Future: what everything waits on
  *   task.h      Task: a function on its own stack; await, sleep, al_run
  *   executor.h  the default thread pool
+ *   locks.h     Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier
+ *   queues.h    Queue, LifoQueue, PriorityQueue
  *   combinators.h gather, wait, wait_for, as_completed, shield
  *   timeout.h   timeout scopes (asyncio.timeout)
  *   taskgroup.h TaskGroup

@@ -3,14 +3,21 @@
  *
  * Items are void * values that the queue stores and hands back; it never
  * looks at them (a PriorityQueue only passes them to the caller's
- * comparison). Ownership of an item passes to the queue on a successful
+ * comparison). NULL is a valid item like any other (the item destructor,
+ * if set, is then called with NULL too). Ownership of an item passes to the queue on a successful
  * put and back to the caller on a successful get. Items the queue drops
  * itself (al_queue_shutdown(q, true), al_queue_free) are passed to the item
  * destructor if one was set, else forgotten.
  *
  * maxsize <= 0 means unbounded. put and get wait FIFO; a cancelled get
  * never loses an item (an item reserved for it goes to the next getter) and
- * a cancelled put never inserts. task_done/join count unfinished items.
+ * a cancelled put never inserts.
+ *
+ * task_done/join count unfinished items: every successful put adds one,
+ * every al_queue_task_done removes one, join waits for zero. So a consumer
+ * calls al_queue_task_done once for each item it got, whatever happens
+ * while it processes the item: a consumer that is cancelled (or fails)
+ * while holding an item must still call it, or every join waits forever.
  *
  * Calls that may suspend (put, get, join) must run inside a task of the
  * queue's loop: AL_ENOTINTASK outside any task, AL_EWRONGLOOP in a task of
@@ -66,8 +73,11 @@ int al_queue_get(al_queue *q, void **item);
 /* Gets without waiting: AL_EQUEUEEMPTY (AL_EQUEUESHUTDOWN if shut down). */
 int al_queue_get_nowait(al_queue *q, void **item);
 
-/* One got item is fully processed. -EINVAL if called more times than items
- * were put (asyncio's ValueError). */
+/* One got item is fully processed. "task" here means a work item, not an
+ * al_task: the name is asyncio's (Queue.task_done), kept on purpose. Call
+ * it once per item got, also when processing it failed or was cancelled
+ * (see above). -EINVAL if called more times than items were put (asyncio's
+ * ValueError). */
 int al_queue_task_done(al_queue *q);
 /* Waits until every item put has been marked done (at once if none). */
 int al_queue_join(al_queue *q);

@@ -50,7 +50,12 @@ extern "C" {
 
 typedef struct al_taskgroup al_taskgroup;
 
-/* A new group, not entered. -EINVAL, -ENOMEM. */
+/* A new group, not entered. -EINVAL, -ENOMEM.
+ * No loop parameter, unlike al_queue_new or al_lock_new: those objects
+ * belong to a loop from creation, while a group (like an al_timeout scope)
+ * belongs to the task that enters it, and takes that task's loop at
+ * al_taskgroup_enter. A loop given here could only disagree with it; as
+ * asyncio.TaskGroup() takes none. */
 int al_taskgroup_new(al_taskgroup **out);
 /* Binds the group to the current task (the parent) and its loop. */
 int al_taskgroup_enter(al_taskgroup *tg);

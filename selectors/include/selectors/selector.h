@@ -1,4 +1,6 @@
 /* Selector: one level-triggered readiness interface, five backends.
+ * (Programs include <selectors/selectors.h>, the layer's umbrella header,
+ * which includes this one.)
  *
  * A selector watches file descriptors for readability and writability, like
  * Python's `selectors` module: one registration per fd, each with an event

@@ -1,7 +1,11 @@
-/* Umbrella header of the selectors layer: one readiness interface
- * (register / modify / unregister / select) with swappable backends.
- * See selector.h for the contract, sel_errors.h for the error codes.
- * Depends on libc only. */
+/* selectors.h (plural): the umbrella header of the selectors layer -- include
+ * this one. It includes the layer's public headers: selector.h (singular),
+ * the one readiness interface (register / modify / unregister / select)
+ * with its contract, and sel_errors.h, the error codes and sel_strerror.
+ *
+ * The library depends on libc, libev (the default backend) and, when built
+ * with it, liburing (the io_uring backend); never on asynclib. Link with
+ * `pkg-config --libs selectors` or the CMake target asynclib::selectors. */
 #ifndef SELECTORS_SELECTORS_H
 #define SELECTORS_SELECTORS_H
 
