@@ -9,17 +9,17 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Selectors calls return negated errno values; for libc calls, pass
- * `call == 0 ? 0 : -errno`. */
+/* Selectors calls return negated errno values or SEL_E* codes, which
+ * sel_strerror names; for libc calls, pass `call == 0 ? 0 : -errno`. */
 #define CHECK(call)                                                                                \
     do {                                                                                           \
         int check_rc_ = (call);                                                                    \
         if (check_rc_ < 0) {                                                                       \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, strerror(-check_rc_));   \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                          \
+                    sel_strerror(check_rc_));                                                      \
             return check_rc_;                                                                      \
         }                                                                                          \
     } while (0)
@@ -50,7 +50,7 @@ static int run(const char *name)
 {
     sel_selector *sel;
     int rc = sel_open(&sel, name);
-    if (rc == -EINVAL || rc == -ENOTSUP) { /* not a backend, or not built in */
+    if (rc == SEL_EBACKEND || rc == SEL_ENOBACKEND) { /* not a backend, or not built in */
         const char *names[32];
         int n = sel_backends(names, 32);
         fprintf(stderr, "selectors_backends: no backend '%s'; available:", name);

@@ -11,7 +11,7 @@
  * A name that is not a backend, or one that cannot open here, is an error
  * (exit 2) before anything is measured; --help prints the usage.
  */
-#include <selectors/selector.h>
+#include <selectors/selectors.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,7 +34,7 @@ static double now(void)
 
 static void die(const char *what, int rc)
 {
-    fprintf(stderr, "selectors-bench: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
+    fprintf(stderr, "selectors-bench: %s: %s\n", what, rc < 0 ? sel_strerror(rc) : strerror(rc));
     exit(1);
 }
 
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
                 const char *all[32];
                 int k = sel_backends(all, 32);
                 fprintf(stderr, "selectors-bench: backend '%s': %s; available here:", names[i],
-                        rc == -EINVAL ? "no such backend" : strerror(-rc));
+                        sel_strerror(rc));
                 for (int j = 0; j < k && j < 32; j++)
                     fprintf(stderr, " %s", all[j]);
                 fprintf(stderr, "\n");
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
         sel_selector *probe;
         int rc = sel_open(&probe, names[i]);
         if (rc < 0) {
-            printf("| %s | unavailable: %s | | | | |\n", names[i], strerror(-rc));
+            printf("| %s | unavailable: %s | | | | |\n", names[i], sel_strerror(rc));
             continue;
         }
         sel_free(probe);

@@ -68,7 +68,7 @@ fi
 expect 2 "asynclib-bench with an unknown case" "$bin/asynclib-bench" no_such_case
 contains "asynclib-bench with an unknown case" "no case 'no_such_case'"
 expect 2 "selectors-bench with an unknown backend" "$bin/selectors-bench" no_such_backend
-contains "selectors-bench with an unknown backend" "no such backend"
+contains "selectors-bench with an unknown backend" "unknown selector backend"
 expect 2 "asynclib-demo with an argument" "$bin/asynclib-demo" extra
 expect 2 "bootstrap with an unknown profile" "$src/bootstrap" no_such_profile
 contains "bootstrap with an unknown profile" "unknown profile"
