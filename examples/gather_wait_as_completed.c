@@ -51,6 +51,8 @@ static int main_task(void *arg, void **result)
     printf("gather:       ");
     for (size_t i = 0; i < all->n; i++)
         printf(" %ld", (long)(intptr_t)all->values[i]); /* 0 1 2: argument order */
+    if (all->n != N || all->values[N - 1] != (void *)(intptr_t)(N - 1))
+        return AL_EFAILED;
     printf("\n");
     al_future_unref(gathered);
     unref_all(fs);
@@ -73,15 +75,18 @@ static int main_task(void *arg, void **result)
     CHECK(start_jobs(fs));
     CHECK(al_as_completed_new(al_loop_running(), fs, N, AL_FOREVER, &it));
     printf("as_completed: ");
-    int rc;
-    while ((rc = al_as_completed_next(it, &next)) == 1) {
+    int rc, got = 0;
+    while ((rc = al_as_completed_next(it, &next)) == 0 && next) { /* NULL: the end */
         int status = al_future_result(next, &value);
         al_future_unref(next);
         CHECK(status);
         printf(" %ld", (long)(intptr_t)value); /* 1 2 0: completion order */
+        got++;
     }
     printf("\n");
     CHECK(rc);
+    if (got != N)
+        return AL_EFAILED;
     CHECK(al_as_completed_free(it));
     unref_all(fs);
     return 0;
