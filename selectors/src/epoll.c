@@ -1,15 +1,23 @@
 /* epoll(7) backend, level-triggered. Each epoll_event carries the fd and
  * the low 32 bits of the registration's generation, so events of a stale
- * kernel registration (an fd closed before unregister while its file stays
- * open elsewhere, then reused) are recognised and dropped. Files epoll
- * refuses (EPERM: regular files, /dev/null) are kept in an "always ready"
- * list and reported on every call, as select and poll would. */
+ * kernel registration are recognised and dropped. A stale registration
+ * comes from an fd closed before its unregister while its file stays open
+ * elsewhere (a dup, a forked child): the kernel keeps watching that file and
+ * EPOLL_CTL_DEL cannot name it any more (libuv#1148). Its first stale event
+ * makes the backend rebuild its epoll instance from the table, so it does
+ * not come back: the waits block again.
+ * Files epoll refuses (EPERM: regular files, /dev/null) are kept in an
+ * "always ready" list and reported on every call, as select and poll
+ * would; calls alternate between serving that list first and epoll's
+ * results first, so neither starves the other when more than `max` are
+ * ready (epoll itself moves the events it returned behind the others). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -25,6 +33,8 @@ struct sel__epoll_be {
     int have_pwait2; /* 0 after epoll_pwait2 reported ENOSYS */
     int *always;     /* fds of always-ready registrations */
     int nalways, capalways;
+    int next_always; /* where the next report of the always list starts */
+    unsigned turn;   /* odd: the always list first */
     struct epoll_event evs[SEL__EPOLL_BATCH];
 };
 
@@ -62,18 +72,17 @@ static void sel__epoll_close(sel_selector *sel)
     sel->be = NULL;
 }
 
-static int sel__epoll_ctl(struct sel__epoll_be *be, int op, int fd, const struct sel__reg *reg,
-                          unsigned events)
+static int sel__epoll_ctl(int epfd, int op, int fd, const struct sel__reg *reg, unsigned events)
 {
     struct epoll_event ev = {.events = sel__epoll_mask(events),
                              .data.u64 = (uint32_t)fd | ((uint64_t)(uint32_t)reg->gen << 32)};
-    return epoll_ctl(be->epfd, op, fd, &ev) < 0 ? -errno : 0;
+    return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
 static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__epoll_be *be = sel->be;
-    int rc = sel__epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
+    int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_ADD, fd, reg, reg->events);
     if (rc != -EPERM)
         return rc;
     if (be->nalways == be->capalways) {
@@ -94,7 +103,11 @@ static int sel__epoll_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsig
 {
     if (reg->be.flags & SEL__EPOLL_ALWAYS)
         return 0;
-    return sel__epoll_ctl(sel->be, EPOLL_CTL_MOD, fd, reg, events);
+    struct sel__epoll_be *be = sel->be;
+    int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, events);
+    /* Closed before its unregister (EBADF), or closed and the number reused
+     * by a file we do not watch (ENOENT): nothing to change in the kernel. */
+    return rc == -EBADF || rc == -ENOENT ? 0 : rc;
 }
 
 static void sel__epoll_del(sel_selector *sel, int fd, struct sel__reg *reg)
@@ -126,27 +139,63 @@ static int sel__epoll_wait(struct sel__epoll_be *be, int n, double timeout)
     return epoll_wait(be->epfd, be->evs, n, sel__timeout_ms(timeout));
 }
 
-static int sel__epoll_select(sel_selector *sel, double timeout, sel_event *out, int max)
+/* Report up to max always-ready fds, from next_always on, wrapping. */
+static int sel__epoll_always(sel_selector *sel, sel_event *out, int max)
+{
+    struct sel__epoll_be *be = sel->be;
+    int n = be->nalways < max ? be->nalways : max;
+    int i = be->next_always < be->nalways ? be->next_always : 0;
+    for (int k = 0; k < n; k++, i = i + 1 < be->nalways ? i + 1 : 0) {
+        const struct sel__reg *reg = &sel->regs[be->always[i]];
+        out[k] = (sel_event){be->always[i], reg->events, reg->data, reg->gen};
+    }
+    if (n < be->nalways)
+        be->next_always = i;
+    return n;
+}
+
+/* A new epoll instance holding the table's registrations replaces the old
+ * one (and any stale registration in it) under the same descriptor number
+ * (dup3): a number the caller freed stays free. On failure nothing
+ * changes. */
+static int sel__epoll_rebuild(sel_selector *sel)
+{
+    struct sel__epoll_be *be = sel->be;
+    int fresh = epoll_create1(EPOLL_CLOEXEC);
+    if (fresh < 0)
+        return -errno;
+    for (int fd = 0; fd < sel->cap; fd++) {
+        struct sel__reg *reg = &sel->regs[fd];
+        /* fd == fresh: a registered fd closed before its unregister, its
+         * number taken by the new instance. */
+        if (!reg->gen || (reg->be.flags & SEL__EPOLL_ALWAYS) || fd == fresh)
+            continue;
+        int rc = sel__epoll_ctl(fresh, EPOLL_CTL_ADD, fd, reg, reg->events);
+        /* EBADF: closed before its unregister; EPERM: the number now names
+         * a file epoll refuses. Nothing to watch until the unregister. */
+        if (rc < 0 && rc != -EBADF && rc != -EPERM) {
+            close(fresh);
+            return rc;
+        }
+    }
+    int rc = dup3(fresh, be->epfd, O_CLOEXEC) < 0 ? -errno : 0;
+    close(fresh);
+    return rc;
+}
+
+/* Translate epoll's results; *stale is set if one came from a stale
+ * kernel registration. */
+static int sel__epoll_harvest(sel_selector *sel, int n, sel_event *out, int *stale)
 {
     struct sel__epoll_be *be = sel->be;
     int k = 0;
-    for (int i = 0; i < be->nalways && k < max; i++) {
-        const struct sel__reg *reg = &sel->regs[be->always[i]];
-        out[k++] = (sel_event){be->always[i], reg->events, reg->data, reg->gen};
-    }
-    if (k)
-        timeout = 0;
-    int room = max - k < SEL__EPOLL_BATCH ? max - k : SEL__EPOLL_BATCH;
-    if (room <= 0)
-        return k;
-    int n = sel__epoll_wait(be, room, timeout);
-    if (n < 0)
-        return errno == EINTR ? k : -errno;
     for (int i = 0; i < n; i++) {
         int fd = (int)(uint32_t)be->evs[i].data.u64;
         const struct sel__reg *reg = sel__reg_get(sel, fd);
-        if (!reg || (uint32_t)reg->gen != (uint32_t)(be->evs[i].data.u64 >> 32))
-            continue; /* stale kernel registration */
+        if (!reg || (uint32_t)reg->gen != (uint32_t)(be->evs[i].data.u64 >> 32)) {
+            *stale = 1;
+            continue;
+        }
         uint32_t e = be->evs[i].events;
         unsigned ev = 0;
         if (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
@@ -160,25 +209,37 @@ static int sel__epoll_select(sel_selector *sel, double timeout, sel_event *out, 
     return k;
 }
 
-/* Child after fork: the inherited epoll instance is the parent's. Closing our
- * descriptor of it does not touch the parent's registrations (EPOLL_CTL_DEL
- * would), so drop it and build a new one. */
-static int sel__epoll_reinit(sel_selector *sel)
+static int sel__epoll_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
     struct sel__epoll_be *be = sel->be;
-    close(be->epfd);
-    be->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (be->epfd < 0)
-        return -errno;
-    for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel__reg *reg = &sel->regs[fd];
-        if (!reg->gen || (reg->be.flags & SEL__EPOLL_ALWAYS))
-            continue;
-        int rc = sel__epoll_ctl(be, EPOLL_CTL_ADD, fd, reg, reg->events);
-        if (rc < 0 && rc != -EBADF) /* closed in the child: forget it silently */
-            return rc;
+    int k = 0, always_first = be->nalways > 0 && (be->turn++ & 1);
+    if (be->nalways > 0)
+        timeout = 0; /* something is ready */
+    if (always_first)
+        k = sel__epoll_always(sel, out, max);
+    int room = max - k < SEL__EPOLL_BATCH ? max - k : SEL__EPOLL_BATCH;
+    if (room > 0) {
+        int n = sel__epoll_wait(be, room, timeout);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        int stale = 0;
+        k += sel__epoll_harvest(sel, n > 0 ? n : 0, out + k, &stale);
+        /* Dropped at once; if the rebuild fails, the next stale event
+         * retries it (an early empty return is legal). */
+        if (stale)
+            sel__epoll_rebuild(sel);
     }
-    return 0;
+    if (!always_first && k < max)
+        k += sel__epoll_always(sel, out + k, max - k);
+    return k;
+}
+
+/* Child after fork: the inherited epoll instance is the parent's. Closing our
+ * descriptor of it does not touch the parent's registrations (EPOLL_CTL_DEL
+ * would), so build a new one and drop ours. */
+static int sel__epoll_reinit(sel_selector *sel)
+{
+    return sel__epoll_rebuild(sel);
 }
 
 const struct sel__ops sel__epoll_ops = {

@@ -3,18 +3,40 @@
  * The loop's clock is refreshed (ev_now_update) before the timer is armed so
  * the timeout counts from the call, not from the previous iteration.
  * "libev:X" forces libev's backend X; sel_name says which one runs.
- * reg->be.ptr: the registration's watcher. */
+ *
+ * Closed fds: libev aborts (assert) when its epoll backend meets an fd
+ * closed before its watcher was stopped: at the epoll_ctl of a started or
+ * changed watcher, and when it rebuilds its epoll set (after a fork, or
+ * when it sees an event of a stale registration). So libev never sees a
+ * closed fd here: a watcher is started or changed only at the next select,
+ * after an fcntl check (the "check list": registered or modified since the
+ * last select, or given up by libev), and an ev_fork watcher, which libev
+ * runs before every rebuild, stops the watchers of closed fds first. A
+ * closed fd that is still registered is reported ready for its mask by
+ * every select until unregistered (as poll reports POLLNVAL).
+ * libev's poll backend asserts on any closed fd in its set and its
+ * io_uring backend on any poll request that meets one, with no hook before
+ * either: "libev:poll" and "libev:io_uring" are not offered, and plain
+ * "libev" lets libev choose only between epoll and select.
+ *
+ * reg->be: ptr the watcher; idx the place in the check list; flags below.
+ */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "backend.h"
+#include "fair.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
+
+#define SEL__LIBEV_STARTED 1u /* the watcher is started in libev */
+#define SEL__LIBEV_CHECK 2u   /* in the check list */
 
 /* A watcher: lives at a stable address (libev keeps pointers to it), so
  * registrations point to it rather than embed it. Recycled through a free
@@ -27,38 +49,35 @@ struct sel__ev_io {
 struct sel__libev_be {
     struct ev_loop *loop;
     ev_timer timer;
+    ev_fork fork;
     struct sel__ev_io *free_list;
-    /* Output of the select in progress, filled by the watcher callback. */
-    sel_event *out;
-    int max, k;
+    int *check; /* fds to validate before libev sees them; capacity >= registrations */
+    int ncheck, capcheck;
+    struct sel__fair fair; /* results of the select in progress */
 };
 
 /* The selector backend names served here and the libev backends they
- * allow ("libev" lets libev choose among its recommended ones). */
+ * allow: the ones libev handles closed fds in without aborting. */
 static const struct {
     const char *name;
     unsigned flags;
 } sel__libev_names[] = {
-    {"libev", EVFLAG_AUTO},
+    {"libev", EVBACKEND_EPOLL | EVBACKEND_SELECT},
     {"libev:select", EVBACKEND_SELECT},
-    {"libev:poll", EVBACKEND_POLL},
     {"libev:epoll", EVBACKEND_EPOLL},
-    {"libev:io_uring", EVBACKEND_IOURING},
 };
 #define SEL__LIBEV_NNAMES (int)(sizeof sel__libev_names / sizeof sel__libev_names[0])
 
 #define SEL__LIBEV_FLAGS (EVFLAG_NOENV | EVFLAG_NOSIGMASK | EVFLAG_NOINOTIFY)
 
-/* The libev backend flags of a selector backend name; 0 if libev lacks it. */
+/* The libev flags of a selector backend name; 0 if libev lacks it. */
 static unsigned sel__libev_flags(const char *name)
 {
     for (int i = 0; i < SEL__LIBEV_NNAMES; i++) {
         if (strcmp(name, sel__libev_names[i].name) != 0)
             continue;
-        unsigned flags = sel__libev_names[i].flags;
-        if (flags != EVFLAG_AUTO && !(ev_supported_backends() & flags))
-            return 0;
-        return flags | SEL__LIBEV_FLAGS;
+        unsigned flags = sel__libev_names[i].flags & ev_supported_backends();
+        return flags ? flags | SEL__LIBEV_FLAGS : 0;
     }
     return 0;
 }
@@ -80,9 +99,90 @@ int sel__libev_probe(const char *name)
         return SEL_ENOBACKEND;
     struct ev_loop *loop = ev_loop_new(flags);
     if (!loop)
-        return SEL_ENOBACKEND; /* e.g. io_uring refused by the kernel */
+        return SEL_ENOBACKEND;
     ev_loop_destroy(loop);
     return 0;
+}
+
+static int sel__libev_evmask(unsigned events)
+{
+    return (events & SEL_READ ? EV_READ : 0) | (events & SEL_WRITE ? EV_WRITE : 0);
+}
+
+static void sel__libev_queue(struct sel__libev_be *be, int fd, struct sel__reg *reg)
+{
+    if (reg->be.flags & SEL__LIBEV_CHECK)
+        return;
+    reg->be.flags |= SEL__LIBEV_CHECK;
+    reg->be.idx = be->ncheck;
+    be->check[be->ncheck++] = fd; /* capacity >= registrations: see add */
+}
+
+static void sel__libev_dequeue(sel_selector *sel, struct sel__reg *reg)
+{
+    struct sel__libev_be *be = sel->be;
+    if (!(reg->be.flags & SEL__LIBEV_CHECK))
+        return;
+    int last = be->check[--be->ncheck];
+    be->check[reg->be.idx] = last;
+    sel->regs[last].be.idx = reg->be.idx;
+    reg->be.flags &= ~SEL__LIBEV_CHECK;
+}
+
+static void sel__libev_stop(struct sel__libev_be *be, struct sel__reg *reg)
+{
+    if (!(reg->be.flags & SEL__LIBEV_STARTED))
+        return;
+    struct sel__ev_io *w = reg->be.ptr;
+    ev_io_stop(be->loop, &w->io);
+    reg->be.flags &= ~SEL__LIBEV_STARTED;
+}
+
+/* A registered fd found closed: ready for its whole mask. */
+static void sel__libev_report_closed(struct sel__libev_be *be, int fd, const struct sel__reg *reg)
+{
+    sel__fair_offer(&be->fair, (sel_event){fd, reg->events, reg->data, reg->gen});
+}
+
+/* Before ev_run: start the watchers of the check list whose fd is open;
+ * report the closed ones (they stay in the list). Returns how many. */
+static int sel__libev_check(sel_selector *sel)
+{
+    struct sel__libev_be *be = sel->be;
+    int closed = 0;
+    for (int i = 0; i < be->ncheck;) {
+        int fd = be->check[i];
+        struct sel__reg *reg = &sel->regs[fd];
+        if (fcntl(fd, F_GETFD) < 0) {
+            sel__libev_report_closed(be, fd, reg);
+            closed++;
+            i++;
+            continue;
+        }
+        sel__libev_dequeue(sel, reg); /* moves the last entry to i */
+        struct sel__ev_io *w = reg->be.ptr;
+        ev_io_set(&w->io, fd, sel__libev_evmask(reg->events));
+        ev_io_start(be->loop, &w->io);
+        reg->be.flags |= SEL__LIBEV_STARTED;
+    }
+    return closed;
+}
+
+/* libev is about to rebuild its kernel state (after ev_loop_fork, or on a
+ * stale event): stop the watchers of closed fds first. */
+static void sel__libev_fork_cb(struct ev_loop *loop, ev_fork *w, int revents)
+{
+    (void)w, (void)revents;
+    sel_selector *sel = ev_userdata(loop);
+    struct sel__libev_be *be = sel->be;
+    for (int fd = 0; fd < sel->cap; fd++) {
+        struct sel__reg *reg = &sel->regs[fd];
+        if (!reg->gen || !(reg->be.flags & SEL__LIBEV_STARTED) || fcntl(fd, F_GETFD) >= 0)
+            continue;
+        sel__libev_stop(be, reg);
+        sel__libev_queue(be, fd, reg);
+        sel__libev_report_closed(be, fd, reg);
+    }
 }
 
 static void sel__libev_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -94,15 +194,20 @@ static void sel__libev_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     sel_selector *sel = ev_userdata(loop);
     struct sel__libev_be *be = sel->be;
-    if (be->k >= be->max)
-        return; /* level-triggered: reported again by a later call */
-    const struct sel__reg *reg = &sel->regs[w->fd];
+    int fd = w->fd;
+    struct sel__reg *reg = &sel->regs[fd];
+    if (revents & EV_ERROR) {
+        /* libev gave up on this fd (closed: select's EBADF) and stopped the
+         * watcher: validate it again before the next run. */
+        reg->be.flags &= ~SEL__LIBEV_STARTED;
+        sel__libev_queue(be, fd, reg);
+        sel__libev_report_closed(be, fd, reg);
+        return;
+    }
     unsigned ev = (revents & EV_READ ? SEL_READ : 0) | (revents & EV_WRITE ? SEL_WRITE : 0);
-    if (revents & EV_ERROR) /* libev gave up on this fd (e.g. closed): readiness */
-        ev = SEL_READ | SEL_WRITE;
     ev &= reg->events;
     if (ev)
-        be->out[be->k++] = (sel_event){w->fd, ev, reg->data, reg->gen};
+        sel__fair_offer(&be->fair, (sel_event){fd, ev, reg->data, reg->gen});
 }
 
 static int sel__libev_open(sel_selector *sel, const char *name)
@@ -121,6 +226,9 @@ static int sel__libev_open(sel_selector *sel, const char *name)
     snprintf(sel->name, sizeof sel->name, "%s", sel__libev_backend_name(be->loop));
     ev_set_userdata(be->loop, sel);
     ev_init(&be->timer, sel__libev_timer_cb);
+    ev_fork_init(&be->fork, sel__libev_fork_cb);
+    ev_fork_start(be->loop, &be->fork);
+    ev_unref(be->loop); /* the fork watcher alone does not keep the loop alive */
     sel->be = be;
     return 0;
 }
@@ -131,10 +239,10 @@ static void sel__libev_close(sel_selector *sel)
     if (!be)
         return;
     for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel__ev_io *w = sel->regs[fd].gen ? sel->regs[fd].be.ptr : NULL;
-        if (w) {
-            ev_io_stop(be->loop, &w->io);
-            free(w);
+        struct sel__reg *reg = &sel->regs[fd];
+        if (reg->gen) {
+            sel__libev_stop(be, reg);
+            free(reg->be.ptr);
         }
     }
     while (be->free_list) {
@@ -142,37 +250,43 @@ static void sel__libev_close(sel_selector *sel)
         be->free_list = w->next_free;
         free(w);
     }
+    ev_ref(be->loop);
+    ev_fork_stop(be->loop, &be->fork);
     ev_loop_destroy(be->loop);
+    free(be->check);
     free(be);
     sel->be = NULL;
-}
-
-static int sel__libev_evmask(unsigned events)
-{
-    return (events & SEL_READ ? EV_READ : 0) | (events & SEL_WRITE ? EV_WRITE : 0);
 }
 
 static int sel__libev_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__libev_be *be = sel->be;
+    if (be->capcheck <= sel->count) {
+        int cap = be->capcheck ? be->capcheck * 2 : 64;
+        int *c = realloc(be->check, (size_t)cap * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        be->check = c;
+        be->capcheck = cap;
+    }
     struct sel__ev_io *w = be->free_list;
     if (w)
         be->free_list = w->next_free;
     else if (!(w = malloc(sizeof *w)))
         return -ENOMEM;
     ev_io_init(&w->io, sel__libev_io_cb, fd, sel__libev_evmask(reg->events));
-    ev_io_start(be->loop, &w->io);
     reg->be.ptr = w;
+    sel__libev_queue(be, fd, reg);
     return 0;
 }
 
+/* The new mask (stored by the core) is set at the next select's check. */
 static int sel__libev_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
     struct sel__libev_be *be = sel->be;
-    struct sel__ev_io *w = reg->be.ptr;
-    ev_io_stop(be->loop, &w->io);
-    ev_io_set(&w->io, fd, sel__libev_evmask(events));
-    ev_io_start(be->loop, &w->io);
+    (void)events;
+    sel__libev_stop(be, reg);
+    sel__libev_queue(be, fd, reg);
     return 0;
 }
 
@@ -181,7 +295,8 @@ static void sel__libev_del(sel_selector *sel, int fd, struct sel__reg *reg)
     struct sel__libev_be *be = sel->be;
     struct sel__ev_io *w = reg->be.ptr;
     (void)fd;
-    ev_io_stop(be->loop, &w->io);
+    sel__libev_stop(be, reg);
+    sel__libev_dequeue(sel, reg);
     w->next_free = be->free_list;
     be->free_list = w;
 }
@@ -189,26 +304,25 @@ static void sel__libev_del(sel_selector *sel, int fd, struct sel__reg *reg)
 static int sel__libev_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
     struct sel__libev_be *be = sel->be;
-    be->out = out;
-    be->max = max;
-    be->k = 0;
+    sel__fair_begin(&be->fair, out, max);
+    if (be->ncheck > 0 && sel__libev_check(sel) > 0)
+        timeout = 0; /* closed fds are ready */
     if (timeout == 0) {
         ev_run(be->loop, EVRUN_NOWAIT);
     } else {
         /* Forever: a far timer keeps ev_run blocking even with no watcher;
          * libev still wakes up every MAX_BLOCKTIME (~60 s) and returns. */
         ev_now_update(be->loop);
-        ev_timer_set(&be->timer, timeout < 0 || timeout > 1e9 ? 1e9 : timeout, 0.);
+        ev_timer_set(&be->timer, timeout < 0 ? SEL__TIMEOUT_FOREVER : timeout, 0.);
         ev_timer_start(be->loop, &be->timer);
         ev_run(be->loop, EVRUN_ONCE);
         ev_timer_stop(be->loop, &be->timer);
     }
-    be->out = NULL;
-    return be->k;
+    return sel__fair_end(&be->fair);
 }
 
-/* libev re-creates its kernel state (epoll fd, io_uring ring) at the next
- * ev_run and re-arms every watcher. */
+/* libev re-creates its kernel state (epoll fd) at the next ev_run, after
+ * the fork watcher has stopped the watchers of closed fds. */
 static int sel__libev_reinit(sel_selector *sel)
 {
     struct sel__libev_be *be = sel->be;

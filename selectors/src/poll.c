@@ -12,6 +12,7 @@
 struct sel__poll_be {
     struct pollfd *fds;
     int n, cap;
+    int next; /* index where the next scan of the results starts */
 };
 
 /* reg->be.idx: index of the registration in the pollfd array. */
@@ -79,8 +80,10 @@ static int sel__poll_select(sel_selector *sel, double timeout, sel_event *out, i
     int n = ppoll(be->fds, (nfds_t)be->n, sel__timeout_ts(timeout, &ts), NULL);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    int k = 0;
-    for (int i = 0; i < be->n && n > 0 && k < max; i++) {
+    /* From be->next on, wrapping: when more fds are ready than max, the
+     * next call starts with the first one left out (fair rotation). */
+    int k = 0, i = be->next < be->n ? be->next : 0;
+    for (int c = 0; c < be->n && n > 0; c++, i = i + 1 < be->n ? i + 1 : 0) {
         short re = be->fds[i].revents;
         if (!re)
             continue;
@@ -95,11 +98,11 @@ static int sel__poll_select(sel_selector *sel, double timeout, sel_event *out, i
         ev &= reg->events;
         if (!ev)
             continue;
-        out[k].fd = be->fds[i].fd;
-        out[k].events = ev;
-        out[k].data = reg->data;
-        out[k].gen = reg->gen;
-        k++;
+        if (k == max) {
+            be->next = i;
+            break;
+        }
+        out[k++] = (sel_event){be->fds[i].fd, ev, reg->data, reg->gen};
     }
     return k;
 }

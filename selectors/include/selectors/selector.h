@@ -6,9 +6,11 @@
  * Python's `selectors` module: one registration per fd, each with an event
  * mask and a user pointer; sel_select() waits and returns (fd, events, data)
  * triples. The backends are `select`, `poll`, `epoll`, `libev` (optionally
- * `libev:select`, `libev:poll`, `libev:epoll`, `libev:io_uring` to force
- * libev's own backend) and `io_uring` (when built with liburing and allowed
- * by the kernel). sel_backends() lists those usable here. Every backend has
+ * `libev:select` and `libev:epoll` to force libev's own backend) and
+ * `io_uring` (when built with liburing and allowed by the kernel).
+ * `libev:poll` and `libev:io_uring` are known names but not offered
+ * (SEL_ENOBACKEND): libev aborts the process when those backends meet an fd
+ * closed before its unregister. sel_backends() lists those usable here. Every backend has
  * the same semantics:
  *
  * - Level-triggered: an fd stays reported while it is ready.
@@ -41,11 +43,21 @@
  * unaffected.
  *
  * Close-before-unregister: unregister an fd before closing it. If it was
- * closed first, sel_unregister still succeeds (and must be called before the
- * fd number is registered again, else -EEXIST); events of the old file are
- * never delivered under the new registration (generation numbers), but an
- * epoll instance may keep watching the old file if it is still open
- * elsewhere (dup, fork), causing early empty returns.
+ * closed first, it is tolerated on every backend: no call aborts, fails or
+ * spins because of it. Until its unregister, sel_select may report the
+ * closed fd ready for its mask (select, poll, libev and io_uring do; epoll
+ * does only while the file stays open elsewhere, through a dup or a forked
+ * child), so that a read or write tells the owner; sel_modify accepts it.
+ * sel_unregister succeeds, and must be called before the number is
+ * registered again (else -EEXIST); then waits block again and events of the
+ * old file are never delivered under the new registration (generation
+ * numbers; epoll rebuilds its instance at the first stale event, which may
+ * make that one call return 0 early).
+ *
+ * Fairness: when more fds are ready than a call's `max`, every backend
+ * rotates (the next call starts after the last fd reported, or the kernel
+ * queues the reported ones behind the others), so with a stable ready set
+ * each ready fd is reported within about 2 * ceil(ready / max) calls.
  *
  * Errors are negated errno values or, where errno would say the wrong
  * thing, the SEL_E* codes of sel_errors.h (sel_strerror names both); no
@@ -146,7 +158,7 @@ SEL_API int sel_count(const sel_selector *sel);
  * (caller-owned, not retained) and returns their count; each fd appears at
  * most once per call. max == 0 returns 0 at once, without waiting (out may
  * be NULL). Ready fds beyond `max` are reported by later calls
- * (level-triggered).
+ * (level-triggered), fairly (see Fairness above).
  * Returns 0 when the timeout expires or a signal interrupts the wait.
  * Does not allocate memory.
  * Errors: -EINVAL sel NULL, out NULL with max > 0, max < 0, or timeout NaN;
