@@ -1,6 +1,7 @@
-/* al_run: asyncio.run. A fresh loop, the main task to completion, then the
- * tasks left behind are cancelled and awaited, the executor is shut down
- * and the loop freed. */
+/* al_run: asyncio.run. A fresh loop (or the caller's, al_run_on: asyncio's
+ * Runner(loop_factory=...)), the main task to completion, then the tasks
+ * left behind are cancelled and awaited, the executor is shut down and the
+ * loop closed (and freed, when it was al_run's own). */
 #include "interrupt.h"
 #include "loop_internal.h"
 
@@ -40,6 +41,39 @@ static void cancel_leftovers(al_loop *loop)
     free(tasks);
 }
 
+/* asyncio.Runner.run then Runner.close: the main task, the leftovers, the
+ * executor, the loop's close. */
+static int run_main_task(al_loop *loop, al_task_fn fn, void *arg, void **result)
+{
+    al_task *main_task;
+    int rc = al_task_new(loop, fn, arg, NULL, &main_task);
+    if (rc < 0)
+        return rc; /* nothing was created: the loop is as it was */
+    al_future *f = al_task_future(main_task);
+    al_interrupt *in = al__interrupt_start(loop, main_task);
+    rc = al_loop_run_until_complete(loop, f);
+    if (al__interrupt_stop(in) && rc == AL_ECANCELLED)
+        rc = -EINTR; /* Ctrl+C: asyncio's KeyboardInterrupt */
+    if (rc == 0)
+        al_future_take_result(f, result);
+    al_task_unref(main_task);
+    cancel_leftovers(loop);
+    al_loop_shutdown_default_executor(loop, AL_RUN_EXECUTOR_TIMEOUT);
+    /* One iteration that does not block: deliver the last completions. */
+    al_loop_stop(loop);
+    al_loop_run_forever(loop);
+    al_loop_close(loop);
+    return rc;
+}
+
+int al_run_on(al_loop *loop, al_task_fn fn, void *arg, void **result)
+{
+    if (!fn)
+        return -EINVAL;
+    int rc = al__loop_can_run(loop);
+    return rc < 0 ? rc : run_main_task(loop, fn, arg, result);
+}
+
 int al_run(al_task_fn fn, void *arg, void **result)
 {
     if (!fn)
@@ -49,23 +83,7 @@ int al_run(al_task_fn fn, void *arg, void **result)
     al_loop *loop = al_loop_new();
     if (!loop)
         return -ENOMEM;
-    al_task *main_task;
-    int rc = al_task_new(loop, fn, arg, NULL, &main_task);
-    if (rc == 0) {
-        al_future *f = al_task_future(main_task);
-        al_interrupt *in = al__interrupt_start(loop, main_task);
-        rc = al_loop_run_until_complete(loop, f);
-        if (al__interrupt_stop(in) && rc == AL_ECANCELLED)
-            rc = -EINTR; /* Ctrl+C: asyncio's KeyboardInterrupt */
-        if (rc == 0)
-            al_future_take_result(f, result);
-        al_task_unref(main_task);
-        cancel_leftovers(loop);
-        al_loop_shutdown_default_executor(loop, AL_RUN_EXECUTOR_TIMEOUT);
-        /* One iteration that does not block: deliver the last completions. */
-        al_loop_stop(loop);
-        al_loop_run_forever(loop);
-    }
+    int rc = run_main_task(loop, fn, arg, result);
     al_loop_free(loop);
     return rc;
 }

@@ -163,6 +163,19 @@ int al_sleep(double delay);
  * loop; one al_run per thread. */
 int al_run(al_task_fn fn, void *arg, void **result);
 
+/* al_run on a loop the caller made (asyncio.run(main, loop_factory=...),
+ * asyncio.Runner): any implementation, a virtual loop for tests included,
+ * with the caller's settings (debug, exception handler, task factory,
+ * eager tasks, executor workers). Runs fn(arg) as its main task with the
+ * same Ctrl+C handling, cancels and waits for the tasks left, shuts the
+ * executor down and closes the loop; the loop stays the caller's (free it
+ * with al_loop_free; al_loop_get_data etc. still work). Returns what al_run
+ * returns. Refusals leave the loop untouched: -EINVAL (NULL loop or fn),
+ * AL_ELOOPCLOSED, AL_ELOOPRUNNING (this or another loop runs on this
+ * thread), and the errors of al_task_new (-ENOMEM, AL_EWRONGTHREAD, or
+ * those of the loop's task factory). */
+int al_run_on(al_loop *loop, al_task_fn fn, void *arg, void **result);
+
 #ifdef __cplusplus
 }
 #endif
