@@ -92,8 +92,8 @@ static void loop_destroy(al_loop *loop)
     }
     al__theap_free(&loop->timers);
     pthread_mutex_destroy(&loop->ts_lock);
-    pthread_mutex_destroy(&loop->wait_lock);
-    pthread_cond_destroy(&loop->wait_cond);
+    if (loop->ops->destroy)
+        loop->ops->destroy(loop);
     free(loop);
 }
 
@@ -114,13 +114,10 @@ al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl)
     loop->impl = impl;
     loop->refs = 1;
     atomic_init(&loop->owner, this_thread());
-    pthread_mutex_init(&loop->ts_lock, NULL);
-    pthread_mutex_init(&loop->wait_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&loop->wait_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    if (pthread_mutex_init(&loop->ts_lock, NULL) != 0) {
+        free(loop);
+        return NULL;
+    }
     loop->clock_resolution = 1e-9;
     loop->slow_callback = 0.1;
     const char *dbg = getenv("ASYNCLIB_DEBUG");
@@ -236,12 +233,14 @@ void al_loop_wakeup(al_loop *loop)
 
 void al__loop_external_begin(al_loop *loop)
 {
-    atomic_fetch_add(&loop->external, 1);
+    if (loop->ops->external)
+        loop->ops->external(loop, 1);
 }
 
 void al__loop_external_end(al_loop *loop)
 {
-    atomic_fetch_sub(&loop->external, 1);
+    if (loop->ops->external)
+        loop->ops->external(loop, -1);
 }
 
 /* ---- scheduling --------------------------------------------------------- */

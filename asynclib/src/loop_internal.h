@@ -58,13 +58,6 @@ struct al_loop {
     size_t ts_free_count;
     atomic_size_t ts_len;
 
-    /* The pure loops' wait: a condition variable on CLOCK_MONOTONIC. */
-    pthread_mutex_t wait_lock;
-    pthread_cond_t wait_cond;
-    bool woken;
-    double vtime;        /* the virtual clock */
-    atomic_int external; /* executor jobs in flight (virtual loop waits for real) */
-
     bool running, stopping, closed;
     pthread_t thread;            /* valid while running */
     atomic_uintptr_t running_on; /* id of the running thread, 0 when not running */
@@ -164,7 +157,8 @@ void al__report(al_loop *loop, const char *message, int error, al_future *f, al_
 /* call_soon_threadsafe with a drop hook, for the executor's completions. */
 int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_drop_fn drop);
 
-/* Executor work in flight: the virtual loop waits in real time meanwhile. */
+/* Executor work in flight (loop thread): ops->external, if the loop
+ * implementation has one (the virtual loop waits in real time meanwhile). */
 void al__loop_external_begin(al_loop *loop);
 void al__loop_external_end(al_loop *loop);
 

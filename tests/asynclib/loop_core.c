@@ -882,7 +882,8 @@ END_TEST
 
 typedef struct counting_impl {
     double now;
-    int waits, wakeups, closes;
+    int waits, wakeups, closes, destroys;
+    int external, external_max; /* work in flight as ops->external saw it */
     double last_timeout;
 } counting_impl;
 
@@ -911,8 +912,33 @@ static void counting_close(al_loop *loop)
     ((counting_impl *)al_loop_impl(loop))->closes++;
 }
 
-static const al_loop_ops counting_ops = {"counting", counting_time, counting_wait, counting_wakeup,
-                                         counting_close};
+static void counting_external(al_loop *loop, int delta)
+{
+    counting_impl *c = al_loop_impl(loop);
+    c->external += delta;
+    if (c->external > c->external_max)
+        c->external_max = c->external;
+}
+
+static void counting_destroy(al_loop *loop)
+{
+    ((counting_impl *)al_loop_impl(loop))->destroys++;
+}
+
+static const al_loop_ops counting_ops = {.name = "counting",
+                                         .time = counting_time,
+                                         .wait = counting_wait,
+                                         .wakeup = counting_wakeup,
+                                         .close = counting_close,
+                                         .external = counting_external,
+                                         .destroy = counting_destroy};
+
+static int forty_two(void *arg, void **result)
+{
+    (void)arg;
+    *result = (void *)(intptr_t)42;
+    return 0;
+}
 
 static void *wake_twice(void *arg)
 {
@@ -924,10 +950,13 @@ static void *wake_twice(void *arg)
 }
 
 /* The subclass hook: wait gets the timeout to the next timer, wakeups are
- * coalesced per batch, close is called once. */
+ * coalesced per batch, external brackets executor work, close is called
+ * once, wakeup still works after it, destroy runs once when the loop's
+ * memory goes (after the last reference, not at close). */
 START_TEST(ops_hook)
 {
-    static const al_loop_ops incomplete = {"bad", counting_time, NULL, counting_wakeup, NULL};
+    static const al_loop_ops incomplete = {
+        .name = "bad", .time = counting_time, .wakeup = counting_wakeup};
     ck_assert_ptr_null(al_loop_new_with_ops(&incomplete, NULL));
     counting_impl c = {.now = 100};
     al_loop *loop = al_loop_new_with_ops(&counting_ops, &c);
@@ -944,10 +973,23 @@ START_TEST(ops_hook)
     pthread_create(&th, NULL, wake_twice, loop);
     pthread_join(th, NULL);
     ck_assert_int_eq(c.wakeups, 1);
+    al_future *job;
+    ck_assert_int_eq(al_loop_run_in_executor(loop, forty_two, NULL, NULL, &job), 0);
+    ck_assert_int_eq(c.external, 1);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, job), 0);
+    ck_assert_int_eq(c.external, 0);
+    ck_assert_int_eq(c.external_max, 1);
     al_loop_close(loop);
     al_loop_close(loop);
     ck_assert_int_eq(c.closes, 1);
-    al_loop_free(loop);
+    int wakeups = c.wakeups;
+    al_loop_wakeup(loop); /* after close: still the implementation's */
+    ck_assert_int_eq(c.wakeups, wakeups + 1);
+    ck_assert_int_eq(c.destroys, 0);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    ck_assert_int_eq(c.destroys, 0); /* job still holds the loop's memory */
+    al_future_unref(job);
+    ck_assert_int_eq(c.destroys, 1);
 }
 END_TEST
 
