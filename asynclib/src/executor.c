@@ -34,7 +34,7 @@ struct al_executor {
 
 struct al_job {
     al_job *next;                          /* executor queue */
-    al_job *prev_inflight, *next_inflight; /* loop->jobs */
+    al_job *prev_inflight, *next_inflight; /* loop->exec.jobs */
     al_loop *loop;
     al_executor *ex;
     al_work_fn fn;
@@ -75,7 +75,7 @@ static void inflight_remove(al_loop *loop, al_job *job)
     if (job->prev_inflight)
         job->prev_inflight->next_inflight = job->next_inflight;
     else
-        loop->jobs = job->next_inflight;
+        loop->exec.jobs = job->next_inflight;
     if (job->next_inflight)
         job->next_inflight->prev_inflight = job->prev_inflight;
 }
@@ -202,8 +202,8 @@ static int default_workers(void)
 
 static al_executor *executor_get(al_loop *loop)
 {
-    if (loop->executor)
-        return loop->executor;
+    if (loop->exec.pool)
+        return loop->exec.pool;
     al_executor *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL;
@@ -214,20 +214,20 @@ static al_executor *executor_get(al_loop *loop)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&ex->exited, &attr);
     pthread_condattr_destroy(&attr);
-    ex->max = loop->executor_workers > 0 ? loop->executor_workers : default_workers();
+    ex->max = loop->exec.workers > 0 ? loop->exec.workers : default_workers();
     atomic_init(&ex->refs, 1);
     ex->loop = loop;
-    loop->executor = ex;
+    loop->exec.pool = ex;
     return ex;
 }
 
 /* Undoes executor_get's creation of a pool that got no thread. */
 static void executor_forget(al_loop *loop, bool fresh)
 {
-    al_executor *ex = loop->executor;
+    al_executor *ex = loop->exec.pool;
     if (!fresh || !ex)
         return;
-    loop->executor = NULL;
+    loop->exec.pool = NULL;
     executor_release(ex);
 }
 
@@ -257,11 +257,11 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    if (loop->executor_shut)
+    if (loop->exec.shut)
         return AL_EINVALIDSTATE;
     /* A refusal leaves no pool behind: al_loop_set_executor_workers still
      * works after a failed first submission. */
-    bool fresh = loop->executor == NULL;
+    bool fresh = loop->exec.pool == NULL;
     al_executor *ex = executor_get(loop);
     al_job *job = ex ? calloc(1, sizeof *job) : NULL;
     al_future *f = NULL;
@@ -301,10 +301,10 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
     pthread_cond_signal(&ex->work);
     pthread_mutex_unlock(&ex->lock);
 
-    job->next_inflight = loop->jobs;
-    if (loop->jobs)
-        loop->jobs->prev_inflight = job;
-    loop->jobs = job;
+    job->next_inflight = loop->exec.jobs;
+    if (loop->exec.jobs)
+        loop->exec.jobs->prev_inflight = job;
+    loop->exec.jobs = job;
     al__loop_external_begin(loop);
     *out = f;
     return 0;
@@ -314,9 +314,9 @@ int al_loop_set_executor_workers(al_loop *loop, int max_workers)
 {
     if (!loop || max_workers < 1)
         return -EINVAL;
-    if (loop->executor)
+    if (loop->exec.pool)
         return AL_EINVALIDSTATE;
-    loop->executor_workers = max_workers;
+    loop->exec.workers = max_workers;
     return 0;
 }
 
@@ -343,12 +343,12 @@ static void executor_stop(al_executor *ex, bool drop_queued)
 
 void al__executor_shutdown_nowait(al_loop *loop)
 {
-    while (loop->jobs)
-        job_detach(loop->jobs);
-    al_executor *ex = loop->executor;
+    while (loop->exec.jobs)
+        job_detach(loop->exec.jobs);
+    al_executor *ex = loop->exec.pool;
     if (!ex)
         return;
-    loop->executor = NULL;
+    loop->exec.pool = NULL;
     executor_stop(ex, true);
     executor_release(ex);
 }
@@ -360,8 +360,8 @@ int al_loop_shutdown_default_executor(al_loop *loop, double timeout)
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    loop->executor_shut = true;
-    al_executor *ex = loop->executor;
+    loop->exec.shut = true;
+    al_executor *ex = loop->exec.pool;
     if (!ex)
         return 0;
     /* The loop keeps its reference: threads that outlive a timeout still

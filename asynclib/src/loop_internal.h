@@ -69,20 +69,25 @@ struct al_loop {
     al_exception_handler_fn handler;
     void *handler_user;
 
-    /* Tasks: every task not yet done, so none vanishes mid-run. */
-    al_task *tasks_head;
-    size_t task_count;
-    uint64_t task_counter; /* Task-N names */
-    al_task *current_task;
-    bool eager_tasks;                /* the loop-wide task factory: eager start */
-    al_task_factory_fn task_factory; /* NULL: tasks as al_task_new makes them */
-    void *task_factory_user;
-    bool in_task_factory; /* al_task_new from the factory itself: direct */
+    /* Owner: task.c; no other file touches these. */
+    struct al_loop_tasks {
+        al_task *head; /* every task not yet done, so none vanishes mid-run */
+        size_t count;
+        uint64_t counter; /* Task-N names */
+        al_task *current;
+        bool eager;                 /* the loop-wide task factory: eager start */
+        al_task_factory_fn factory; /* NULL: tasks as al_task_new makes them */
+        void *factory_user;
+        bool in_factory; /* al_task_new from the factory itself: direct */
+    } tasks;
 
-    al_executor *executor;
-    struct al_job *jobs; /* work in flight whose future the loop side still holds */
-    bool executor_shut;
-    int executor_workers; /* 0: default */
+    /* Owner: executor.c; no other file touches these. */
+    struct al_loop_executor {
+        al_executor *pool;   /* the default executor, created on first use */
+        struct al_job *jobs; /* work in flight whose future the loop side still holds */
+        bool shut;           /* al_loop_shutdown_default_executor was called */
+        int workers;         /* 0: default */
+    } exec;
 };
 
 /* ---- handles (handle.c) and their FIFO queues ---- */

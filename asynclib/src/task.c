@@ -70,11 +70,11 @@ static void task_entry(void *arg)
 static void list_add(al_loop *loop, al_task *t)
 {
     t->prev = NULL;
-    t->next = loop->tasks_head;
-    if (loop->tasks_head)
-        loop->tasks_head->prev = t;
-    loop->tasks_head = t;
-    loop->task_count++;
+    t->next = loop->tasks.head;
+    if (loop->tasks.head)
+        loop->tasks.head->prev = t;
+    loop->tasks.head = t;
+    loop->tasks.count++;
 }
 
 static void list_remove(al_loop *loop, al_task *t)
@@ -82,11 +82,11 @@ static void list_remove(al_loop *loop, al_task *t)
     if (t->prev)
         t->prev->next = t->next;
     else
-        loop->tasks_head = t->next;
+        loop->tasks.head = t->next;
     if (t->next)
         t->next->prev = t->prev;
     t->prev = t->next = NULL;
-    loop->task_count--;
+    loop->tasks.count--;
 }
 
 /* ---- completion ------------------------------------------------------------ */
@@ -146,8 +146,8 @@ static void task_step(al_task *t)
     al_loop *loop = t->fut.loop;
     if (t->fut.state != AL_PENDING)
         return;
-    al_task *outer = loop->current_task; /* non-NULL during an eager start */
-    loop->current_task = t;
+    al_task *outer = loop->tasks.current; /* non-NULL during an eager start */
+    loop->tasks.current = t;
     if (!t->started && t->must_cancel) {
         /* Cancelled before its first step: the body never runs. */
         t->must_cancel = false;
@@ -170,7 +170,7 @@ static void task_step(al_task *t)
         }
         al__future_unref(&t->fut);
     }
-    loop->current_task = outer;
+    loop->tasks.current = outer;
 }
 
 /* ---- creation --------------------------------------------------------------- */
@@ -219,9 +219,9 @@ static int create_with_factory(al_loop *loop, al_task_fn fn, void *arg, const al
                                al_task **out)
 {
     al_task *t = NULL;
-    loop->in_task_factory = true;
-    int rc = loop->task_factory(loop, fn, arg, opts, &t, loop->task_factory_user);
-    loop->in_task_factory = false;
+    loop->tasks.in_factory = true;
+    int rc = loop->tasks.factory(loop, fn, arg, opts, &t, loop->tasks.factory_user);
+    loop->tasks.in_factory = false;
     if (rc < 0)
         return rc;
     if (!t)
@@ -237,8 +237,8 @@ int al_loop_set_task_factory(al_loop *loop, al_task_factory_fn factory, void *us
 {
     if (!loop)
         return -EINVAL;
-    loop->task_factory = factory;
-    loop->task_factory_user = factory ? user : NULL;
+    loop->tasks.factory = factory;
+    loop->tasks.factory_user = factory ? user : NULL;
     return 0;
 }
 
@@ -260,7 +260,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
-    if (loop->task_factory && !loop->in_task_factory)
+    if (loop->tasks.factory && !loop->tasks.in_factory)
         return create_with_factory(loop, fn, arg, opts, out);
     al_task *t = al__obj_alloc(AL_OBJ_TASK, sizeof *t);
     if (!t)
@@ -269,14 +269,14 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     t->fn = fn;
     t->arg = arg;
     t->result_dtor = opts->result_dtor;
-    loop->task_counter++;
+    loop->tasks.counter++;
     if (opts->name) {
         t->name = strdup(opts->name);
     } else {
-        format_name(loop, t->name_inline, loop->task_counter);
+        format_name(loop, t->name_inline, loop->tasks.counter);
         t->name = t->name_inline;
     }
-    bool eager = opts->eager == AL_EAGER_DEFAULT ? loop->eager_tasks : opts->eager == AL_EAGER_ON;
+    bool eager = opts->eager == AL_EAGER_DEFAULT ? loop->tasks.eager : opts->eager == AL_EAGER_ON;
     eager = eager && loop->running && al_loop_running() == loop;
     rc = t->name ? al_coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
                                   (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)
@@ -346,10 +346,10 @@ static void purge_closing(al_future *f)
 
 void al__tasks_on_close(al_loop *loop)
 {
-    for (al_task *t = loop->tasks_head; t; t = t->next)
+    for (al_task *t = loop->tasks.head; t; t = t->next)
         t->closing = t->fut_waiter != NULL;
-    while (loop->tasks_head) {
-        al_task *t = loop->tasks_head;
+    while (loop->tasks.head) {
+        al_task *t = loop->tasks.head;
         al__report(loop, "Task was destroyed but it is pending!", 0, &t->fut, t);
         if (t->fut_waiter) {
             if (t->closing)
@@ -404,7 +404,7 @@ int al_task_set_name(al_task *t, const char *name)
 al_task *al_current_task(void)
 {
     al_loop *loop = al_loop_running();
-    return loop ? loop->current_task : NULL;
+    return loop ? loop->tasks.current : NULL;
 }
 
 size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max)
@@ -412,7 +412,7 @@ size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max)
     if (!loop)
         return 0;
     size_t i = 0;
-    for (al_task *t = loop->tasks_head; t; t = t->next, i++) {
+    for (al_task *t = loop->tasks.head; t; t = t->next, i++) {
         if (out && i < max)
             out[i] = t;
     }
@@ -423,7 +423,7 @@ int al_loop_set_eager_tasks(al_loop *loop, bool eager)
 {
     if (!loop)
         return -EINVAL;
-    loop->eager_tasks = eager;
+    loop->tasks.eager = eager;
     return 0;
 }
 
