@@ -11,6 +11,7 @@
  * the wakeup fd, its wait is a select (plus queueing the ready fd
  * callbacks), its wakeup writes the fd, its close releases the selector,
  * its destroy the rest. */
+#include "deadline.h"
 #include "loop_internal.h"
 
 #include <errno.h>
@@ -74,29 +75,16 @@ static void pure_wait_destroy(al_loop *loop)
     pure_wait_free(al_loop_impl(loop));
 }
 
-static void abs_deadline(struct timespec *ts, double timeout)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    double whole = floor(timeout);
-    ts->tv_sec += (time_t)whole;
-    ts->tv_nsec += (long)((timeout - whole) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Sleeps until woken or timeout (< 0: no limit). Returns true if woken.
- * Caller holds w->lock. */
+/* Sleeps until woken or timeout (< 0, or beyond AL_TIMEOUT_UNLIMITED: no
+ * limit). Returns true if woken. Caller holds w->lock. */
 static bool cond_sleep(pure_wait *w, double timeout)
 {
     struct timespec deadline;
-    if (timeout >= 0)
-        abs_deadline(&deadline, timeout);
+    bool limited = al__deadline_after(CLOCK_MONOTONIC, timeout, &deadline);
     while (!w->woken) {
-        int rc = timeout < 0 ? pthread_cond_wait(&w->cond, &w->lock)
-                             : pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
-        if (rc == ETIMEDOUT)
+        int rc = limited ? pthread_cond_timedwait(&w->cond, &w->lock, &deadline)
+                         : pthread_cond_wait(&w->cond, &w->lock);
+        if (rc != 0) /* ETIMEDOUT; never spin on an error */
             break;
     }
     bool woken = w->woken;

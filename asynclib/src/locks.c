@@ -12,6 +12,7 @@
 #include <asynclib/task.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 struct al_lock {
@@ -447,6 +448,8 @@ int al_semaphore_release(al_semaphore *sem)
         return -EINVAL;
     if (sem->bound >= 0 && sem->value >= sem->bound)
         return -EINVAL;
+    if (sem->value == LONG_MAX)
+        return -EOVERFLOW;
     sem->value++;
     sem_wake_next(sem);
     return 0;

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#define AL_MAX_WAIT 86400.0 /* asyncio's MAXIMUM_SELECT_TIMEOUT */
 #define AL_PURGE_MIN_TIMERS 100
 
 static _Thread_local al_loop *tl_running;
@@ -430,16 +429,18 @@ static void run_handle(al_loop *loop, al_handle *h)
     }
 }
 
+/* Not capped (asyncio caps at MAXIMUM_SELECT_TIMEOUT, a day): a virtual
+ * loop jumps straight to a far deadline instead of a day per iteration,
+ * and waits cope with any length. A deadline at +infinity never comes:
+ * wait until woken. */
 static double compute_timeout(al_loop *loop)
 {
     if (loop->ready.len || loop->stopping || atomic_load(&loop->ts_len))
         return 0;
-    if (!loop->timers.len)
+    if (!loop->timers.len || loop->timers.v[0].when == INFINITY)
         return -1;
     double timeout = loop->timers.v[0].when - loop->ops->time(loop);
-    if (timeout < 0)
-        return 0;
-    return timeout > AL_MAX_WAIT ? AL_MAX_WAIT : timeout;
+    return timeout > 0 ? timeout : 0;
 }
 
 static void run_once(al_loop *loop)

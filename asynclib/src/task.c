@@ -11,6 +11,7 @@
 #include <asynclib/task.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,7 +437,8 @@ int al_task_cancel(al_task *t, const char *message)
     t->fut.retrieved = true; /* asyncio: cancel() silences the traceback log */
     if (t->fut.state != AL_PENDING)
         return 0;
-    t->cancel_requests++;
+    if (t->cancel_requests < INT_MAX) /* saturates: never overflows */
+        t->cancel_requests++;
     set_cancel_msg(t, message);
     /* The awaited future may be a task that swallows the cancellation: we
      * stay parked on it and may have to cancel it again later. */

@@ -125,7 +125,8 @@ int al_semaphore_free(al_semaphore *sem);
  * that task is cancelled before it runs, the unit goes to the next. */
 int al_semaphore_acquire(al_semaphore *sem);
 /* Gives a unit back and wakes the first waiter. -EINVAL when a bounded
- * semaphore would exceed its initial value (nothing changes). */
+ * semaphore would exceed its initial value, -EOVERFLOW when the value is
+ * LONG_MAX (nothing changes). */
 int al_semaphore_release(al_semaphore *sem);
 /* True if an acquire would have to wait: no free unit, or a waiter that is
  * not cancelled exists (even if units are free: FIFO). */

@@ -33,7 +33,9 @@ typedef struct al_loop_ops {
     /* Monotonic seconds. */
     double (*time)(al_loop *loop);
     /* Blocks for at most timeout seconds (< 0: until woken; 0: poll) or until
-     * wakeup. Returns 0 or a negative code (reported, the loop goes on). */
+     * wakeup. timeout is never NaN or infinite but may be huge (a timer
+     * years away): a wait may cap it and return early, the loop recomputes.
+     * Returns 0 or a negative code (reported, the loop goes on). */
     int (*wait)(al_loop *loop, double timeout);
     /* Any thread: makes the current or next wait return promptly. */
     void (*wakeup)(al_loop *loop);

@@ -101,7 +101,7 @@ void al_task_unref(al_task *t);
 /* Requests cancellation (message copied, may be NULL). Returns 1, or 0 if
  * the task is already done. */
 int al_task_cancel(al_task *t, const char *message);
-/* Number of pending cancellation requests. */
+/* Number of pending cancellation requests (it stops counting at INT_MAX). */
 int al_task_cancelling(const al_task *t);
 /* Decrements the count (not below 0) and returns the new value; at 0 a
  * cancellation not yet delivered is withdrawn. */
