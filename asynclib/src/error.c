@@ -1,50 +1,46 @@
+/* Names and messages of the error codes, from the one list in error.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strerrordesc_np, strerrorname_np (glibc 2.32) */
+#endif
 #include <asynclib/error.h>
 
+#include <stdbool.h>
 #include <string.h>
+
+/* A negated errno value the C library knows, else NULL. */
+static const char *errno_text(int code, bool name)
+{
+    if (code >= 0 || code <= -4096)
+        return NULL;
+    return name ? strerrorname_np(-code) : strerrordesc_np(-code); /* static, thread-safe */
+}
 
 const char *al_strerror(int code)
 {
     switch (code) {
     case 0:
         return "success";
-    case AL_ECANCELLED:
-        return "cancelled";
-    case AL_ETIMEOUT:
-        return "timed out";
-    case AL_EINVALIDSTATE:
-        return "invalid state";
-    case AL_ELOOPCLOSED:
-        return "event loop is closed";
-    case AL_ELOOPRUNNING:
-        return "an event loop is already running";
-    case AL_ENOTIOLOOP:
-        return "not an I/O event loop";
-    case AL_EWRONGTHREAD:
-        return "called from a thread other than the loop's";
-    case AL_ESTOPPED:
-        return "event loop stopped before the future completed";
-    case AL_ENOTINTASK:
-        return "not called from inside a task";
-    case AL_EWRONGLOOP:
-        return "object belongs to another event loop";
-    case AL_EINCOMPLETE:
-        return "incomplete read: end of stream before the expected bytes";
-    case AL_ELIMITOVERRUN:
-        return "buffer limit overrun";
-    case AL_EQUEUEEMPTY:
-        return "queue is empty";
-    case AL_EQUEUEFULL:
-        return "queue is full";
-    case AL_EQUEUESHUTDOWN:
-        return "queue is shut down";
-    case AL_EBROKENBARRIER:
-        return "barrier is broken";
-    case AL_EGROUP:
-        return "several errors (see the error list)";
-    case AL_EFAILED:
-        return "failed";
+#define AL__ERROR_MESSAGE(name, value, message)                                                    \
+    case name:                                                                                     \
+        return message;
+        AL_ERROR_LIST(AL__ERROR_MESSAGE)
+#undef AL__ERROR_MESSAGE
     }
-    if (code < 0 && code > -4096)
-        return strerror(-code); /* glibc's table is static and thread-safe */
-    return "unknown error";
+    const char *s = errno_text(code, false);
+    return s ? s : "unknown error";
+}
+
+const char *al_err_name(int code)
+{
+    switch (code) {
+    case 0:
+        return "0";
+#define AL__ERROR_NAME(name, value, message)                                                       \
+    case name:                                                                                     \
+        return #name;
+        AL_ERROR_LIST(AL__ERROR_NAME)
+#undef AL__ERROR_NAME
+    }
+    const char *s = errno_text(code, true);
+    return s ? s : "UNKNOWN";
 }

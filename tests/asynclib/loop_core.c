@@ -3,6 +3,7 @@
 #include "al_conf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -823,10 +824,48 @@ START_TEST(bad_input)
     al_loop_stop(loop);
     al_loop_run_forever(loop);
     ck_assert_int_eq(n, 0);
-    ck_assert_str_eq(al_strerror(AL_ECANCELLED), "cancelled");
-    ck_assert_str_eq(al_strerror(-ENOENT), strerror(ENOENT));
-    ck_assert_str_eq(al_strerror(12345), "unknown error");
     al_loop_free(loop);
+}
+END_TEST
+
+/* The one error list: every AL_E* code has its name and message, values
+ * distinct and inside the layer's range; errno values by the C library's
+ * names; one form for anything unknown. */
+START_TEST(error_names)
+{
+    static const struct {
+        int code;
+        const char *name, *message;
+    } list[] = {
+#define ROW(name, value, message) {name, #name, message},
+        AL_ERROR_LIST(ROW)
+#undef ROW
+    };
+    size_t n = sizeof list / sizeof list[0];
+    ck_assert_uint_ge(n, 18);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_le(list[i].code, AL_ERROR_FIRST);
+        ck_assert_int_ge(list[i].code, AL_ERROR_LAST);
+        ck_assert_str_eq(al_err_name(list[i].code), list[i].name);
+        ck_assert_str_eq(al_strerror(list[i].code), list[i].message);
+        ck_assert(strncmp(list[i].name, "AL_E", 4) == 0);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_int_ne(list[i].code, list[j].code);
+    }
+    ck_assert_str_eq(al_err_name(AL_ECANCELLED), "AL_ECANCELLED");
+    ck_assert_str_eq(al_strerror(AL_ECANCELLED), "cancelled");
+    ck_assert_str_eq(al_err_name(-ECONNRESET), "ECONNRESET");
+    ck_assert_str_eq(al_err_name(-EINVAL), "EINVAL");
+    ck_assert_str_eq(al_strerror(-ENOENT), strerror(ENOENT));
+    ck_assert_str_eq(al_strerror(0), "success");
+    ck_assert_str_eq(al_err_name(0), "0");
+    /* Unknown: positive, unused AL_E* slots, errno values the C library
+     * does not know, other layers' ranges, INT_MIN. */
+    const int unknown[] = {12345, 1, AL_ERROR_LAST, -1500, -4000, -4096, -2001, INT_MIN};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        ck_assert_str_eq(al_strerror(unknown[i]), "unknown error");
+        ck_assert_str_eq(al_err_name(unknown[i]), "UNKNOWN");
+    }
 }
 END_TEST
 
@@ -1029,6 +1068,7 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(more, executor_with_timers);
     tcase_add_test(more, al_run_nested_refused);
     tcase_add_test(more, bad_input);
+    tcase_add_test(more, error_names);
     tcase_add_test(more, handle_outlives_loop);
     tcase_add_test(more, threadsafe_from_thread);
     tcase_add_test(more, ops_hook);

@@ -10,7 +10,7 @@
  *   combinators.h gather, wait, wait_for, as_completed, shield
  *   timeout.h   timeout scopes (asyncio.timeout)
  *   taskgroup.h TaskGroup
- *   error.h     error codes and al_strerror
+ *   error.h     error codes (one X-macro list), al_strerror, al_err_name
  */
 #ifndef ASYNCLIB_ASYNCLIB_H
 #define ASYNCLIB_ASYNCLIB_H
