@@ -147,8 +147,74 @@ void al_future_unref(al_future *f)
         al__future_free(f);
 }
 
+/* ---- futures holding state through drop hooks ------------------------------ */
+
+static void held_link(al_future *f)
+{
+    al_loop *loop = f->loop;
+    if (f->held)
+        return;
+    f->held = true;
+    f->held_prev = NULL;
+    f->held_next = loop->held_futures;
+    if (loop->held_futures)
+        loop->held_futures->held_prev = f;
+    loop->held_futures = f;
+}
+
+static void held_unlink(al_future *f)
+{
+    if (!f->held)
+        return;
+    if (f->held_prev)
+        f->held_prev->held_next = f->held_next;
+    else
+        f->loop->held_futures = f->held_next;
+    if (f->held_next)
+        f->held_next->held_prev = f->held_prev;
+    f->held_prev = f->held_next = NULL;
+    f->held = false;
+}
+
+/* Takes up to n callbacks with a drop hook out of f's list into out. */
+static size_t take_droppable(al_future *f, al_done_cb *out, size_t n)
+{
+    size_t taken = 0, kept = 0;
+    for (size_t i = 0; i < f->ncbs; i++) {
+        if (f->cbs[i].drop && taken < n)
+            out[taken++] = f->cbs[i];
+        else
+            f->cbs[kept++] = f->cbs[i];
+    }
+    f->ncbs = kept;
+    return taken;
+}
+
+/* A callback with a drop hook registered on a future that never completes
+ * holds state that often holds the future in turn (a gather's children, a
+ * shield's inner future): nothing would ever release either. Once the
+ * loop closes, such a callback can never run: it is dropped. Plain
+ * callbacks stay (they are reported if the future completes later). */
+void al__futures_on_close(al_loop *loop)
+{
+    al_future *f;
+    while ((f = loop->held_futures)) {
+        held_unlink(f);
+        al__future_ref(f);
+        al_done_cb batch[16];
+        size_t n;
+        /* In batches: a drop hook may remove callbacks from f itself. */
+        while (f->state == AL_PENDING && (n = take_droppable(f, batch, 16)) > 0) {
+            for (size_t i = 0; i < n; i++)
+                batch[i].drop(batch[i].arg);
+        }
+        al__future_unref(f);
+    }
+}
+
 void al__future_free(al_future *f)
 {
+    held_unlink(f);
     al_loop *loop = f->loop;
     const al_future_class *cls = f->cls;
     if (f->state == AL_ERROR && !f->retrieved) {
@@ -213,6 +279,7 @@ void al__future_finish(al_future *f, int state, int error, void *value, al_value
     f->dtor = dtor;
     if (cancel_msg)
         f->cancel_msg = strdup(cancel_msg);
+    held_unlink(f);
     /* Take the list first: callbacks added from now on are scheduled by
      * add_done_callback itself. */
     al_done_cb *cbs = f->cbs;
@@ -317,7 +384,10 @@ int al__future_add_done_callback_ex(al_future *f, al_done_fn fn, void *arg, al_d
         return -EINVAL;
     if (f->state != AL_PENDING)
         return al__call_soon_done(f->loop, fn, f, arg, drop);
-    return al__future_add_cb_ex(f, fn, arg, drop);
+    int rc = al__future_add_cb_ex(f, fn, arg, drop);
+    if (rc == 0 && drop && !f->loop->closed)
+        held_link(f);
+    return rc;
 }
 
 int al__future_add_cb_slow(al_future *f, al_done_fn fn, void *arg, al_drop_fn drop)

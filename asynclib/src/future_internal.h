@@ -65,6 +65,10 @@ struct al_future {
     al_done_cb *cbs; /* cb_inline or a heap array */
     size_t ncbs, cbs_cap;
     al_done_cb cb_inline[AL_FUTURE_INLINE_CBS];
+    /* The loop's list of pending futures that hold a callback with a drop
+     * hook (see al__futures_on_close). */
+    al_future *held_prev, *held_next;
+    bool held;
 };
 
 /* A pending future of class cls on loop, one reference (the caller's);
@@ -113,6 +117,9 @@ static inline int al__future_add_cb(al_future *f, al_done_fn fn, void *arg)
  * run, drop(arg) is called instead, exactly once, so that arg's state is
  * released. That is when
  *   - the loop is closed while the call is queued (al_loop_close drops it),
+ *   - the loop is closed while f is pending with the callback registered
+ *     (al__futures_on_close: state that a never-completed future and its
+ *     callback keep in a cycle is released, not leaked),
  *   - f completes on a closed loop (the call cannot be queued), or
  *   - f is freed while still pending with the callback registered.
  * al_future_remove_done_callback does NOT call drop: whoever removes a

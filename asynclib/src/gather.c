@@ -249,7 +249,8 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
 
 /* The reference to the gather future that al_gather_wait's frame holds
  * while it waits is carried by a done-callback on the calling task: if the
- * loop is closed meanwhile, the task's stack is dropped without unwinding,
+ * loop is closed meanwhile and the task ignores the close (it unwinds
+ * otherwise, task.h), its stack is dropped without unwinding,
  * the task ends, and the callback's drop hook releases the reference. The
  * callback never runs otherwise (the task cannot end while the frame
  * waits; the frame takes it back first). */

@@ -179,10 +179,19 @@ int al_loop_close(al_loop *loop)
         return AL_ELOOPRUNNING;
     if (loop->closed)
         return 0;
-    /* Tasks first: dropping them releases futures whose callbacks are
-     * queued. Then the executor lets go of its futures, and from the moment
+    if (loop->closing)
+        return AL_ELOOPRUNNING; /* from a task's cleanup while it unwinds */
+    /* Tasks first: they unwind (as the loop's running tasks: the thread's
+     * running loop is this one meanwhile), releasing what their frames
+     * hold. Then the executor lets go of its futures, and from the moment
      * the loop is marked closed no other thread can queue anything. */
+    loop->closing = true;
+    al_loop *outer = tl_running;
+    tl_running = loop;
     al__tasks_on_close(loop);
+    tl_running = outer;
+    loop->closing = false;
+    al__futures_on_close(loop);
     al__executor_shutdown_nowait(loop);
     pthread_mutex_lock(&loop->ts_lock);
     loop->closed = true;

@@ -59,6 +59,8 @@ struct al_loop {
     atomic_size_t ts_len;
 
     bool running, stopping, closed;
+    bool closing;                /* al_loop_close is unwinding the tasks (task.c) */
+    al_future *held_futures;     /* pending futures with drop-hooked callbacks (future.c) */
     pthread_t thread;            /* valid while running */
     atomic_uintptr_t running_on; /* id of the running thread, 0 when not running */
     atomic_uintptr_t owner;      /* id of the thread that created or last ran it */
@@ -169,6 +171,9 @@ void al__loop_external_end(al_loop *loop);
 
 /* Provided by task.c / executor.c for the loop's close and diagnostics. */
 void al__tasks_on_close(al_loop *loop);
+/* future.c: after the tasks unwound, every callback with a drop hook still
+ * registered on a pending future of the loop is dropped. */
+void al__futures_on_close(al_loop *loop);
 int al__task_describe(const al_handle *h, char *buf, size_t len);
 void al__executor_shutdown_nowait(al_loop *loop);
 

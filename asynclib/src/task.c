@@ -29,8 +29,10 @@ struct al_task {
     int cancel_requests;
     bool must_cancel; /* deliver AL_ECANCELLED at the next suspension */
     bool started;
-    bool closing;         /* loop close: its registration on fut_waiter is still to purge */
-    al_task *prev, *next; /* the loop's list of not-done tasks */
+    bool closing;                /* loop close: its registration on fut_waiter is still to purge */
+    bool unwinding;              /* loop close: every suspension returns AL_ELOOPCLOSING at once */
+    unsigned unwind_suspensions; /* suspensions attempted while unwinding */
+    al_task *prev, *next;        /* the loop's list of not-done tasks */
     char *name;
     char name_inline[28]; /* "Task-" and up to 20 digits */
 };
@@ -180,7 +182,8 @@ static void task_step(al_task *t)
  * Names are consecutive, so the thread keeps the last one and increments
  * it as text (one or two digits change); a full conversion otherwise. */
 static _Thread_local struct {
-    const al_loop *loop;
+    uintptr_t loop; /* the loop's address, inverted: a stale pointer kept here
+                     * would hide a leaked loop from LeakSanitizer */
     uint64_t n;
     size_t len;
     char buf[28];
@@ -188,7 +191,7 @@ static _Thread_local struct {
 
 static void format_name(const al_loop *loop, char buf[28], uint64_t n)
 {
-    if (tl_name.loop == loop && tl_name.n + 1 == n && tl_name.len) {
+    if (tl_name.loop == ~(uintptr_t)loop && tl_name.n + 1 == n && tl_name.len) {
         size_t i = tl_name.len;
         while (i > 5 && tl_name.buf[i - 1] == '9')
             tl_name.buf[--i] = '0';
@@ -211,7 +214,7 @@ static void format_name(const al_loop *loop, char buf[28], uint64_t n)
         tl_name.buf[5 + i] = digits[len - 1 - i];
     memset(tl_name.buf + 5 + len, 0, sizeof tl_name.buf - 5 - len);
     tl_name.len = 5 + len;
-    tl_name.loop = loop;
+    tl_name.loop = ~(uintptr_t)loop;
     tl_name.n = n;
     memcpy(buf, tl_name.buf, sizeof tl_name.buf);
 }
@@ -261,6 +264,8 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     int rc = al__loop_check(loop);
     if (rc < 0)
         return rc;
+    if (loop->closing)
+        return AL_ELOOPCLOSED; /* a task's cleanup while the close unwinds it */
     if (loop->tasks.factory && !loop->tasks.in_factory)
         return create_with_factory(loop, fn, arg, opts, out);
     al_task *t = al__obj_alloc(AL_OBJ_TASK, sizeof *t);
@@ -326,9 +331,28 @@ static const al_future_class task_class = {
     .completes_itself = true,
 };
 
-/* Close with tasks still pending: asyncio would garbage-collect them with
- * "Task was destroyed but it is pending!". Their stacks are dropped without
- * unwinding, they end cancelled, and the futures they waited on forget them. */
+/* ---- closing the loop: unwinding ---------------------------------------------
+ *
+ * asyncio closes a pending coroutine by throwing GeneratorExit into it, so
+ * its finally blocks run. Here a parked task is resumed once from its
+ * pending suspension, which returns AL_ELOOPCLOSING; so does every later
+ * suspension, at once, and the body's cleanup runs to its end. Frames then
+ * release what they hold themselves: nothing registered across a
+ * suspension outlives the close. */
+
+/* Past this many suspensions while unwinding, a task is taken to ignore the
+ * close (a retry loop would spin for ever): it parks for real and the close
+ * drops it, as CPython reports a coroutine that ignored GeneratorExit. */
+#define AL_UNWIND_MAX_SUSPENSIONS 100000u
+
+/* A suspension of an unwinding task: AL_ELOOPCLOSING without suspending. */
+static int unwind_suspension(al_task *t)
+{
+    if (t->unwind_suspensions++ >= AL_UNWIND_MAX_SUSPENSIONS)
+        al_coro_yield(); /* never resumed: the close drops the stack */
+    return AL_ELOOPCLOSING;
+}
+
 /* Drops the registrations of every closing task from f in one pass (one
  * remove_done_callback per task would be quadratic when many tasks wait on
  * one future). */
@@ -345,22 +369,51 @@ static void purge_closing(al_future *f)
     f->ncbs = kept;
 }
 
+/* Resumes a parked task that will never be woken, so that it unwinds. */
+static void unwind(al_task *t)
+{
+    al_loop *loop = t->fut.loop;
+    t->unwinding = true;
+    al_task *outer = loop->tasks.current;
+    loop->tasks.current = t;
+    int r = al_coro_resume(t->coro);
+    loop->tasks.current = outer;
+    if (r == 0) {
+        al__report(loop, "Task ignored loop close", AL_ELOOPCLOSING, &t->fut, t);
+    } else if (r < 0) {
+        al__report(loop, "Task could not be unwound", r, &t->fut, t);
+    }
+    if (t->fut_waiter) {
+        /* Not resumed: the reference its dropped frame held goes with it. */
+        al_future_unref(t->fut_waiter);
+        t->fut_waiter = NULL;
+    }
+}
+
+/* The loop is closing (called by al_loop_close before anything else): each
+ * task still pending is reported as asyncio's "Task was destroyed but it is
+ * pending!", unwound if it ever ran (one that never ran is dropped without
+ * running, as CPython closes a never-started coroutine), and ends
+ * cancelled with the message "event loop closed". */
 void al__tasks_on_close(al_loop *loop)
 {
     for (al_task *t = loop->tasks.head; t; t = t->next)
         t->closing = t->fut_waiter != NULL;
+    for (al_task *t = loop->tasks.head; t; t = t->next) {
+        if (t->closing)
+            purge_closing(t->fut_waiter); /* clears closing of every task it held */
+    }
     while (loop->tasks.head) {
         al_task *t = loop->tasks.head;
+        al__future_ref(&t->fut);
         al__report(loop, "Task was destroyed but it is pending!", 0, &t->fut, t);
-        if (t->fut_waiter) {
-            if (t->closing)
-                purge_closing(t->fut_waiter);
-            t->closing = false;
-            al_future_unref(t->fut_waiter);
-            t->fut_waiter = NULL;
+        if (t->fut.state == AL_PENDING && t->started)
+            unwind(t);
+        if (t->fut.state == AL_PENDING) {
+            set_cancel_msg(t, "event loop closed");
+            task_finish(t, AL_CANCELLED, AL_ECANCELLED);
         }
-        set_cancel_msg(t, "event loop closed");
-        task_finish(t, AL_CANCELLED, AL_ECANCELLED);
+        al__future_unref(&t->fut);
     }
 }
 
@@ -499,6 +552,8 @@ int al_await(al_future *f)
             set_cancel_msg(t, f->cancel_msg);
         return st;
     }
+    if (t->unwinding)
+        return unwind_suspension(t);
 
     int rc = al__future_add_cb(f, task_wakeup, t);
     if (rc < 0)
@@ -509,7 +564,7 @@ int al_await(al_future *f)
         t->must_cancel = false;
     al_coro_yield();
     t->fut_waiter = NULL;
-    rc = take_must_cancel(t);
+    rc = t->unwinding ? AL_ELOOPCLOSING : take_must_cancel(t);
     if (rc == 0) {
         rc = al_future_error(f);
         /* The CancelledError the body now holds carries f's message; if it
@@ -544,13 +599,15 @@ int al_sleep(double delay)
         return AL_ENOTINTASK;
     if (delay != delay)
         return -EINVAL;
+    if (t->unwinding)
+        return unwind_suspension(t);
     al_loop *loop = t->fut.loop;
     if (delay <= 0) {
         int rc = al__call_soon(loop, task_step_cb, t, NULL);
         if (rc < 0)
             return rc;
         al_coro_yield();
-        return take_must_cancel(t);
+        return t->unwinding ? AL_ELOOPCLOSING : take_must_cancel(t);
     }
     al_future *f;
     int rc = al_future_new(loop, &f);

@@ -7,8 +7,10 @@
  * re-armed so it is not lost (gh-116720).
  *
  * Between enter and exit the group belongs to its parent task's frame,
- * which a loop close drops without unwinding: a done-callback on the
- * parent (the guard) frees the group then, from its drop hook. */
+ * which a loop close unwinds (exit then lets go of the children), or drops
+ * without unwinding if the parent ignores the close (task.h): a
+ * done-callback on the parent (the guard) frees the group then, from its
+ * drop hook. */
 #include "future_internal.h"
 
 #include <asynclib/error.h>
@@ -47,17 +49,25 @@ static int guard_done(al_future *f, void *arg)
     return 0;
 }
 
-/* The loop closed with the parent between enter and exit: its frame is
- * gone, the group goes with it. */
-static void guard_dropped(void *arg)
+/* Lets go of the children still counted: their done-callbacks will not
+ * run (the loop is closing). */
+static void forget_children(al_taskgroup *tg)
 {
-    al_taskgroup *tg = arg;
     for (size_t i = 0; i < tg->ntasks; i++) {
         al_future *f = al_task_future(tg->tasks[i]);
         if (!al_future_done(f))
             al_future_remove_done_callback(f, task_done_cb, tg);
         al_task_unref(tg->tasks[i]);
     }
+    tg->ntasks = 0;
+}
+
+/* The loop closed with the parent between enter and exit: its frame is
+ * gone, the group goes with it. */
+static void guard_dropped(void *arg)
+{
+    al_taskgroup *tg = arg;
+    forget_children(tg);
     al_future_unref(tg->on_completed);
     al_task_unref(tg->parent);
     free(tg->tasks);
@@ -199,26 +209,34 @@ int al_taskgroup_exit(al_taskgroup *tg, int body_status)
         tg_abort(tg); /* the parent is cancelled, or the body failed */
 
     /* A loop: on_completed may be cancelled repeatedly if the parent is. */
-    while (tg->ntasks > 0) {
+    bool closing = body_status == AL_ELOOPCLOSING;
+    while (tg->ntasks > 0 && !closing) {
+        int rc;
         if (!tg->on_completed && al_future_new(tg->loop, &tg->on_completed) < 0) {
-            int rc = al_sleep(0); /* out of memory: poll */
-            if (rc == AL_ECANCELLED && !tg->aborting) {
-                propagate_cancel = true;
-                tg_abort(tg);
-            }
-            continue;
+            rc = al_sleep(0); /* out of memory: poll */
+        } else {
+            rc = al_await(tg->on_completed);
+            al_future_unref(tg->on_completed);
+            tg->on_completed = NULL;
         }
-        int rc = al_await(tg->on_completed);
         if (rc == AL_ECANCELLED && !tg->aborting) {
             /* The parent is cancelled from outside while children run. */
             propagate_cancel = true;
             tg_abort(tg);
         }
-        al_future_unref(tg->on_completed);
-        tg->on_completed = NULL;
+        closing = rc == AL_ELOOPCLOSING;
     }
     tg->exited = true;
     al_future_remove_done_callback(al_task_future(tg->parent), guard_done, tg);
+    if (closing) {
+        /* The loop closes and unwinds the parent: the children are unwound
+         * (or dropped) too, and their outcomes will never be reported. */
+        tg_abort(tg);
+        forget_children(tg);
+        if (tg->parent_cancel_requested)
+            al_task_uncancel(tg->parent);
+        return AL_ELOOPCLOSING;
+    }
 
     if (tg->parent_cancel_requested) {
         /* Our own request must be withdrawn; if no other is left, the

@@ -6,8 +6,9 @@
  * an outer scope or an external cancel is never mistaken for ours.
  *
  * The scope's timer handle is held through a done-callback on its task
- * (the guard): if the loop is closed while the scope is entered, the task's
- * stack (where scopes usually live) is dropped without unwinding, and the
+ * (the guard): if the loop is closed while the scope is entered and the
+ * task ignores the close (it unwinds otherwise, task.h), the task's stack
+ * (where scopes usually live) is dropped without unwinding, and the
  * guard's drop hook cancels and releases the handle, which would otherwise
  * leak with the loop's memory it references. */
 #include "future_internal.h"

@@ -8,7 +8,8 @@
  * If the loop is closed meanwhile, nothing may be left behind: the
  * callbacks' drop hooks release the state when they are dropped, and what
  * a waiting task's frame holds is carried by a done-callback on the task
- * itself (its stack is dropped without unwinding when the loop closes). */
+ * itself (its stack is dropped without unwinding if it ignores the close,
+ * task.h). */
 #include "combinators_internal.h"
 #include "future_internal.h"
 
@@ -70,8 +71,9 @@ static void wait_completion_dropped(void *arg)
 }
 
 /* The waiting frame's reference to the state is carried by a done-callback
- * on the calling task: if the loop is closed while the task waits, its
- * stack is dropped without unwinding, the task ends, and the callback's
+ * on the calling task: if the loop is closed while the task waits and it
+ * ignores the close, its stack is dropped without unwinding, the task
+ * ends, and the callback's
  * drop hook releases what the frame held. It never runs otherwise: the
  * frame takes it back before returning, and the task cannot end first. */
 static int wait_guard_done(al_future *f, void *arg)

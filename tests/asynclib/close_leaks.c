@@ -1,259 +1,485 @@
-/* Closing a loop while combinators are still pending leaks nothing.
+/* Closing a loop leaks nothing of the library's own, whatever its tasks
+ * are parked in.
  *
- * Each case starts a combinator over tasks parked forever (or futures
- * nobody completes), closes and frees the loop, then drops the user's
- * references. The checks are ASan's LeakSanitizer and Valgrind: the
- * combinators' shared state is released by the drop hooks of their
- * done-callbacks (queued calls dropped by the close, futures freed while
- * pending) and, for the calls made inside a task, with the task's dropped
- * stack. */
+ * For every suspension point of the pure layer a task parks there (with
+ * its helpers: a lock holder, a TaskGroup's child, ...), the loop is closed
+ * and freed, and the user's objects are freed after it. Checked: the task
+ * unwound (its code after the suspension ran, with AL_ELOOPCLOSING), the
+ * user's objects can be freed (no task left inside them: a lock is free
+ * again), and nothing leaked: LeakSanitizer and Memcheck on every build
+ * that has them, and, with glibc's allocator, the heap in use stays flat
+ * over many closes (close_heap_stays_flat). Private and shared stacks. */
 #include "al_conf.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <time.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
-/* A few loop iterations without blocking: every task parks. */
-static void run_briefly(al_loop *loop)
+/* ---- the objects a scenario parks on ---------------------------------------------- */
+
+typedef struct fixture {
+    al_loop *loop;
+    int shared;
+    al_future *gate;    /* never completed */
+    al_task *gate_task; /* a task parked on the gate */
+    al_lock *lock;      /* held by a parked holder task */
+    al_event *event;
+    al_condition *cond;
+    al_semaphore *sem;   /* value 0 */
+    al_barrier *barrier; /* 3 parties, never filled */
+    al_queue *empty, *full, *unfinished;
+    al_as_completed *it;
+    al_taskgroup *tg;
+    int unwound;  /* suspensions that returned AL_ELOOPCLOSING */
+    int surprise; /* suspensions that returned anything else */
+} fixture;
+
+static void note(fixture *fx, int rc)
 {
-    for (int i = 0; i < 3; i++) {
-        al_loop_stop(loop);
-        al_loop_run_forever(loop);
-    }
+    if (rc == AL_ELOOPCLOSING)
+        fx->unwound++;
+    else
+        fx->surprise++;
 }
 
-static al_loop *quiet_loop(void)
+static al_task *spawn(fixture *fx, al_task_fn fn, void *arg)
 {
-    al_loop *loop = conf_loop_new();
-    al_loop_set_exception_handler(loop, conf_quiet_handler, NULL);
-    return loop;
-}
-
-static al_future *new_future(al_loop *loop)
-{
-    al_future *f;
-    ck_assert_int_eq(al_future_new(loop, &f), 0);
-    return f;
-}
-
-/* A task parked on gate forever (the caller's reference). */
-static al_task *parked(al_loop *loop, al_future *gate)
-{
+    al_task_options o = AL_TASK_OPTIONS_DEFAULT;
+    o.flags = fx->shared ? AL_TASK_SHARED_STACK : 0;
     al_task *t;
-    ck_assert_int_eq(al_task_new(loop, conf_await_arg, gate, NULL, &t), 0);
+    ck_assert_int_eq(al_task_new(fx->loop, fn, arg, &o, &t), 0);
     return t;
 }
 
-static void close_and_free(al_loop *loop)
+/* ---- parked bodies, one per suspension point ----------------------------------------- */
+
+static int p_sleep(void *arg, void **r)
 {
-    run_briefly(loop);
-    ck_assert_int_eq(al_loop_close(loop), 0);
-    ck_assert_int_eq(al_loop_free(loop), 0);
+    (void)r;
+    note(arg, al_sleep(1000.0));
+    return 0;
 }
 
-/* ---- gather ------------------------------------------------------------------ */
-
-typedef struct gather_args {
-    al_task *children[2];
-} gather_args;
-
-static int gather_wait_main(void *arg, void **result)
+static int p_sleep0(void *arg, void **r)
 {
-    (void)result;
-    gather_args *a = arg;
-    al_future *fs[2] = {CONF_F(a->children[0]), CONF_F(a->children[1])};
-    return al_gather_wait(fs, 2, true, NULL);
+    (void)r;
+    int rc;
+    while ((rc = al_sleep(0)) == 0)
+        ;
+    note(arg, rc);
+    return 0;
 }
 
-START_TEST(close_pending_gather)
+static int p_future(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_task *a = parked(loop, gate), *b = parked(loop, gate);
-    al_future *fs[3] = {CONF_F(a), CONF_F(b), CONF_F(a)};
-    al_future *g1, *g2;
-    ck_assert_int_eq(al_gather(loop, fs, 3, false, &g1), 0);
-    ck_assert_int_eq(al_gather(loop, fs, 2, true, &g2), 0);
-    /* A task awaiting a gather of its own. */
-    gather_args ga = {{parked(loop, gate), parked(loop, gate)}};
-    al_task *waiter;
-    ck_assert_int_eq(al_task_new(loop, gather_wait_main, &ga, NULL, &waiter), 0);
-    al_future_unref(g2); /* dropped before the close */
-    close_and_free(loop);
-    ck_assert(!al_future_done(g1));
-    al_future_unref(g1);
-    al_task_unref(a);
-    al_task_unref(b);
-    al_task_unref(ga.children[0]);
-    al_task_unref(ga.children[1]);
-    al_task_unref(waiter);
-    al_future_unref(gate);
-}
-END_TEST
-
-/* ---- wait ---------------------------------------------------------------------- */
-
-typedef struct wait_args {
-    al_future *fs[3];
-    size_t n;
-    double timeout;
-    int return_when;
-} wait_args;
-
-static int wait_main(void *arg, void **result)
-{
-    (void)result;
-    wait_args *a = arg;
-    return al_wait(a->fs, a->n, a->timeout, a->return_when, NULL, NULL, NULL, NULL);
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_await(fx->gate));
+    return 0;
 }
 
-START_TEST(close_pending_wait)
+static int p_task(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_future *other = new_future(loop);
-    al_task *a = parked(loop, gate);
-    wait_args w1 = {{gate, CONF_F(a), gate}, 3, 1000.0, AL_ALL_COMPLETED};
-    wait_args w2 = {{other, CONF_F(a)}, 2, AL_FOREVER, AL_FIRST_COMPLETED};
-    al_task *t1, *t2;
-    ck_assert_int_eq(al_task_new(loop, wait_main, &w1, NULL, &t1), 0);
-    ck_assert_int_eq(al_task_new(loop, wait_main, &w2, NULL, &t2), 0);
-    close_and_free(loop);
-    al_task_unref(t1);
-    al_task_unref(t2);
-    al_task_unref(a);
-    al_future_unref(gate);
-    al_future_unref(other);
-}
-END_TEST
-
-/* ---- wait_for ------------------------------------------------------------------- */
-
-static int wait_for_main(void *arg, void **result)
-{
-    (void)result;
-    return al_wait_for(arg, 1000.0);
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_await(CONF_F(fx->gate_task)));
+    return 0;
 }
 
-static int wait_for_forever_main(void *arg, void **result)
+static int p_gather(void *arg, void **r)
 {
-    (void)result;
-    return al_wait_for(arg, AL_FOREVER);
+    (void)r;
+    fixture *fx = arg;
+    al_future *fs[3] = {fx->gate, CONF_F(fx->gate_task), fx->gate};
+    al_future *g = NULL;
+    note(fx, al_gather_wait(fs, 3, false, &g));
+    al_future_unref(g);
+    return 0;
 }
 
-START_TEST(close_pending_wait_for)
+static int p_wait(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_task *a = parked(loop, gate);
-    al_task *t1, *t2, *t3;
-    ck_assert_int_eq(al_task_new(loop, wait_for_main, gate, NULL, &t1), 0);
-    ck_assert_int_eq(al_task_new(loop, wait_for_main, CONF_F(a), NULL, &t2), 0);
-    ck_assert_int_eq(al_task_new(loop, wait_for_forever_main, gate, NULL, &t3), 0);
-    close_and_free(loop);
-    al_task_unref(t1);
-    al_task_unref(t2);
-    al_task_unref(t3);
-    al_task_unref(a);
-    al_future_unref(gate);
+    (void)r;
+    fixture *fx = arg;
+    al_future *fs[2] = {fx->gate, CONF_F(fx->gate_task)};
+    note(fx, al_wait(fs, 2, 1000.0, AL_ALL_COMPLETED, NULL, NULL, NULL, NULL));
+    return 0;
 }
-END_TEST
 
-/* ---- as_completed ---------------------------------------------------------------- */
-
-static int next_main(void *arg, void **result)
+static int p_wait_for(void *arg, void **r)
 {
-    (void)result;
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_wait_for(fx->gate, 1000.0));
+    return 0;
+}
+
+static int p_wait_for_task(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_wait_for(CONF_F(fx->gate_task), AL_FOREVER));
+    return 0;
+}
+
+static int p_as_completed(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
     al_future *f = NULL;
-    int rc = al_as_completed_next(arg, &f);
+    note(fx, al_as_completed_next(fx->it, &f));
     al_future_unref(f);
-    return rc;
+    return 0;
 }
 
-START_TEST(close_pending_as_completed)
+static int p_shield(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_task *a = parked(loop, gate), *b = parked(loop, gate);
-    al_future *fs[3] = {CONF_F(a), gate, CONF_F(b)};
-    al_as_completed *it1, *it2;
-    ck_assert_int_eq(al_as_completed_new(loop, fs, 3, 1000.0, &it1), 0);
-    ck_assert_int_eq(al_as_completed_new(loop, fs, 3, AL_FOREVER, &it2), 0);
-    al_task *consumer; /* parked in next when the loop closes */
-    ck_assert_int_eq(al_task_new(loop, next_main, it1, NULL, &consumer), 0);
-    close_and_free(loop);
-    ck_assert_int_eq(al_as_completed_free(it1), 0);
-    ck_assert_int_eq(al_as_completed_free(it2), 0);
-    al_task_unref(consumer);
-    al_task_unref(a);
-    al_task_unref(b);
-    al_future_unref(gate);
+    (void)r;
+    fixture *fx = arg;
+    al_future *s;
+    ck_assert_int_eq(al_shield(fx->gate, &s), 0);
+    note(fx, al_await(s));
+    al_future_unref(s);
+    return 0;
 }
-END_TEST
 
-/* ---- shield ------------------------------------------------------------------------ */
-
-START_TEST(close_pending_shield)
+static int p_timeout(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_task *a = parked(loop, gate), *b = parked(loop, gate);
-    al_future *s1, *s2, *s3;
-    ck_assert_int_eq(al_shield(CONF_F(a), &s1), 0);
-    ck_assert_int_eq(al_shield(CONF_F(b), &s2), 0);
-    ck_assert_int_eq(al_shield(CONF_F(b), &s3), 0);
-    al_task *awaiting; /* a task awaiting the shield */
-    ck_assert_int_eq(al_task_new(loop, conf_await_arg, s1, NULL, &awaiting), 0);
-    run_briefly(loop);
-    ck_assert_int_eq(al_future_cancel(s3, NULL), 1); /* its callbacks queued at close */
-    al_future_unref(s2);                             /* dropped before the close */
-    close_and_free(loop);
-    al_future_unref(s1);
-    al_future_unref(s3);
-    al_task_unref(awaiting);
-    al_task_unref(a);
-    al_task_unref(b);
-    al_future_unref(gate);
+    (void)r;
+    fixture *fx = arg;
+    al_timeout to = AL_TIMEOUT_INIT;
+    ck_assert_int_eq(al_timeout_enter(&to, 1000.0), 0);
+    note(fx, al_timeout_exit(&to, al_await(fx->gate)));
+    return 0;
 }
-END_TEST
 
-/* ---- TaskGroup --------------------------------------------------------------------- */
-
-static int group_main(void *arg, void **result)
+static int p_with_timeout_body(void *arg, void **r)
 {
-    (void)result;
+    (void)r;
+    return al_await(((fixture *)arg)->gate);
+}
+
+static int p_with_timeout(void *arg, void **r)
+{
+    (void)r;
+    note(arg, al_with_timeout(1000.0, p_with_timeout_body, arg, NULL));
+    return 0;
+}
+
+static int p_group_child(void *arg, void **r)
+{
+    (void)r;
+    note(arg, al_await(((fixture *)arg)->gate));
+    return 0;
+}
+
+/* The group's exit parks until its children are done. */
+static int p_taskgroup(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
     al_taskgroup *tg;
     ck_assert_int_eq(al_taskgroup_new(&tg), 0);
     ck_assert_int_eq(al_taskgroup_enter(tg), 0);
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(al_taskgroup_create_task(tg, conf_await_arg, arg, NULL, NULL), 0);
-    int rc = al_taskgroup_exit(tg, 0); /* parks until the children are done */
-    al_taskgroup_free(tg);
-    return rc;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(al_taskgroup_create_task(tg, p_group_child, fx, NULL, NULL), 0);
+    note(fx, al_taskgroup_exit(tg, 0));
+    ck_assert_int_eq(al_taskgroup_size(tg), 0);
+    ck_assert_int_eq(al_taskgroup_free(tg), 0);
+    return 0;
 }
 
-static int group_body_main(void *arg, void **result)
+/* The group's body parks, inside a timeout scope, with a child running. */
+static int p_taskgroup_body(void *arg, void **r)
 {
-    (void)result;
+    (void)r;
+    fixture *fx = arg;
+    al_timeout to = AL_TIMEOUT_INIT;
+    ck_assert_int_eq(al_timeout_enter(&to, 1000.0), 0);
     al_taskgroup *tg;
     ck_assert_int_eq(al_taskgroup_new(&tg), 0);
     ck_assert_int_eq(al_taskgroup_enter(tg), 0);
-    ck_assert_int_eq(al_taskgroup_create_task(tg, conf_await_arg, arg, NULL, NULL), 0);
-    int rc = al_await(arg); /* the body itself parks */
+    ck_assert_int_eq(al_taskgroup_create_task(tg, p_group_child, fx, NULL, NULL), 0);
+    int rc = al_await(fx->gate);
+    note(fx, rc);
     rc = al_taskgroup_exit(tg, rc);
-    al_taskgroup_free(tg);
-    return rc;
+    ck_assert_int_eq(al_taskgroup_free(tg), 0);
+    note(fx, al_timeout_exit(&to, rc));
+    return 0;
 }
 
-START_TEST(close_pending_taskgroup)
+static int p_lock_holder(void *arg, void **r)
 {
-    al_loop *loop = quiet_loop();
-    al_future *gate = new_future(loop);
-    al_task *t1, *t2;
-    ck_assert_int_eq(al_task_new(loop, group_main, gate, NULL, &t1), 0);
-    ck_assert_int_eq(al_task_new(loop, group_body_main, gate, NULL, &t2), 0);
-    close_and_free(loop);
-    al_task_unref(t1);
-    al_task_unref(t2);
-    al_future_unref(gate);
+    (void)r;
+    fixture *fx = arg;
+    ck_assert_int_eq(al_lock_acquire(fx->lock), 0);
+    note(fx, al_await(fx->gate));
+    ck_assert_int_eq(al_lock_release(fx->lock), 0); /* the cleanup frees the lock */
+    return 0;
+}
+
+static int p_lock(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_lock_acquire(fx->lock));
+    return 0;
+}
+
+static int p_event(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_event_wait(fx->event));
+    return 0;
+}
+
+static int p_condition(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    ck_assert_int_eq(al_condition_acquire(fx->cond), 0);
+    note(fx, al_condition_wait(fx->cond));
+    if (al_condition_locked(fx->cond))
+        ck_assert_int_eq(al_condition_release(fx->cond), 0);
+    return 0;
+}
+
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static int p_condition_wait_for(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    ck_assert_int_eq(al_condition_acquire(fx->cond), 0);
+    note(fx, al_condition_wait_for(fx->cond, never, NULL));
+    if (al_condition_locked(fx->cond))
+        ck_assert_int_eq(al_condition_release(fx->cond), 0);
+    return 0;
+}
+
+static int p_semaphore(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_semaphore_acquire(fx->sem));
+    return 0;
+}
+
+static int p_barrier(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_barrier_wait(fx->barrier, NULL));
+    return 0;
+}
+
+static int p_queue_get(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    void *item;
+    note(fx, al_queue_get(fx->empty, &item));
+    return 0;
+}
+
+static int p_queue_put(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    void *item = malloc(8); /* the queue's dtor frees the items it holds */
+    int rc = al_queue_put(fx->full, item);
+    if (rc < 0)
+        free(item); /* not taken: still ours */
+    note(fx, rc);
+    return 0;
+}
+
+static int p_queue_join(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    note(fx, al_queue_join(fx->unfinished));
+    return 0;
+}
+
+static int slow_work(void *arg, void **result)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    *result = malloc(16);
+    return 0;
+}
+
+static int p_executor(void *arg, void **r)
+{
+    (void)r;
+    fixture *fx = arg;
+    al_future *f;
+    ck_assert_int_eq(al_loop_run_in_executor(fx->loop, slow_work, NULL, free, &f), 0);
+    note(fx, al_await(f));
+    al_future_unref(f);
+    return 0;
+}
+
+/* ---- the table --------------------------------------------------------------------- */
+
+typedef struct scenario {
+    const char *name;
+    al_task_fn park;
+    int unwinds; /* suspensions expected to return AL_ELOOPCLOSING */
+    unsigned needs;
+} scenario;
+
+enum { N_GATE_TASK = 1, N_LOCK = 2, N_SYNC = 4, N_QUEUES = 8, N_ITER = 16, N_THREADS = 32 };
+
+static const scenario scenarios[] = {
+    {"sleep", p_sleep, 1, 0},
+    {"sleep(0)", p_sleep0, 1, 0},
+    {"await future", p_future, 1, 0},
+    {"await task", p_task, 2, N_GATE_TASK},
+    {"gather", p_gather, 2, N_GATE_TASK},
+    {"wait", p_wait, 2, N_GATE_TASK},
+    {"wait_for", p_wait_for, 1, 0},
+    {"wait_for task", p_wait_for_task, 2, N_GATE_TASK},
+    {"as_completed", p_as_completed, 2, N_GATE_TASK | N_ITER},
+    {"shield", p_shield, 1, 0},
+    {"timeout scope", p_timeout, 1, 0},
+    {"with_timeout", p_with_timeout, 1, 0},
+    {"TaskGroup exit", p_taskgroup, 3, 0},
+    {"TaskGroup body in timeout", p_taskgroup_body, 3, 0},
+    {"lock", p_lock, 2, N_LOCK},
+    {"event", p_event, 1, N_SYNC},
+    {"condition", p_condition, 1, N_SYNC},
+    {"condition wait_for", p_condition_wait_for, 1, N_SYNC},
+    {"semaphore", p_semaphore, 1, N_SYNC},
+    {"barrier", p_barrier, 1, N_SYNC},
+    {"queue get", p_queue_get, 1, N_QUEUES},
+    {"queue put", p_queue_put, 1, N_QUEUES},
+    {"queue join", p_queue_join, 1, N_QUEUES},
+    {"executor future", p_executor, 1, N_THREADS},
+};
+#define N_SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
+
+static void fixture_setup(fixture *fx, const scenario *sc, int shared)
+{
+    *fx = (fixture){.shared = shared};
+    fx->loop = conf_loop_new();
+    al_loop_set_exception_handler(fx->loop, conf_quiet_handler, NULL);
+    ck_assert_int_eq(al_future_new(fx->loop, &fx->gate), 0);
+    if (sc->needs & (N_GATE_TASK | N_ITER))
+        fx->gate_task = spawn(fx, p_future, fx);
+    if (sc->needs & N_ITER) {
+        al_future *fs[2] = {CONF_F(fx->gate_task), fx->gate};
+        ck_assert_int_eq(al_as_completed_new(fx->loop, fs, 2, 1000.0, &fx->it), 0);
+    }
+    if (sc->needs & N_LOCK) {
+        ck_assert_int_eq(al_lock_new(fx->loop, &fx->lock), 0);
+        al_task_unref(spawn(fx, p_lock_holder, fx));
+    }
+    if (sc->needs & N_SYNC) {
+        ck_assert_int_eq(al_event_new(fx->loop, &fx->event), 0);
+        ck_assert_int_eq(al_condition_new(fx->loop, NULL, &fx->cond), 0);
+        ck_assert_int_eq(al_semaphore_new(fx->loop, 0, &fx->sem), 0);
+        ck_assert_int_eq(al_barrier_new(fx->loop, 3, &fx->barrier), 0);
+    }
+    if (sc->needs & N_QUEUES) {
+        ck_assert_int_eq(al_queue_new(fx->loop, 0, &fx->empty), 0);
+        ck_assert_int_eq(al_queue_new(fx->loop, 1, &fx->full), 0);
+        ck_assert_int_eq(al_queue_set_item_dtor(fx->full, free), 0);
+        ck_assert_int_eq(al_queue_put_nowait(fx->full, malloc(8)), 0);
+        ck_assert_int_eq(al_queue_new(fx->loop, 0, &fx->unfinished), 0);
+        ck_assert_int_eq(al_queue_put_nowait(fx->unfinished, fx), 0);
+    }
+}
+
+/* Frees the user's objects after the loop: each must be free of tasks. */
+static void fixture_teardown(fixture *fx)
+{
+    ck_assert(fx->lock == NULL || !al_lock_locked(fx->lock));
+    ck_assert_int_eq(al_lock_free(fx->lock), 0);
+    ck_assert_int_eq(al_event_free(fx->event), 0);
+    ck_assert_int_eq(al_condition_free(fx->cond), 0);
+    ck_assert_int_eq(al_semaphore_free(fx->sem), 0);
+    ck_assert_int_eq(al_barrier_free(fx->barrier), 0);
+    ck_assert_int_eq(al_queue_free(fx->empty), 0);
+    ck_assert_int_eq(al_queue_free(fx->full), 0);
+    ck_assert_int_eq(al_queue_free(fx->unfinished), 0);
+    ck_assert_int_eq(al_as_completed_free(fx->it), 0);
+    al_task_unref(fx->gate_task);
+    al_future_unref(fx->gate);
+}
+
+/* One round: park, close, free. */
+static void park_and_close(const scenario *sc, int shared)
+{
+    fixture fx;
+    fixture_setup(&fx, sc, shared);
+    al_task *t = spawn(&fx, sc->park, &fx);
+    for (int i = 0; i < 3; i++) {
+        al_loop_stop(fx.loop);
+        ck_assert_int_eq(al_loop_run_forever(fx.loop), 0);
+    }
+    ck_assert_msg(!al_future_done(CONF_F(t)), "%s: the task did not park", sc->name);
+    ck_assert_int_eq(fx.unwound + fx.surprise, 0);
+    ck_assert_int_eq(al_loop_close(fx.loop), 0);
+    ck_assert_msg(fx.unwound == sc->unwinds && fx.surprise == 0,
+                  "%s (%s stack): %d suspensions unwound (expected %d), %d returned another code",
+                  sc->name, shared ? "shared" : "private", fx.unwound, sc->unwinds, fx.surprise);
+    ck_assert(al_future_cancelled(CONF_F(t)));
+    al_task_unref(t);
+    ck_assert_int_eq(al_loop_free(fx.loop), 0);
+    fixture_teardown(&fx);
+}
+
+/* _i: scenario * 2 + stack mode. */
+START_TEST(close_unwinds_every_suspension_point)
+{
+    park_and_close(&scenarios[_i / 2], _i % 2);
+}
+END_TEST
+
+/* Without a leak checker: the heap in use (glibc's count) must not grow
+ * with the number of closes. Work done on other threads (the executor)
+ * is left to the leak checkers: its timing would blur the count. */
+START_TEST(close_heap_stays_flat)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    /* Freed futures go to a per-thread cache of up to 1024 blocks (a lock's
+     * waiter nodes land there too): fill it first, its growth is no leak. */
+    al_loop *loop = conf_loop_new();
+    al_future *fs[1100];
+    for (int i = 0; i < 1100; i++)
+        ck_assert_int_eq(al_future_new(loop, &fs[i]), 0);
+    for (int i = 0; i < 1100; i++)
+        al_future_unref(fs[i]);
+    al_loop_free(loop);
+    const int rounds = conf_many(300);
+    for (int k = 0; k < N_SCENARIOS; k++) {
+        const scenario *sc = &scenarios[k];
+        if (sc->needs & N_THREADS)
+            continue;
+        for (int shared = 0; shared < 2; shared++) {
+            for (int i = 0; i < 30; i++) /* warm the caches and pools */
+                park_and_close(sc, shared);
+            size_t before = mallinfo2().uordblks;
+            for (int i = 0; i < rounds; i++)
+                park_and_close(sc, shared);
+            size_t after = mallinfo2().uordblks;
+            double per = ((double)after - (double)before) / rounds;
+            ck_assert_msg(per < 32, "%s (%s stack): the heap grew by %.0f bytes per close",
+                          sc->name, shared ? "shared" : "private", per);
+        }
+    }
+#endif
 }
 END_TEST
 
@@ -261,12 +487,8 @@ AL_TEST_SUITE(suite_close_leaks)
 {
     Suite *s = suite_create("close_leaks");
     TCase *tc = al_tcase("close_leaks");
-    tcase_add_test(tc, close_pending_gather);
-    tcase_add_test(tc, close_pending_wait);
-    tcase_add_test(tc, close_pending_wait_for);
-    tcase_add_test(tc, close_pending_as_completed);
-    tcase_add_test(tc, close_pending_shield);
-    tcase_add_test(tc, close_pending_taskgroup);
+    tcase_add_loop_test(tc, close_unwinds_every_suspension_point, 0, 2 * N_SCENARIOS);
+    tcase_add_test(tc, close_heap_stays_flat);
     suite_add_tcase(s, tc);
     return s;
 }

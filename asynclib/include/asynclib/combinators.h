@@ -13,17 +13,19 @@
  * 0 or a negative value expires in the next loop iteration (as asyncio's
  * call_later); NaN is -EINVAL.
  *
- * Closing the loop while a combinator is pending leaks nothing: its
- * internal state lives until the done-callbacks it registered have run or
- * have been dropped (the close drops queued calls, a future completed on a
- * closed loop cannot queue them, a pending future freed drops its
- * registrations), and what a task waiting inside wait, wait_for,
- * gather_wait, as_completed_next or a TaskGroup holds is released with
- * that task when the close drops it. The close ends tasks, not plain
- * futures: a future that nobody completes stays referenced by a gather,
- * shield or as_completed iterator watching it (complete or cancel it, or
- * free the iterator). A TaskGroup entered by a task that the close drops
- * before al_taskgroup_exit is freed with that task: do not free it again.
+ * Closing the loop while a combinator is pending leaks nothing: a task
+ * waiting inside one unwinds (its call returns AL_ELOOPCLOSING and
+ * releases what it holds, see task.h), and the combinator's internal
+ * state lives until the done-callbacks it registered have run or have
+ * been dropped (the close drops queued calls and the registrations still
+ * on pending futures of the loop, a future completed on a closed loop
+ * cannot queue them, a pending future freed drops its registrations): a
+ * gather or shield over a future nobody completes lets go of it at the
+ * close. An as_completed iterator is the caller's to free. Only a task
+ * that ignores the close (task.h) is dropped without unwinding: what it
+ * held inside wait, wait_for, gather_wait or a TaskGroup is released
+ * with it, and a TaskGroup it had entered is freed with it (do not free
+ * it again).
  *
  * Threads: the loop's thread only. The calls marked "inside a task"
  * suspend the calling task and fail with AL_ENOTINTASK elsewhere.
@@ -153,8 +155,8 @@ int al_as_completed_next(al_as_completed *it, al_future **f);
 /* Number of futures not yet returned by next. */
 size_t al_as_completed_remaining(const al_as_completed *it);
 /* Stops watching and releases the iterator (not while a task waits in
- * next: AL_EINVALIDSTATE, unless the loop was closed meanwhile, which
- * dropped that task). NULL is ignored. */
+ * next: AL_EINVALIDSTATE, unless the loop was closed meanwhile and that
+ * task ignored the close). NULL is ignored. */
 int al_as_completed_free(al_as_completed *it);
 
 /* ---- shield ------------------------------------------------------------------------ */

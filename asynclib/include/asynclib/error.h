@@ -56,7 +56,9 @@ extern "C" {
     /* several errors: see the object's error list (TaskGroup) */                                  \
     X(AL_EGROUP, -1017, "several errors (see the error list)")                                     \
     /* a callback or task failed without a more precise code */                                    \
-    X(AL_EFAILED, -1018, "failed")
+    X(AL_EFAILED, -1018, "failed")                                                                 \
+    /* the loop is closing: the task unwinds (see task.h) */                                       \
+    X(AL_ELOOPCLOSING, -1019, "event loop closed: the task is unwinding")
 /* clang-format on */
 
 enum al_error {

@@ -19,7 +19,8 @@
  * Freeing: *_free() on an object that a task is still waiting on (or about
  * to return from a wait on) fails with AL_EINVALIDSTATE and frees nothing:
  * the waiting task still points at it. Once the loop is closed (its parked
- * tasks are dropped) freeing always succeeds. NULL is ignored (returns 0).
+ * tasks unwound and left, see task.h) freeing always succeeds. NULL is
+ * ignored (returns 0).
  *
  * Threads: the loop's thread only.
  */

@@ -70,10 +70,15 @@ void *al_loop_get_data(const al_loop *loop);
  * AL_ELOOPRUNNING (and does nothing) while the loop runs; -EINVAL on NULL. */
 int al_loop_free(al_loop *loop);
 
-/* Closes the loop: drops pending callbacks and timers, shuts the default
- * executor down without waiting, releases the subclass's resources.
- * Idempotent. AL_ELOOPRUNNING while running. Afterwards every scheduling
- * call fails with AL_ELOOPCLOSED. */
+/* Closes the loop: first unwinds its pending tasks (each parked task is
+ * resumed with AL_ELOOPCLOSING so that its cleanup runs; a task that never
+ * ran is dropped; see task.h), then drops pending callbacks and timers
+ * (their drop hooks release what the library's own callbacks held, also
+ * on futures that will never complete), shuts the default executor down
+ * without waiting, releases the subclass's resources. Idempotent.
+ * AL_ELOOPRUNNING while running, or when called from a task's cleanup
+ * while the close unwinds it. May be called from a task of another loop.
+ * Afterwards every scheduling call fails with AL_ELOOPCLOSED. */
 int al_loop_close(al_loop *loop);
 
 bool al_loop_is_running(const al_loop *loop);

@@ -26,7 +26,8 @@
  * and may be used from plain callbacks.
  *
  * Freeing a queue that tasks still wait on fails with AL_EINVALIDSTATE and
- * frees nothing (once the loop is closed it always succeeds).
+ * frees nothing (once the loop is closed it always succeeds: its tasks
+ * unwound, see task.h).
  *
  * Threads: the loop's thread only.
  */

@@ -22,12 +22,31 @@
  * *result belongs to the task: the result_dtor releases it with the task,
  * or at once if the task ends with an error or cancelled instead.
  *
- * Closing a loop with tasks still pending (asyncio's "Task was destroyed
- * but it is pending!", reported once per task to the exception handler):
- * their stacks are dropped without unwinding (cleanup code after their
- * pending await never runs), they end cancelled with the message "event
- * loop closed", and the futures they waited on forget them. al_run()
- * cancels leftovers and lets them finish first.
+ * Closing a loop unwinds the tasks still pending, as CPython closes a
+ * pending coroutine (GeneratorExit runs its finally blocks). Each is
+ * reported once to the exception handler (asyncio's "Task was destroyed
+ * but it is pending!"), then:
+ *   - a task parked in a suspension (al_await, al_sleep and everything
+ *     built on them: combinators, timeouts, locks, queues, ...) is resumed
+ *     once, from al_loop_close, and that suspension returns
+ *     AL_ELOOPCLOSING; every later suspension returns AL_ELOOPCLOSING at
+ *     once, without suspending (an await of a future already done returns
+ *     its status, as always), so the body's cleanup runs to its end and
+ *     releases what it holds. Meanwhile al_current_task() is the task and
+ *     al_loop_running() its loop; al_task_new on that loop fails with
+ *     AL_ELOOPCLOSED and al_loop_close with AL_ELOOPRUNNING.
+ *   - a task that never ran is dropped without running (as CPython closes
+ *     a never-started coroutine).
+ *   - a task that keeps suspending (more than 100000 suspensions after the
+ *     close began: a retry loop would never end) is taken to ignore the
+ *     close, as CPython reports a coroutine that ignores GeneratorExit: its
+ *     stack is dropped without further unwinding and "Task ignored loop
+ *     close" is reported (error AL_ELOOPCLOSING). What its frames held is
+ *     released only where the library guarded it (its own combinators).
+ * Every such task ends cancelled with the message "event loop closed",
+ * whatever its body returned (a result it stored is released). al_run()
+ * cancels leftovers and lets them finish first, which is the way to end
+ * tasks with their own outcome.
  *
  * Threads: the loop's thread only.
  */

@@ -22,12 +22,15 @@
  * Ownership: the group is the caller's (new/free). Children are ordinary
  * tasks of the loop; the group holds a reference to each until it is done;
  * al_taskgroup_create_task's *out is the caller's own reference. A group
- * once entered must be exited before it is freed. One exception: if the
- * loop is closed while the parent task is still between enter and exit,
- * the close drops that task's stack (its exit never runs) and frees the
- * group with it: a pointer to the group kept outside the parent's own
- * stack must then not be freed or used again. Cancel or finish tasks
- * before closing a loop (al_run does) and this never happens.
+ * once entered must be exited before it is freed. If the loop is closed
+ * while the parent is between enter and exit, the parent unwinds (task.h):
+ * its suspension returns AL_ELOOPCLOSING, and al_taskgroup_exit (with that
+ * status, or while it waits) cancels the children, lets go of them (they
+ * unwind too) and returns AL_ELOOPCLOSING; the group is then the caller's
+ * to free as always. One exception: a parent that ignores the close is
+ * dropped without unwinding (its exit never runs) and the group is freed
+ * with it: a pointer to the group kept outside the parent's own stack must
+ * then not be freed or used again.
  *
  * Errors: AL_EINVALIDSTATE for misuse (enter twice; create_task before
  * enter, while shutting down after a failure, or once finished; exit
