@@ -209,28 +209,42 @@ static int sel__epoll_harvest(sel_selector *sel, int n, sel_event *out, int *sta
     return k;
 }
 
+/* Wait and translate into out[0..room); a stale event rebuilds the
+ * instance (dropped at once; if the rebuild fails, the next stale event
+ * retries it: an early empty return is legal). */
+static int sel__epoll_poll(sel_selector *sel, double timeout, sel_event *out, int room)
+{
+    struct sel__epoll_be *be = sel->be;
+    int n = sel__epoll_wait(be, room < SEL__EPOLL_BATCH ? room : SEL__EPOLL_BATCH, timeout);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    int stale = 0, k = sel__epoll_harvest(sel, n, out, &stale);
+    if (stale)
+        sel__epoll_rebuild(sel);
+    return k;
+}
+
 static int sel__epoll_select(sel_selector *sel, double timeout, sel_event *out, int max)
 {
     struct sel__epoll_be *be = sel->be;
-    int k = 0, always_first = be->nalways > 0 && (be->turn++ & 1);
-    if (be->nalways > 0)
-        timeout = 0; /* something is ready */
-    if (always_first)
+    if (be->nalways == 0)
+        return sel__epoll_poll(sel, timeout, out, max);
+    /* Something is always ready: poll, and take turns at serving first. */
+    int k;
+    if (be->turn++ & 1) {
         k = sel__epoll_always(sel, out, max);
-    int room = max - k < SEL__EPOLL_BATCH ? max - k : SEL__EPOLL_BATCH;
-    if (room > 0) {
-        int n = sel__epoll_wait(be, room, timeout);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        int stale = 0;
-        k += sel__epoll_harvest(sel, n > 0 ? n : 0, out + k, &stale);
-        /* Dropped at once; if the rebuild fails, the next stale event
-         * retries it (an early empty return is legal). */
-        if (stale)
-            sel__epoll_rebuild(sel);
-    }
-    if (!always_first && k < max)
+        if (k < max) {
+            int e = sel__epoll_poll(sel, 0, out + k, max - k);
+            if (e < 0)
+                return e;
+            k += e;
+        }
+    } else {
+        k = sel__epoll_poll(sel, 0, out, max);
+        if (k < 0)
+            return k;
         k += sel__epoll_always(sel, out + k, max - k);
+    }
     return k;
 }
 

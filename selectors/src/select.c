@@ -80,26 +80,21 @@ static void sel__select_del(sel_selector *sel, int fd, struct sel__reg *reg)
     }
 }
 
-/* Results from the sets pselect left, plus `closed` (fds found closed,
- * reported for their whole mask; may be NULL). `n` is the number of bits
- * set in all three. The scan starts at be->next and wraps, so that when
- * more fds are ready than `max` the next call starts with the first one
- * left out: every ready fd is reported within ceil(ready / max) calls. */
-static int sel__select_collect(sel_selector *sel, const fd_set *rd, const fd_set *wr,
-                               const fd_set *closed, int n, sel_event *out, int max)
+/* Results from the sets pselect left; `n` is the number of bits set in
+ * both. The scan starts at be->next and wraps, so that when more fds are
+ * ready than `max` the next call starts with the first one left out: every
+ * ready fd is reported within ceil(ready / max) calls. */
+static int sel__select_collect(sel_selector *sel, const fd_set *rd, const fd_set *wr, int n,
+                               sel_event *out, int max)
 {
     struct sel__select_be *be = sel->be;
     int k = 0, span = be->maxfd + 1;
     int fd = be->next < span ? be->next : 0;
     for (int i = 0; i < span && n > 0; i++, fd = fd + 1 < span ? fd + 1 : 0) {
         unsigned ev = (FD_ISSET(fd, rd) ? SEL_READ : 0) | (FD_ISSET(fd, wr) ? SEL_WRITE : 0);
-        n -= (ev & SEL_READ ? 1 : 0) + (ev & SEL_WRITE ? 1 : 0);
-        if (closed && FD_ISSET(fd, closed)) {
-            ev = SEL_READ | SEL_WRITE;
-            n--;
-        }
         if (!ev)
             continue;
+        n -= (ev & SEL_READ ? 1 : 0) + (ev & SEL_WRITE ? 1 : 0);
         if (k == max) {
             be->next = fd;
             break;
@@ -112,8 +107,8 @@ static int sel__select_collect(sel_selector *sel, const fd_set *rd, const fd_set
 
 /* pselect failed with EBADF: a registered fd was closed before its
  * unregister. Find those (one fcntl per registered fd, on this error path
- * only), report them ready for their mask, as poll reports POLLNVAL, and
- * poll the others without waiting. */
+ * only), report them ready for both events (the mask keeps the registered
+ * ones), as poll reports POLLNVAL, and poll the others without waiting. */
 static int sel__select_closed(sel_selector *sel, sel_event *out, int max)
 {
     struct sel__select_be *be = sel->be;
@@ -137,7 +132,13 @@ static int sel__select_closed(sel_selector *sel, sel_event *out, int max)
         FD_ZERO(&wr);
         n = 0;
     }
-    return sel__select_collect(sel, &rd, &wr, &closed, n + nclosed, out, max);
+    for (int fd = 0; fd <= be->maxfd; fd++) {
+        if (FD_ISSET(fd, &closed)) {
+            FD_SET(fd, &rd);
+            FD_SET(fd, &wr);
+        }
+    }
+    return sel__select_collect(sel, &rd, &wr, n + 2 * nclosed, out, max);
 }
 
 static int sel__select_select(sel_selector *sel, double timeout, sel_event *out, int max)
@@ -151,7 +152,7 @@ static int sel__select_select(sel_selector *sel, double timeout, sel_event *out,
             return sel__select_closed(sel, out, max);
         return errno == EINTR ? 0 : -errno;
     }
-    return sel__select_collect(sel, &rd, &wr, NULL, n, out, max);
+    return sel__select_collect(sel, &rd, &wr, n, out, max);
 }
 
 static int sel__select_reinit(sel_selector *sel)
