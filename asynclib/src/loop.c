@@ -336,13 +336,36 @@ int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_dro
     return 0;
 }
 
+/* The owner's call while no thread runs the loop: straight into the ready
+ * queue (the FIFO it shares with call_soon), but under ts_lock, which
+ * run_begin and run_end also take to set running_on, so either this push
+ * happens before another thread starts running the loop (which then sees
+ * it), or that thread is seen running and the call takes the locked queue. */
+static int call_soon_idle_owner(al_loop *loop, al_callback_fn fn, void *arg)
+{
+    pthread_mutex_lock(&loop->ts_lock);
+    if (atomic_load(&loop->running_on) != 0) {
+        pthread_mutex_unlock(&loop->ts_lock);
+        return al__call_soon_threadsafe(loop, fn, arg, NULL);
+    }
+    int rc = al_call_soon(loop, fn, arg, NULL);
+    pthread_mutex_unlock(&loop->ts_lock);
+    return rc;
+}
+
 int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg)
 {
     if (!loop || !fn)
         return -EINVAL;
-    /* On the loop's own thread, the same FIFO as call_soon (asyncio R1). */
-    if (atomic_load(&loop->owner) == this_thread())
+    /* On the thread running the loop, the same FIFO as call_soon (asyncio
+     * R1); so on its owner (creator, or last runner) while nobody runs it.
+     * The owner id alone is not enough: another thread may be starting the
+     * loop (fault: a loop created here and run there). */
+    uintptr_t me = this_thread();
+    if (atomic_load(&loop->running_on) == me)
         return al_call_soon(loop, fn, arg, NULL);
+    if (atomic_load(&loop->owner) == me)
+        return call_soon_idle_owner(loop, fn, arg);
     return al__call_soon_threadsafe(loop, fn, arg, NULL);
 }
 
@@ -500,8 +523,10 @@ static int run_begin(al_loop *loop)
         return rc;
     loop->running = true;
     loop->thread = pthread_self();
+    pthread_mutex_lock(&loop->ts_lock); /* see call_soon_idle_owner */
     atomic_store(&loop->owner, this_thread());
     atomic_store(&loop->running_on, this_thread());
+    pthread_mutex_unlock(&loop->ts_lock);
     tl_running = loop;
     al__loop_ref(loop); /* a callback may free the loop's last user reference */
     return 0;
@@ -511,7 +536,9 @@ static void run_end(al_loop *loop)
 {
     loop->stopping = false;
     loop->running = false;
+    pthread_mutex_lock(&loop->ts_lock);
     atomic_store(&loop->running_on, 0);
+    pthread_mutex_unlock(&loop->ts_lock);
     tl_running = NULL;
     al__loop_unref(loop);
 }

@@ -136,7 +136,11 @@ int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
 
 /* Like al_call_soon, callable from any thread; wakes the loop if it sleeps
  * (one wakeup per batch of calls: wakeups are coalesced). Called on the
- * loop's own thread it is exactly al_call_soon. */
+ * thread running the loop, or while no thread runs it on the loop's owner
+ * (the thread that created it, or that ran it last), it is exactly
+ * al_call_soon (the same FIFO). From any other thread the call is queued
+ * under a lock and joins the ready queue after the loop's next wait; so
+ * also from the creating thread once another thread runs the loop. */
 int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg);
 
 /* Runs fn after delay seconds (negative means now, as a timer; NaN is
