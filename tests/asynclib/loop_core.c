@@ -982,7 +982,7 @@ static int forty_two(void *arg, void **result)
 static void *wake_twice(void *arg)
 {
     al_loop *loop = arg;
-    int n = 0;
+    static int n; /* the callbacks run after this thread is gone: not on its stack */
     al_call_soon_threadsafe(loop, conf_count_cb, &n);
     al_call_soon_threadsafe(loop, conf_count_cb, &n);
     return NULL;
