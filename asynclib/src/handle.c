@@ -8,6 +8,7 @@
 
 #include <asynclib/future.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,36 @@ void al__handle_drop(al_handle *h)
     if (h->drop && !h->cancelled)
         h->drop(h->arg);
     handle_release(h);
+}
+
+int al_loop_handle_new(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out)
+{
+    if (!loop || !fn || !out)
+        return -EINVAL;
+    int rc = al__loop_check(loop);
+    if (rc < 0)
+        return rc;
+    al_handle *h = al__handle_alloc(loop);
+    if (!h)
+        return -ENOMEM;
+    h->fn = fn;
+    h->arg = arg;
+    h->when = NAN;
+    al__loop_ref(loop); /* the one reference is the caller's: it holds the loop */
+    *out = h;
+    return 0;
+}
+
+/* The caller holds the only other reference: more than one means queued. */
+int al_loop_queue_handle(al_loop *loop, al_handle *h)
+{
+    if (!loop || !h || h->loop != loop)
+        return -EINVAL;
+    if (h->cancelled || h->refs > 1)
+        return 0;
+    h->refs++;
+    al__queue_push(&loop->ready, h);
+    return 1;
 }
 
 void al__handle_give_user_ref(al_handle *h, al_handle **out)

@@ -475,6 +475,14 @@ static double compute_timeout(al_loop *loop)
     return timeout > 0 ? timeout : 0;
 }
 
+double al_loop_next_timeout(al_loop *loop)
+{
+    if (!loop)
+        return NAN;
+    purge_cancelled_timers(loop);
+    return compute_timeout(loop);
+}
+
 static void run_once(al_loop *loop)
 {
     purge_cancelled_timers(loop);

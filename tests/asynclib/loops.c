@@ -1,8 +1,15 @@
-/* The table of loop implementations the asynclib conformance suite runs on. */
+/* The table of loop implementations the asynclib conformance suite runs on:
+ * the two pure loops, and the I/O loop (asyncio/) on every selector
+ * backend, which proves that the pure layer's contract holds unchanged on
+ * a loop whose wait is a selector. */
 #include "al_conf.h"
 
+#include <asyncio/asyncio.h>
+
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct conf_factory {
@@ -11,9 +18,44 @@ typedef struct conf_factory {
     int is_virtual;
 } conf_factory;
 
+static al_loop *io_loop(const char *backend)
+{
+    al_loop *loop = NULL;
+    int rc = aio_loop_new(backend, &loop);
+    ck_assert_msg(rc == 0, "aio_loop_new(%s): %s", backend, aio_strerror(rc));
+    return loop;
+}
+
+static al_loop *io_select(void)
+{
+    return io_loop("select");
+}
+
+static al_loop *io_poll(void)
+{
+    return io_loop("poll");
+}
+
+static al_loop *io_epoll(void)
+{
+    return io_loop("epoll");
+}
+
+static al_loop *io_libev(void)
+{
+    return io_loop("libev");
+}
+
+static al_loop *io_uring(void)
+{
+    return io_loop("io_uring");
+}
+
 static const conf_factory factories[] = {
-    {"real", al_loop_new, 0},
-    {"virtual", al_loop_new_virtual, 1},
+    {"real", al_loop_new, 0},  {"virtual", al_loop_new_virtual, 1},
+    {"select", io_select, 0},  {"poll", io_poll, 0},
+    {"epoll", io_epoll, 0},    {"libev", io_libev, 0},
+    {"io_uring", io_uring, 0},
 };
 
 static const conf_factory *factory(void)
@@ -212,4 +254,48 @@ int conf_many(int n)
 #else
     return n;
 #endif
+}
+
+/* ---- the implementation itself -------------------------------------------- */
+
+START_TEST(test_impl_is_the_named_loop)
+{
+    al_loop *loop = conf_loop_new();
+    const char *backend = aio_loop_backend(loop);
+    if (strcmp(al_test_impl, "real") == 0 || strcmp(al_test_impl, "virtual") == 0) {
+        ck_assert_str_eq(al_loop_name(loop), al_test_impl);
+        ck_assert(!aio_loop_is_io(loop));
+        ck_assert_ptr_null(backend);
+    } else {
+        ck_assert(aio_loop_is_io(loop));
+        ck_assert_ptr_nonnull(backend);
+        ck_assert_str_eq(backend, al_test_impl);
+    }
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+/* Runs in the parent before any test: an I/O backend this kernel refuses
+ * (io_uring) skips the whole binary (exit 77, CTest's SKIP_RETURN_CODE). */
+AL_TEST_SUITE(suite_loops)
+{
+    if (!factory()) {
+        fprintf(stderr, "unknown loop implementation '%s'\n", al_test_impl);
+        exit(2);
+    }
+    if (strcmp(al_test_impl, "io_uring") == 0) {
+        al_loop *loop = NULL;
+        int rc = aio_loop_new("io_uring", &loop);
+        if (rc < 0) {
+            printf("SKIP: backend io_uring unavailable here: %s\n", aio_strerror(rc));
+            fflush(stdout);
+            exit(77);
+        }
+        al_loop_free(loop);
+    }
+    Suite *s = suite_create("loops");
+    TCase *tc = al_tcase("impl");
+    tcase_add_test(tc, test_impl_is_the_named_loop);
+    suite_add_tcase(s, tc);
+    return s;
 }

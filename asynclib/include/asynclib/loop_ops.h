@@ -66,6 +66,38 @@ al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl);
 void *al_loop_impl(const al_loop *loop);
 const al_loop_ops *al_loop_get_ops(const al_loop *loop);
 
+/* ---- persistent handles: events become ready callbacks without malloc ----
+ *
+ * Why this grew: an implementation whose wait learns of events (the I/O
+ * loop: ready fds) turns them into ordinary ready callbacks of the current
+ * iteration, as asyncio's _process_events does. Scheduling each with
+ * al_call_soon would take a handle per event; instead the implementation
+ * makes one handle per source (per fd and direction) when the source is
+ * registered, keeps it as long as the registration, and queues that same
+ * handle each time the source is ready. The pure loops do not use these. */
+
+/* A handle for fn(loop, arg) that is not queued. *out is the caller's only
+ * reference (release with al_handle_unref; al_handle_cancel makes a queued
+ * run not happen and later queueing a no-op). The handle must not be given
+ * to anyone else. Loop thread. Errors: -EINVAL, AL_ELOOPCLOSED, -ENOMEM;
+ * AL_EWRONGTHREAD in debug mode. */
+int al_loop_handle_new(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
+
+/* Appends h (made by al_loop_handle_new on this loop) to the ready queue:
+ * called from ops->wait, it runs in the iteration that wait belongs to.
+ * Returns 1 if queued, 0 if h is cancelled or already queued (a source
+ * ready twice runs once), -EINVAL for NULL or another loop's handle.
+ * Loop thread. */
+int al_loop_queue_handle(al_loop *loop, al_handle *h);
+
+/* The timeout the next iteration would pass to ops->wait, computed now: 0
+ * when callbacks are ready or a stop was requested, the seconds to the
+ * earliest timer that is not cancelled, or -1 when there is none. Why it is
+ * here: a loop driven by another event system (aio_loop_timeout, libuv's
+ * uv_backend_timeout) tells its host how long it may sleep. NaN for NULL.
+ * Loop thread. */
+double al_loop_next_timeout(al_loop *loop);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,85 @@
+/* The I/O loop: the pure loop whose one blocking step is a selector.
+ *
+ * aio_loop_new() returns an ordinary al_loop built with
+ * al_loop_new_with_ops(): its wait is sel_select(timeout) on the chosen
+ * backend, after which every ready fd's callback becomes a ready callback
+ * of the same iteration (asyncio's _process_events), through one handle
+ * per registered fd and direction (no allocation per event); its wakeup
+ * writes to an eventfd registered with the selector (coalesced: one write
+ * until the loop has read it). Every al_* call works on it unchanged; the
+ * aio_* I/O calls on a pure loop fail with AL_ENOTIOLOOP.
+ *
+ * Fork: a loop made before fork() belongs to the parent. In the child,
+ * aio_* calls on it return AIO_EFORKED and running it stops at once with
+ * that error reported (its selector and eventfd are the parent's); close
+ * and free it, and make a new loop.
+ *
+ * Living inside another event system (libuv's uv_backend_fd /
+ * uv_backend_timeout): aio_loop_fd() is an fd that polls readable when the
+ * loop has something to do, aio_loop_timeout() says how long the host may
+ * sleep at most, and aio_loop_run_nowait() runs one iteration without
+ * blocking.
+ *
+ * Threads: as any loop (loop.h): the loop's thread only, except
+ * al_call_soon_threadsafe and al_loop_wakeup.
+ */
+#ifndef ASYNCIO_LOOP_H
+#define ASYNCIO_LOOP_H
+
+#include <asynclib/asynclib.h>
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A new I/O loop on selector backend `backend` (NULL or "": the
+ * SELECTORS_BACKEND environment variable, else the default; the names of
+ * sel_open). *out receives the caller's loop (release with al_loop_free);
+ * unchanged on error. Errors: -EINVAL (out NULL, unknown backend), the
+ * errors of sel_open (-ENOTSUP, -ENOSYS, -EPERM...), -EMFILE, -ENOMEM. */
+int aio_loop_new(const char *backend, al_loop **out);
+
+/* True when loop is an I/O loop made by aio_loop_new. */
+bool aio_loop_is_io(const al_loop *loop);
+
+/* The selector backend's name ("epoll", "libev", ...), or NULL if loop is
+ * not an I/O loop. Borrowed: valid while the loop lives. */
+const char *aio_loop_backend(const al_loop *loop);
+
+/* asyncio.run on an I/O loop: runs fn(arg) as the main task of a new I/O
+ * loop on `backend` (as aio_loop_new), then cancels the tasks left, waits
+ * for them, shuts the executor down and frees the loop. Returns the main
+ * task's status (*result, may be NULL, gets its result, owned by the
+ * caller), or the errors of aio_loop_new, AL_ELOOPRUNNING inside a running
+ * loop. Ctrl+C as al_run: the first SIGINT cancels the main task, which
+ * then makes aio_run return -EINTR (only when SIGINT has its default
+ * disposition when aio_run starts). */
+int aio_run(al_task_fn fn, void *arg, void **result, const char *backend);
+
+/* ---- living inside another loop ---------------------------------------- */
+
+/* An fd that polls readable (POLLIN) whenever the loop has an fd ready or
+ * was woken; created on first call, owned by the loop (do not close it).
+ * Watch it for reading in the host loop, and call aio_loop_run_nowait()
+ * when it is readable or aio_loop_timeout() has passed. Errors:
+ * AL_ENOTIOLOOP, AL_ELOOPCLOSED, AIO_EFORKED, or the errno of
+ * epoll_create1 / epoll_ctl. Loop thread. */
+int aio_loop_fd(al_loop *loop);
+
+/* Seconds the host may sleep before the loop needs to run: 0 when
+ * callbacks are ready (or a file that cannot be polled is registered), the
+ * time to the earliest timer, or -1 when only an event can give it work.
+ * NaN for a closed or non-I/O loop. Loop thread. */
+double aio_loop_timeout(al_loop *loop);
+
+/* Runs one iteration without blocking: events already pending, due timers
+ * and the callbacks ready. 0, or the errors of al_loop_run_once
+ * (AL_ELOOPRUNNING, AL_ELOOPCLOSED), AL_ENOTIOLOOP, AIO_EFORKED. */
+int aio_loop_run_nowait(al_loop *loop);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

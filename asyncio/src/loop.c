@@ -1,0 +1,241 @@
+/* The I/O loop: the third implementation of loop_ops.h, after the real and
+ * virtual pure loops. Its wait is the selector's select, then the ready
+ * fds' handles are queued as ready callbacks of this iteration
+ * (BaseSelectorEventLoop._process_events); its wakeup is an eventfd. */
+#include "io_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+atomic_uint aio__fork_gen;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&aio__fork_gen, 1);
+}
+
+static void install_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static bool forked(const aio__io *io)
+{
+    return io->fork_gen != atomic_load_explicit(&aio__fork_gen, memory_order_relaxed);
+}
+
+static aio__io *io_of(al_loop *loop)
+{
+    return al_loop_impl(loop);
+}
+
+bool aio_loop_is_io(const al_loop *loop)
+{
+    return loop && al_loop_get_ops(loop) == &aio__ops;
+}
+
+const char *aio_loop_backend(const al_loop *loop)
+{
+    if (!aio_loop_is_io(loop))
+        return NULL;
+    return sel_name(((aio__io *)al_loop_impl(loop))->sel);
+}
+
+int aio__io_get(al_loop *loop, aio__io **out)
+{
+    if (!loop)
+        return -EINVAL;
+    if (!aio_loop_is_io(loop))
+        return AL_ENOTIOLOOP;
+    if (al_loop_is_closed(loop))
+        return AL_ELOOPCLOSED;
+    aio__io *io = io_of(loop);
+    if (forked(io))
+        return AIO_EFORKED;
+    if (al_loop_get_debug(loop) && al_loop_is_running(loop) && al_loop_running() != loop)
+        return AL_EWRONGTHREAD;
+    *out = io;
+    return 0;
+}
+
+/* ---- the hooks ------------------------------------------------------------ */
+
+static double io_time(al_loop *loop)
+{
+    (void)loop;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The flag is cleared before the counter is read: a wakeup racing with
+ * this writes again, which is only an early return of the next wait. */
+static void drain_wakeup(aio__io *io)
+{
+    atomic_store(&io->wake_pending, false);
+    uint64_t n;
+    while (read(io->wake_fd, &n, sizeof n) < 0 && errno == EINTR)
+        ;
+}
+
+static int io_wait(al_loop *loop, double timeout)
+{
+    aio__io *io = io_of(loop);
+    if (forked(io)) {
+        al_loop_stop(loop); /* the parent's kernel state: never wait on it */
+        return AIO_EFORKED;
+    }
+    int n = sel_select(io->sel, timeout, io->events, AIO_MAX_EVENTS);
+    if (n < 0)
+        return n;
+    /* Only handles are queued here; callbacks run after, so no result can
+     * be stale yet. A callback that removes a reader cancels its handle,
+     * which then does not run even if queued. */
+    for (int i = 0; i < n; i++) {
+        const sel_event *ev = &io->events[i];
+        if (ev->fd == io->wake_fd) {
+            drain_wakeup(io);
+            continue;
+        }
+        aio__fd *rec = ev->data;
+        if ((ev->events & SEL_READ) && rec->h[AIO_READ])
+            al_loop_queue_handle(loop, rec->h[AIO_READ]);
+        if ((ev->events & SEL_WRITE) && rec->h[AIO_WRITE])
+            al_loop_queue_handle(loop, rec->h[AIO_WRITE]);
+    }
+    return 0;
+}
+
+/* Any thread. Coalesced: one eventfd write until the loop has read it. */
+static void io_wakeup(al_loop *loop)
+{
+    aio__io *io = io_of(loop);
+    if (forked(io) || atomic_exchange(&io->wake_pending, true))
+        return;
+    uint64_t one = 1;
+    while (write(io->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+static void io_free(aio__io *io)
+{
+    aio__signals_close(io);
+    aio__fds_free(io);
+    if (io->sel)
+        sel_free(io->sel);
+    if (io->wake_fd >= 0)
+        close(io->wake_fd);
+    if (io->embed_fd >= 0)
+        close(io->embed_fd);
+    free(io);
+}
+
+static void io_close(al_loop *loop)
+{
+    io_free(io_of(loop));
+}
+
+const al_loop_ops aio__ops = {"io", io_time, io_wait, io_wakeup, io_close};
+
+int aio_loop_new(const char *backend, al_loop **out)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!out)
+        return -EINVAL;
+    pthread_once(&once, install_fork_handler);
+    aio__io *io = calloc(1, sizeof *io);
+    if (!io)
+        return -ENOMEM;
+    io->wake_fd = io->embed_fd = -1;
+    io->fork_gen = atomic_load(&aio__fork_gen);
+    int rc = sel_open(&io->sel, backend);
+    if (rc < 0) {
+        io->sel = NULL;
+        io_free(io);
+        return rc;
+    }
+    io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (io->wake_fd < 0) {
+        rc = -errno;
+        io_free(io);
+        return rc;
+    }
+    if ((rc = sel_register(io->sel, io->wake_fd, SEL_READ, NULL)) < 0) {
+        io_free(io);
+        return rc;
+    }
+    al_loop *loop = al_loop_new_with_ops(&aio__ops, io);
+    if (!loop) {
+        io_free(io);
+        return -ENOMEM;
+    }
+    io->loop = loop;
+    *out = loop;
+    return 0;
+}
+
+/* ---- embedding ------------------------------------------------------------ */
+
+/* The mirror: an epoll set holding the wakeup eventfd and every registered
+ * fd with its mask, kept in step by aio__set_interest. */
+int aio_loop_fd(al_loop *loop)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (io->embed_fd >= 0)
+        return io->embed_fd;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = io->wake_fd};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, io->wake_fd, &ev) < 0) {
+        rc = -errno;
+        close(ep);
+        return rc;
+    }
+    io->embed_fd = ep;
+    io->embed_unpollable = 0;
+    for (size_t fd = 0; fd < io->nfds; fd++) {
+        aio__fd *rec = io->fds[fd];
+        if (rec && rec->mask) {
+            ev.events =
+                ((rec->mask & SEL_READ) ? EPOLLIN : 0u) | ((rec->mask & SEL_WRITE) ? EPOLLOUT : 0u);
+            ev.data.fd = (int)fd;
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, (int)fd, &ev) < 0 && errno == EPERM)
+                io->embed_unpollable++;
+        }
+    }
+    return ep;
+}
+
+double aio_loop_timeout(al_loop *loop)
+{
+    aio__io *io;
+    if (aio__io_get(loop, &io) < 0)
+        return NAN;
+    if (io->embed_unpollable > 0)
+        return 0;
+    return al_loop_next_timeout(loop);
+}
+
+int aio_loop_run_nowait(al_loop *loop)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (al_loop_is_running(loop))
+        return AL_ELOOPRUNNING;
+    /* A stop request makes the iteration's wait a poll; the run ends it. */
+    al_loop_stop(loop);
+    return al_loop_run_once(loop);
+}

@@ -1,0 +1,354 @@
+/* Readers and writers (IO1-IO3), the pure-loop refusal, closed and reused
+ * fds, and what a loop's close releases. */
+#include "aio_conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <string.h>
+#include <unistd.h>
+
+static int stop_cb(al_loop *loop, void *arg)
+{
+    (void)arg;
+    al_loop_stop(loop);
+    return 0;
+}
+
+/* Runs the loop for about `seconds` (a timer stops it). */
+static void run_for(al_loop *loop, double seconds)
+{
+    ck_assert_int_eq(al_call_later(loop, seconds, stop_cb, NULL, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+}
+
+typedef struct reader_state {
+    int fd;
+    char data[64];
+    size_t len;
+    int eof;
+    int calls;
+} reader_state;
+
+/* IO1's reader: appends what it reads; at EOF removes itself and stops. */
+static int reader_cb(al_loop *loop, void *arg)
+{
+    reader_state *r = arg;
+    r->calls++;
+    ssize_t n = read(r->fd, r->data + r->len, sizeof r->data - r->len);
+    if (n > 0) {
+        r->len += (size_t)n;
+        return 0;
+    }
+    r->eof = 1;
+    ck_assert_int_eq(aio_loop_remove_reader(loop, r->fd), 1);
+    al_loop_stop(loop);
+    return 0;
+}
+
+static int write_def_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    int *fd = arg;
+    ck_assert_int_eq(write(*fd, "def", 3), 3);
+    close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+START_TEST(test_reader_callback)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b;
+    ac_socketpair(&a, &b);
+    reader_state r = {.fd = a};
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, reader_cb, &r), 0);
+    ck_assert_int_eq(write(b, "abc", 3), 3);
+    ck_assert_int_eq(al_call_later(loop, 0.05, write_def_cb, &b, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r.eof);
+    ck_assert_uint_eq(r.len, 6);
+    ck_assert(memcmp(r.data, "abcdef", 6) == 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 0);
+    close(a);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+static int writer_cb(al_loop *loop, void *arg)
+{
+    int *calls = arg;
+    (*calls)++;
+    al_loop_stop(loop);
+    return 0;
+}
+
+START_TEST(test_writer_callback)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, calls = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_writer(loop, a, writer_cb, &calls), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(aio_loop_remove_writer(loop, a), 1);
+    ck_assert_int_eq(aio_loop_remove_writer(loop, a), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 0);
+    close(a);
+    close(b);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+static int count_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* IO2: re-adding replaces the callback and keeps the other direction;
+ * removing the reader keeps the writer. */
+START_TEST(test_readd_replaces_keeps_other_direction)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, r1 = 0, r2 = 0, w = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(write(b, "x", 1), 1); /* a is readable and writable */
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &r1), 0);
+    ck_assert_int_eq(aio_loop_add_writer(loop, a, count_cb, &w), 0);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &r2), 0);
+    run_for(loop, 0.02);
+    ck_assert_int_eq(r1, 0);
+    ck_assert_int_gt(r2, 0);
+    ck_assert_int_gt(w, 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    int r2_then = r2, w_then = w;
+    run_for(loop, 0.02);
+    ck_assert_int_eq(r2, r2_then);
+    ck_assert_int_gt(w, w_then);
+    ck_assert_int_eq(aio_loop_remove_writer(loop, a), 1);
+    close(a);
+    close(b);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+typedef struct pair_state {
+    int fd[2];
+    int calls[2];
+} pair_state;
+
+static int remove_other_cb(al_loop *loop, void *arg, int me)
+{
+    pair_state *p = arg;
+    p->calls[me]++;
+    aio_loop_remove_reader(loop, p->fd[1 - me]);
+    aio_loop_remove_reader(loop, p->fd[me]);
+    al_loop_stop(loop);
+    return 0;
+}
+
+static int remove_other_0(al_loop *loop, void *arg)
+{
+    return remove_other_cb(loop, arg, 0);
+}
+
+static int remove_other_1(al_loop *loop, void *arg)
+{
+    return remove_other_cb(loop, arg, 1);
+}
+
+/* A reader removed by an earlier callback of the same iteration does not
+ * run, although its fd was reported ready in that iteration. */
+START_TEST(test_removed_reader_due_this_iteration_does_not_run)
+{
+    al_loop *loop = ac_loop_new();
+    int a0, b0, a1, b1;
+    ac_socketpair(&a0, &b0);
+    ac_socketpair(&a1, &b1);
+    pair_state p = {.fd = {a0, a1}};
+    ck_assert_int_eq(write(b0, "x", 1), 1);
+    ck_assert_int_eq(write(b1, "x", 1), 1);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a0, remove_other_0, &p), 0);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a1, remove_other_1, &p), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert_int_eq(p.calls[0] + p.calls[1], 1);
+    close(a0), close(b0), close(a1), close(b1);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+/* IO3: after close, remove says no and add fails. */
+START_TEST(test_fds_after_closing)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(aio_loop_add_writer(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 0);
+    ck_assert_int_eq(aio_loop_remove_writer(loop, a), 0);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), AL_ELOOPCLOSED);
+    ck_assert_int_eq(aio_loop_add_writer(loop, a, count_cb, &n), AL_ELOOPCLOSED);
+    ck_assert_int_eq(n, 0);
+    close(a);
+    close(b);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+static int recv_task(void *arg, void **result)
+{
+    char c;
+    *result = AC_VP(aio_sock_recv_into(ac_loop(), AC_PV(arg), &c, 1));
+    return 0;
+}
+
+/* I/O calls on a pure loop: AL_ENOTIOLOOP, nothing done. */
+START_TEST(test_pure_loop_refuses_io)
+{
+    al_loop *pure = al_loop_new();
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(pure, a, count_cb, &n), AL_ENOTIOLOOP);
+    ck_assert_int_eq(aio_loop_add_writer(pure, a, count_cb, &n), AL_ENOTIOLOOP);
+    ck_assert_int_eq(aio_loop_remove_reader(pure, a), AL_ENOTIOLOOP);
+    ck_assert_int_eq(aio_loop_remove_writer(pure, a), AL_ENOTIOLOOP);
+    ck_assert(!aio_loop_is_io(pure));
+    ck_assert_ptr_null(aio_loop_backend(pure));
+    ck_assert_int_eq(aio_loop_fd(pure), AL_ENOTIOLOOP);
+    al_task *t;
+    ck_assert_int_eq(al_task_new(pure, recv_task, AC_VP(a), NULL, &t), 0);
+    ck_assert_int_eq(al_loop_run_until_complete(pure, al_task_future(t)), 0);
+    void *v;
+    ck_assert_int_eq(al_future_result(al_task_future(t), &v), 0);
+    ck_assert_int_eq(AC_PV(v), AL_ENOTIOLOOP);
+    ck_assert_str_eq(aio_strerror(AL_ENOTIOLOOP), "not an I/O event loop");
+    al_task_unref(t);
+    close(a);
+    close(b);
+    ck_assert_int_eq(al_loop_free(pure), 0);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+    al_loop *loop = ac_loop_new();
+    int n = 0;
+    ck_assert_int_eq(aio_loop_add_reader(NULL, 0, count_cb, &n), -EINVAL);
+    ck_assert_int_eq(aio_loop_add_reader(loop, 0, NULL, &n), -EINVAL);
+    ck_assert_int_eq(aio_loop_add_reader(loop, -1, count_cb, &n), -EBADF);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, -1), 0);
+    /* Not an open fd. */
+    int dead = dup(2);
+    ck_assert_int_ge(dead, 0);
+    close(dead);
+    ck_assert_int_eq(aio_loop_add_reader(loop, dead, count_cb, &n), -EBADF);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, dead), 0);
+    ck_assert_int_eq(aio_loop_new("no-such-backend", &(al_loop *){NULL}), -EINVAL);
+    ck_assert_int_eq(aio_loop_new(NULL, NULL), -EINVAL);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+/* An fd closed while registered: no crash, no spin that never ends; once
+ * removed, a new file with the same number gets only its own callback. */
+START_TEST(test_closed_fd_then_reused_number)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, old_calls = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &old_calls), 0);
+    close(a);
+    close(b);
+    run_for(loop, 0.02); /* whatever the backend reports, the loop goes on */
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    int old_after_remove = old_calls;
+
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, a); /* the lowest free number comes back */
+    reader_state r = {.fd = c};
+    ck_assert_int_eq(aio_loop_add_reader(loop, c, reader_cb, &r), 0);
+    ck_assert_int_eq(write(d, "new", 3), 3);
+    close(d);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r.eof);
+    ck_assert_uint_eq(r.len, 3);
+    ck_assert_int_eq(old_calls, old_after_remove);
+    close(c);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+/* Closing the loop releases its selector, its eventfd and its
+ * registrations; the caller's fds stay open. */
+START_TEST(test_close_releases_everything)
+{
+    int before = ac_open_fds();
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    al_loop *loop = ac_loop_new();
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(aio_loop_add_writer(loop, b, count_cb, &n), 0);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    ck_assert_int_eq(ac_open_fds(), before + 2);
+    ck_assert_int_ge(fcntl(a, F_GETFD), 0);
+    close(a);
+    close(b);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
+static int wake_thread_cb(al_loop *loop, void *arg)
+{
+    *(int *)arg = 1;
+    al_loop_stop(loop);
+    return 0;
+}
+
+static void *wake_from_thread(void *arg)
+{
+    al_loop *loop = arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    static int flag;
+    al_call_soon_threadsafe(loop, wake_thread_cb, &flag);
+    return &flag;
+}
+
+/* A thread-safe call wakes the loop out of a select with no timeout. */
+START_TEST(test_threadsafe_call_wakes_select)
+{
+    al_loop *loop = ac_loop_new();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, wake_from_thread, loop), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    void *flag;
+    pthread_join(th, &flag);
+    ck_assert_int_eq(*(int *)flag, 1);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+AL_TEST_SUITE(suite_readers)
+{
+    ac_require_backend();
+    Suite *s = suite_create("readers");
+    TCase *tc = al_tcase("readers");
+    tcase_add_test(tc, test_reader_callback);
+    tcase_add_test(tc, test_writer_callback);
+    tcase_add_test(tc, test_readd_replaces_keeps_other_direction);
+    tcase_add_test(tc, test_removed_reader_due_this_iteration_does_not_run);
+    tcase_add_test(tc, test_fds_after_closing);
+    tcase_add_test(tc, test_pure_loop_refuses_io);
+    tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_closed_fd_then_reused_number);
+    tcase_add_test(tc, test_close_releases_everything);
+    tcase_add_test(tc, test_threadsafe_call_wakes_select);
+    suite_add_tcase(s, tc);
+    return s;
+}
