@@ -1,5 +1,7 @@
 #include <asyncio/error.h>
 
+#include <selectors/sel_errors.h>
+
 #include <stddef.h>
 
 const char *aio_strerror(int code)
@@ -11,6 +13,8 @@ const char *aio_strerror(int code)
         AIO_ERRORS(AIO_ERROR_MESSAGE)
 #undef AIO_ERROR_MESSAGE
     }
+    if (code <= SEL_ERROR_FIRST && code >= SEL_ERROR_LAST)
+        return sel_strerror(code);
     return al_strerror(code);
 }
 

@@ -26,7 +26,7 @@ void ac_require_backend(void)
         al_loop_free(loop);
         return;
     }
-    if (strcmp(al_test_impl, "io_uring") == 0 && rc != -EINVAL) {
+    if (strcmp(al_test_impl, "io_uring") == 0 && rc != SEL_EBACKEND) {
         printf("SKIP: backend io_uring unavailable here: %s\n", aio_strerror(rc));
         fflush(stdout);
         exit(AIO_TEST_SKIP);

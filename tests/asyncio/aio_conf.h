@@ -64,4 +64,14 @@ void ac_close(int fd);
 /* Number of open fds of this process (leak checks). */
 int ac_open_fds(void);
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define AC_UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef AC_UNDER_VALGRIND
+#define AC_UNDER_VALGRIND() 0
+#endif
+
 #endif

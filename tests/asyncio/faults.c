@@ -192,7 +192,7 @@ static int emfile_main(void *arg, void **result)
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     for (int i = 0; i < 200 && e.accepted < 1; i++)
         ck_assert_int_eq(al_sleep(0.01), 0);
-    ck_assert_int_eq(e.accepted, 1);
+    ck_assert_msg(e.accepted == 1, "accepted %d emfile %d other %d", e.accepted, e.emfile, e.other);
     int c2 = ac_socket(AC_INET);
     connect(c2, (struct sockaddr *)&addr, len);
     for (int i = 0; i < 200 && e.accepted < 2; i++)
@@ -212,6 +212,13 @@ static int emfile_main(void *arg, void **result)
 
 START_TEST(test_emfile_in_accept_loop)
 {
+    if (AC_UNDER_VALGRIND()) {
+        /* Valgrind emulates the fd limit: it closes the accepted fd that
+         * the kernel handed out and reports EMFILE, which consumes the
+         * pending connection the test waits for. */
+        printf("EMFILE case not run under Valgrind (it emulates RLIMIT_NOFILE)\n");
+        return;
+    }
     ac_run_main(emfile_main, NULL);
 }
 END_TEST

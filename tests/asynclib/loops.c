@@ -269,7 +269,9 @@ START_TEST(test_impl_is_the_named_loop)
     } else {
         ck_assert(aio_loop_is_io(loop));
         ck_assert_ptr_nonnull(backend);
-        ck_assert_str_eq(backend, al_test_impl);
+        /* libev names its own backend too: "libev:epoll". */
+        ck_assert_msg(strncmp(backend, al_test_impl, strlen(al_test_impl)) == 0,
+                      "backend %s for %s", backend, al_test_impl);
     }
     ck_assert_int_eq(al_loop_free(loop), 0);
 }

@@ -31,7 +31,7 @@ fail() {
 run() { env -u LD_LIBRARY_PATH "$@"; }
 # The binary must not need the shared libraries at all.
 no_shared() {
-    if ldd "$1" | grep -q 'libasynclib\|libselectors'; then
+    if ldd "$1" | grep -q 'libasynclib\|libselectors\|libasyncio'; then
         fail "$1 links the shared libraries"
     fi
 }
@@ -59,21 +59,21 @@ export PKG_CONFIG_PATH=$pcdir
 
 step "pkg-config, shared, with an rpath (README)"
 # shellcheck disable=SC2046
-"$cc" "$src" $(pkg-config --cflags --libs asynclib selectors) \
+"$cc" "$src" $(pkg-config --cflags --libs asyncio) \
     -Wl,-rpath,"$(pkg-config --variable=libdir asynclib)" -o "$work/pc_consumer"
 run "$work/pc_consumer"
 
 step "pkg-config --static with -l:libNAME.a (README)"
 # shellcheck disable=SC2046
-"$cc" "$src" $(pkg-config --static --cflags --libs asynclib selectors |
-    sed 's/-lasynclib/-l:libasynclib.a/; s/-lselectors/-l:libselectors.a/') \
+"$cc" "$src" $(pkg-config --static --cflags --libs asyncio |
+    sed 's/-lasyncio/-l:libasyncio.a/; s/-lasynclib/-l:libasynclib.a/; s/-lselectors/-l:libselectors.a/') \
     -o "$work/pc_consumer_static"
 no_shared "$work/pc_consumer_static"
 run "$work/pc_consumer_static"
 
 step "without an rpath, the shared consumer does not start (what the README warns of)"
 # shellcheck disable=SC2046
-"$cc" "$src" $(pkg-config --cflags --libs asynclib selectors) -o "$work/pc_norpath"
+"$cc" "$src" $(pkg-config --cflags --libs asyncio) -o "$work/pc_norpath"
 if run "$work/pc_norpath" >/dev/null 2>&1; then
     # Possible only if a libasynclib.so.0 is installed system-wide too.
     ldconfig -p 2>/dev/null | grep -q 'libasynclib\.so\.0' ||

@@ -3,7 +3,8 @@
  * asyncio calls return what every layer returns: 0 (or a non-negative
  * count), a negated errno value (-ECONNREFUSED, -EPIPE, -EMFILE, ...), an
  * AL_E* code of asynclib (AL_ECANCELLED, AL_ELOOPCLOSED, AL_ENOTIOLOOP:
- * an I/O call on a pure loop, ...), or one of the AIO_E* codes below for
+ * an I/O call on a pure loop, ...), a SEL_E* code of the selectors
+ * (SEL_EBACKEND: unknown backend name), or one of the AIO_E* codes below for
  * what neither has a name for. They lie in -1199..-1100, apart from
  * asynclib's -10xx. aio_strerror() names all of them. Thread-safe.
  */
@@ -11,6 +12,9 @@
 #define ASYNCIO_ERROR_H
 
 #include <asynclib/error.h>
+#include <selectors/sel_errors.h>
+
+#include <asyncio/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,13 +44,13 @@ enum aio_error {
 #undef AIO_ERROR_ENUM
 };
 
-/* Message for any code a call of this project returns: AIO_E* here, else
- * al_strerror(). Never NULL; static. */
-const char *aio_strerror(int code);
+/* Message for any code a call of this project returns: AIO_E* here, SEL_E*
+ * (sel_strerror), else al_strerror(). Never NULL; static. */
+AIO_API const char *aio_strerror(int code);
 
 /* The symbolic name of an AIO_E* code ("AIO_EFDBUSY"), or NULL for any
  * other code. */
-const char *aio_err_name(int code);
+AIO_API const char *aio_err_name(int code);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 
 #include <asynclib/loop.h>
 
+#include <asyncio/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,16 +34,16 @@ extern "C" {
  * AL_EWRONGTHREAD (debug mode), -ENOMEM, the selector's errors (-EINVAL
  * for fd >= FD_SETSIZE on select, -EPERM...). Refused calls change
  * nothing. */
-int aio_loop_add_reader(al_loop *loop, int fd, al_callback_fn fn, void *arg);
+AIO_API int aio_loop_add_reader(al_loop *loop, int fd, al_callback_fn fn, void *arg);
 /* The same for writability. */
-int aio_loop_add_writer(al_loop *loop, int fd, al_callback_fn fn, void *arg);
+AIO_API int aio_loop_add_writer(al_loop *loop, int fd, al_callback_fn fn, void *arg);
 
 /* Stops the reader of fd: 1 if there was one, 0 if not (also on a closed
  * loop, as asyncio returns False). A sock_* task waiting on fd is not a
  * reader: 0. Errors: AL_ENOTIOLOOP, AIO_EFORKED, -EINVAL (NULL). */
-int aio_loop_remove_reader(al_loop *loop, int fd);
+AIO_API int aio_loop_remove_reader(al_loop *loop, int fd);
 /* The same for the writer. */
-int aio_loop_remove_writer(al_loop *loop, int fd);
+AIO_API int aio_loop_remove_writer(al_loop *loop, int fd);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,8 @@
 
 #include <stdbool.h>
 
+#include <asyncio/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,16 +39,17 @@ extern "C" {
 /* A new I/O loop on selector backend `backend` (NULL or "": the
  * SELECTORS_BACKEND environment variable, else the default; the names of
  * sel_open). *out receives the caller's loop (release with al_loop_free);
- * unchanged on error. Errors: -EINVAL (out NULL, unknown backend), the
- * errors of sel_open (-ENOTSUP, -ENOSYS, -EPERM...), -EMFILE, -ENOMEM. */
-int aio_loop_new(const char *backend, al_loop **out);
+ * unchanged on error. Errors: -EINVAL (out NULL), the errors of sel_open
+ * (SEL_EBACKEND unknown name, SEL_ENOBACKEND, -ENOSYS, -EPERM...),
+ * -EMFILE, -ENOMEM. */
+AIO_API int aio_loop_new(const char *backend, al_loop **out);
 
 /* True when loop is an I/O loop made by aio_loop_new. */
-bool aio_loop_is_io(const al_loop *loop);
+AIO_API bool aio_loop_is_io(const al_loop *loop);
 
 /* The selector backend's name ("epoll", "libev", ...), or NULL if loop is
  * not an I/O loop. Borrowed: valid while the loop lives. */
-const char *aio_loop_backend(const al_loop *loop);
+AIO_API const char *aio_loop_backend(const al_loop *loop);
 
 /* asyncio.run on an I/O loop: runs fn(arg) as the main task of a new I/O
  * loop on `backend` (as aio_loop_new), then cancels the tasks left, waits
@@ -56,7 +59,7 @@ const char *aio_loop_backend(const al_loop *loop);
  * loop. Ctrl+C as al_run: the first SIGINT cancels the main task, which
  * then makes aio_run return -EINTR (only when SIGINT has its default
  * disposition when aio_run starts). */
-int aio_run(al_task_fn fn, void *arg, void **result, const char *backend);
+AIO_API int aio_run(al_task_fn fn, void *arg, void **result, const char *backend);
 
 /* ---- living inside another loop ---------------------------------------- */
 
@@ -66,18 +69,18 @@ int aio_run(al_task_fn fn, void *arg, void **result, const char *backend);
  * when it is readable or aio_loop_timeout() has passed. Errors:
  * AL_ENOTIOLOOP, AL_ELOOPCLOSED, AIO_EFORKED, or the errno of
  * epoll_create1 / epoll_ctl. Loop thread. */
-int aio_loop_fd(al_loop *loop);
+AIO_API int aio_loop_fd(al_loop *loop);
 
 /* Seconds the host may sleep before the loop needs to run: 0 when
  * callbacks are ready (or a file that cannot be polled is registered), the
  * time to the earliest timer, or -1 when only an event can give it work.
  * NaN for a closed or non-I/O loop. Loop thread. */
-double aio_loop_timeout(al_loop *loop);
+AIO_API double aio_loop_timeout(al_loop *loop);
 
 /* Runs one iteration without blocking: events already pending, due timers
  * and the callbacks ready. 0, or the errors of al_loop_run_once
  * (AL_ELOOPRUNNING, AL_ELOOPCLOSED), AL_ENOTIOLOOP, AIO_EFORKED. */
-int aio_loop_run_nowait(al_loop *loop);
+AIO_API int aio_loop_run_nowait(al_loop *loop);
 
 #ifdef __cplusplus
 }

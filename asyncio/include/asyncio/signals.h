@@ -21,6 +21,8 @@
 
 #include <asynclib/loop.h>
 
+#include <asyncio/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,12 +32,12 @@ extern "C" {
  * SIGSTOP), AIO_ESIGNALOWNER (another loop handles sig), -EINVAL (NULL,
  * or a signal the C library reserves), AL_ENOTIOLOOP, AL_ELOOPCLOSED,
  * AIO_EFORKED, -ENOMEM, -EMFILE. Refused calls change nothing. */
-int aio_loop_add_signal_handler(al_loop *loop, int sig, al_callback_fn fn, void *arg);
+AIO_API int aio_loop_add_signal_handler(al_loop *loop, int sig, al_callback_fn fn, void *arg);
 
 /* Stops handling sig and restores its previous disposition: 1 if the loop
  * had a handler for it, 0 if not (also on a closed loop). AIO_ESIGNAL for
  * an invalid number, AL_ENOTIOLOOP, AIO_EFORKED. */
-int aio_loop_remove_signal_handler(al_loop *loop, int sig);
+AIO_API int aio_loop_remove_signal_handler(al_loop *loop, int sig);
 
 #ifdef __cplusplus
 }

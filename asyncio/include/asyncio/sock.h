@@ -37,36 +37,38 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <asyncio/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Receives up to len bytes into buf: the count (0 at end of stream, or
  * for len 0), or a negative code. */
-ssize_t aio_sock_recv_into(al_loop *loop, int fd, void *buf, size_t len);
+AIO_API ssize_t aio_sock_recv_into(al_loop *loop, int fd, void *buf, size_t len);
 
 /* Receives up to n bytes into a new buffer: *data (malloc'd, the caller's
  * to free(); NULL when 0 is returned) and the count, or a negative code
  * (*data NULL). */
-ssize_t aio_sock_recv(al_loop *loop, int fd, size_t n, void **data);
+AIO_API ssize_t aio_sock_recv(al_loop *loop, int fd, size_t n, void **data);
 
 /* Receives one datagram into buf: the count, with the sender's address in
  * *addr (may be NULL) of *addrlen bytes (in: its size; may be NULL if
  * addr is). */
-ssize_t aio_sock_recvfrom_into(al_loop *loop, int fd, void *buf, size_t len, struct sockaddr *addr,
+AIO_API ssize_t aio_sock_recvfrom_into(al_loop *loop, int fd, void *buf, size_t len, struct sockaddr *addr,
                                socklen_t *addrlen);
 
 /* aio_sock_recvfrom_into into a new buffer of n bytes (*data as for
  * aio_sock_recv). */
-ssize_t aio_sock_recvfrom(al_loop *loop, int fd, size_t n, void **data, struct sockaddr *addr,
+AIO_API ssize_t aio_sock_recvfrom(al_loop *loop, int fd, size_t n, void **data, struct sockaddr *addr,
                           socklen_t *addrlen);
 
 /* Sends all len bytes, waiting as needed. Returns 0 when all were sent, or
  * a negative code; either way *sent (may be NULL) holds the bytes sent. */
-int aio_sock_sendall(al_loop *loop, int fd, const void *buf, size_t len, size_t *sent);
+AIO_API int aio_sock_sendall(al_loop *loop, int fd, const void *buf, size_t len, size_t *sent);
 
 /* Sends one datagram to addr (NULL: the connected peer): the count. */
-ssize_t aio_sock_sendto(al_loop *loop, int fd, const void *buf, size_t len,
+AIO_API ssize_t aio_sock_sendto(al_loop *loop, int fd, const void *buf, size_t len,
                         const struct sockaddr *addr, socklen_t addrlen);
 
 /* Connects fd to addr, waiting for the connection to complete. 0, or the
@@ -74,14 +76,14 @@ ssize_t aio_sock_sendto(al_loop *loop, int fd, const void *buf, size_t len,
  * Cancelled: the connection attempt may go on; close the socket. A Unix
  * socket whose listener's backlog is full (EAGAIN) cannot be waited for
  * by readiness: the call retries after 1 ms, doubling up to 50 ms. */
-int aio_sock_connect(al_loop *loop, int fd, const struct sockaddr *addr, socklen_t addrlen);
+AIO_API int aio_sock_connect(al_loop *loop, int fd, const struct sockaddr *addr, socklen_t addrlen);
 
 /* Accepts a connection on listening socket fd: the new socket (the
  * caller's; non-blocking and close-on-exec), with the peer's address in
  * *addr / *addrlen (both may be NULL). -EMFILE / -ENFILE are returned at
  * once (the pending connection stays queued; accept again when fds are
  * free). */
-int aio_sock_accept(al_loop *loop, int fd, struct sockaddr *addr, socklen_t *addrlen);
+AIO_API int aio_sock_accept(al_loop *loop, int fd, struct sockaddr *addr, socklen_t *addrlen);
 
 /* Sends count bytes (0: up to end of file) of file `file` from offset
  * `offset` to socket fd with sendfile(2), falling back to read + send when
@@ -89,7 +91,7 @@ int aio_sock_accept(al_loop *loop, int fd, struct sockaddr *addr, socklen_t *add
  * Returns 0 when done (end of file or count reached), or a negative code;
  * *sent (may be NULL) holds the bytes sent either way. Afterwards the
  * file's offset is offset + *sent, as asyncio leaves it. */
-int aio_sock_sendfile(al_loop *loop, int fd, int file, off_t offset, size_t count, size_t *sent);
+AIO_API int aio_sock_sendfile(al_loop *loop, int fd, int file, off_t offset, size_t count, size_t *sent);
 
 #ifdef __cplusplus
 }
