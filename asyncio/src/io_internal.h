@@ -77,10 +77,4 @@ void aio__fds_free(aio__io *io);
 /* Signals of this loop (signals.c): released by the loop's close. */
 void aio__signals_close(aio__io *io);
 
-/* aio_run's Ctrl+C: while the main task runs, the first SIGINT cancels it
- * and sets *interrupted. NULL when SIGINT is not at its default
- * disposition or is blocked (nothing installed). */
-void *aio__sigint_begin(al_loop *loop, al_task *main_task, bool *interrupted);
-void aio__sigint_end(al_loop *loop, void *watch);
-
 #endif

@@ -124,25 +124,44 @@ static void io_wakeup(al_loop *loop)
         ;
 }
 
-static void io_free(aio__io *io)
+/* What only the loop's thread uses. */
+static void io_release(aio__io *io)
 {
     aio__signals_close(io);
     aio__fds_free(io);
-    if (io->sel)
-        sel_free(io->sel);
-    if (io->wake_fd >= 0)
-        close(io->wake_fd);
+    sel_free(io->sel);
+    io->sel = NULL;
     if (io->embed_fd >= 0)
         close(io->embed_fd);
+    io->embed_fd = -1;
+}
+
+/* The rest: wakeup may still come from another thread until the loop's
+ * memory goes. */
+static void io_free(aio__io *io)
+{
+    io_release(io);
+    if (io->wake_fd >= 0)
+        close(io->wake_fd);
     free(io);
 }
 
 static void io_close(al_loop *loop)
 {
+    io_release(io_of(loop));
+}
+
+static void io_destroy(al_loop *loop)
+{
     io_free(io_of(loop));
 }
 
-const al_loop_ops aio__ops = {"io", io_time, io_wait, io_wakeup, io_close};
+const al_loop_ops aio__ops = {.name = "io",
+                              .time = io_time,
+                              .wait = io_wait,
+                              .wakeup = io_wakeup,
+                              .close = io_close,
+                              .destroy = io_destroy};
 
 int aio_loop_new(const char *backend, al_loop **out)
 {

@@ -51,14 +51,14 @@ AIO_API bool aio_loop_is_io(const al_loop *loop);
  * not an I/O loop. Borrowed: valid while the loop lives. */
 AIO_API const char *aio_loop_backend(const al_loop *loop);
 
-/* asyncio.run on an I/O loop: runs fn(arg) as the main task of a new I/O
- * loop on `backend` (as aio_loop_new), then cancels the tasks left, waits
- * for them, shuts the executor down and frees the loop. Returns the main
- * task's status (*result, may be NULL, gets its result, owned by the
- * caller), or the errors of aio_loop_new, AL_ELOOPRUNNING inside a running
- * loop. Ctrl+C as al_run: the first SIGINT cancels the main task, which
- * then makes aio_run return -EINTR (only when SIGINT has its default
- * disposition when aio_run starts). */
+/* asyncio.run on an I/O loop: al_run_on (task.h) on a new I/O loop on
+ * `backend` (as aio_loop_new), which is freed afterwards: fn(arg) runs as
+ * the main task, the tasks left are cancelled and awaited, the executor is
+ * shut down. Returns the main task's status (*result, may be NULL, gets
+ * its result, owned by the caller), the errors of aio_loop_new, or
+ * AL_ELOOPRUNNING inside a running loop. Ctrl+C as al_run: the first
+ * SIGINT cancels the main task and aio_run returns -EINTR (when SIGINT has
+ * its default disposition and is not blocked when aio_run starts). */
 AIO_API int aio_run(al_task_fn fn, void *arg, void **result, const char *backend);
 
 /* ---- living inside another loop ---------------------------------------- */

@@ -55,13 +55,13 @@ AIO_API ssize_t aio_sock_recv(al_loop *loop, int fd, size_t n, void **data);
 /* Receives one datagram into buf: the count, with the sender's address in
  * *addr (may be NULL) of *addrlen bytes (in: its size; may be NULL if
  * addr is). */
-AIO_API ssize_t aio_sock_recvfrom_into(al_loop *loop, int fd, void *buf, size_t len, struct sockaddr *addr,
-                               socklen_t *addrlen);
+AIO_API ssize_t aio_sock_recvfrom_into(al_loop *loop, int fd, void *buf, size_t len,
+                                       struct sockaddr *addr, socklen_t *addrlen);
 
 /* aio_sock_recvfrom_into into a new buffer of n bytes (*data as for
  * aio_sock_recv). */
-AIO_API ssize_t aio_sock_recvfrom(al_loop *loop, int fd, size_t n, void **data, struct sockaddr *addr,
-                          socklen_t *addrlen);
+AIO_API ssize_t aio_sock_recvfrom(al_loop *loop, int fd, size_t n, void **data,
+                                  struct sockaddr *addr, socklen_t *addrlen);
 
 /* Sends all len bytes, waiting as needed. Returns 0 when all were sent, or
  * a negative code; either way *sent (may be NULL) holds the bytes sent. */
@@ -69,7 +69,7 @@ AIO_API int aio_sock_sendall(al_loop *loop, int fd, const void *buf, size_t len,
 
 /* Sends one datagram to addr (NULL: the connected peer): the count. */
 AIO_API ssize_t aio_sock_sendto(al_loop *loop, int fd, const void *buf, size_t len,
-                        const struct sockaddr *addr, socklen_t addrlen);
+                                const struct sockaddr *addr, socklen_t addrlen);
 
 /* Connects fd to addr, waiting for the connection to complete. 0, or the
  * connection's error (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH...).
@@ -91,7 +91,8 @@ AIO_API int aio_sock_accept(al_loop *loop, int fd, struct sockaddr *addr, sockle
  * Returns 0 when done (end of file or count reached), or a negative code;
  * *sent (may be NULL) holds the bytes sent either way. Afterwards the
  * file's offset is offset + *sent, as asyncio leaves it. */
-AIO_API int aio_sock_sendfile(al_loop *loop, int fd, int file, off_t offset, size_t count, size_t *sent);
+AIO_API int aio_sock_sendfile(al_loop *loop, int fd, int file, off_t offset, size_t count,
+                              size_t *sent);
 
 #ifdef __cplusplus
 }
