@@ -27,5 +27,7 @@ const char *aio_err_name(int code)
         AIO_ERRORS(AIO_ERROR_NAME)
 #undef AIO_ERROR_NAME
     }
-    return NULL;
+    if (code <= SEL_ERROR_FIRST && code >= SEL_ERROR_LAST)
+        return sel_err_name(code);
+    return al_err_name(code);
 }

@@ -268,12 +268,7 @@ START_TEST(test_closed_fd_then_reused_number)
     ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &old_calls), 0);
     close(a);
     close(b);
-    /* TODO(#8 fault 9): libev aborts on a closed registered fd until the
-     * selectors fix it; the rest of the case runs everywhere. */
-    if (strncmp(aio_loop_backend(loop), "libev", 5) != 0)
-        run_for(loop, 0.02); /* whatever the backend reports, the loop goes on */
-    else
-        printf("closed-while-registered wait not run on libev (selectors: #8 fault 9)\n");
+    run_for(loop, 0.02); /* whatever the backend reports, the loop goes on */
     ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
     int old_after_remove = old_calls;
 

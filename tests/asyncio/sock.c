@@ -702,6 +702,78 @@ START_TEST(test_sendfile_fallback)
 }
 END_TEST
 
+/* ---- the loop closes while tasks wait ------------------------------------------ */
+
+typedef struct parked {
+    int kind; /* 0 recv, 1 sendall, 2 accept */
+    int fd;
+    int rc;
+    int cleaned;
+} parked;
+
+static int parked_task(void *arg, void **result)
+{
+    (void)result;
+    parked *p = arg;
+    al_loop *loop = ac_loop();
+    char buf[64];
+    static char big[4 << 20];
+    if (p->kind == 0)
+        p->rc = (int)aio_sock_recv_into(loop, p->fd, buf, sizeof buf);
+    else if (p->kind == 1)
+        p->rc = aio_sock_sendall(loop, p->fd, big, sizeof big, NULL);
+    else
+        p->rc = aio_sock_accept(loop, p->fd, NULL, NULL);
+    /* The cleanup after the await runs, and may still use the loop's
+     * non-suspending calls. */
+    p->cleaned = 1;
+    aio_loop_remove_reader(loop, p->fd);
+    close(p->fd);
+    p->fd = -1;
+    return p->rc;
+}
+
+static int stop_later(al_loop *loop, void *arg)
+{
+    (void)arg;
+    al_loop_stop(loop);
+    return 0;
+}
+
+static void quiet(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop, (void)ctx, (void)user;
+}
+
+START_TEST(test_close_unwinds_waiters)
+{
+    int before = ac_open_fds();
+    al_loop *loop = ac_loop_new();
+    al_loop_set_exception_handler(loop, quiet, NULL); /* "destroyed but pending" */
+    int a, b, c, d;
+    ac_socketpair(&a, &b);
+    ac_socketpair(&c, &d);
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    parked p[3] = {{0, a, 0, 0}, {1, c, 0, 0}, {2, ac_listener(AC_INET, &addr, &len), 0, 0}};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(al_task_new(loop, parked_task, &p[i], NULL, NULL), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.02, stop_later, NULL, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(p[i].cleaned, 0);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(p[i].cleaned, 1);
+        ck_assert_msg(p[i].rc == AL_ELOOPCLOSING, "task %d: %s", i, aio_strerror(p[i].rc));
+    }
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    close(b);
+    close(d);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_sock)
 {
     ac_require_backend();
@@ -721,6 +793,7 @@ AL_TEST_SUITE(suite_sock)
     tcase_add_loop_test(tc, test_udp_echo, 0, 2);
     tcase_add_test(tc, test_sendfile_regular_file);
     tcase_add_test(tc, test_sendfile_fallback);
+    tcase_add_test(tc, test_close_unwinds_waiters);
     suite_add_tcase(s, tc);
     return s;
 }

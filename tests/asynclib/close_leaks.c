@@ -462,7 +462,7 @@ START_TEST(close_heap_stays_flat)
     for (int i = 0; i < 1100; i++)
         al_future_unref(fs[i]);
     al_loop_free(loop);
-    const int rounds = conf_many(300);
+    const int rounds = conf_loops(conf_many(300));
     for (int k = 0; k < N_SCENARIOS; k++) {
         const scenario *sc = &scenarios[k];
         if (sc->needs & N_THREADS)

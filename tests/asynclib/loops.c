@@ -256,6 +256,13 @@ int conf_many(int n)
 #endif
 }
 
+int conf_loops(int n)
+{
+    if (strcmp(al_test_impl, "io_uring") == 0)
+        return n / 10 > 1 ? n / 10 : 1;
+    return n;
+}
+
 /* ---- the implementation itself -------------------------------------------- */
 
 START_TEST(test_impl_is_the_named_loop)

@@ -5,8 +5,10 @@
  * AL_E* code of asynclib (AL_ECANCELLED, AL_ELOOPCLOSED, AL_ENOTIOLOOP:
  * an I/O call on a pure loop, ...), a SEL_E* code of the selectors
  * (SEL_EBACKEND: unknown backend name), or one of the AIO_E* codes below for
- * what neither has a name for. They lie in -1199..-1100, apart from
- * asynclib's -10xx. aio_strerror() names all of them. Thread-safe.
+ * what neither has a name for. They lie in [AIO_ERROR_LAST,
+ * AIO_ERROR_FIRST] = [-3099, -3001], apart from asynclib's (-1001 to
+ * -1999) and the selectors' (-2001 to -2099). aio_strerror() and
+ * aio_err_name() name every code. Thread-safe.
  */
 #ifndef ASYNCIO_ERROR_H
 #define ASYNCIO_ERROR_H
@@ -22,21 +24,21 @@ extern "C" {
 
 /* X(code, value, message): the one list of asyncio's own codes. */
 #define AIO_ERRORS(X)                                                                              \
-    X(AIO_EFDBUSY, -1101, "another waiter or callback already uses this fd in this direction")     \
-    X(AIO_EFORKED, -1102, "event loop belongs to the parent process (used after fork)")            \
-    X(AIO_EBLOCKING, -1103, "socket is in blocking mode (refused in debug mode)")                  \
-    X(AIO_ESIGNAL, -1104, "signal cannot be handled (SIGKILL, SIGSTOP or not a signal number)")    \
-    X(AIO_ESIGNALOWNER, -1105, "signal is handled by another event loop")                          \
-    X(AIO_EAI_NONAME, -1120, "name or service not known")                                          \
-    X(AIO_EAI_AGAIN, -1121, "temporary failure in name resolution")                                \
-    X(AIO_EAI_FAIL, -1122, "non-recoverable failure in name resolution")                           \
-    X(AIO_EAI_FAMILY, -1123, "address family not supported")                                       \
-    X(AIO_EAI_SOCKTYPE, -1124, "socket type not supported")                                        \
-    X(AIO_EAI_SERVICE, -1125, "service not supported for this socket type")                        \
-    X(AIO_EAI_BADFLAGS, -1126, "bad flags for name resolution")                                    \
-    X(AIO_EAI_NODATA, -1127, "no address associated with the name")                                \
-    X(AIO_EAI_ADDRFAMILY, -1128, "no address in the requested family for the name")                \
-    X(AIO_EAI_OVERFLOW, -1129, "argument buffer overflow in name resolution")
+    X(AIO_EFDBUSY, -3001, "another waiter or callback already uses this fd in this direction")     \
+    X(AIO_EFORKED, -3002, "event loop belongs to the parent process (used after fork)")            \
+    X(AIO_EBLOCKING, -3003, "socket is in blocking mode (refused in debug mode)")                  \
+    X(AIO_ESIGNAL, -3004, "signal cannot be handled (SIGKILL, SIGSTOP or not a signal number)")    \
+    X(AIO_ESIGNALOWNER, -3005, "signal is handled by another event loop")                          \
+    X(AIO_EAI_NONAME, -3020, "name or service not known")                                          \
+    X(AIO_EAI_AGAIN, -3021, "temporary failure in name resolution")                                \
+    X(AIO_EAI_FAIL, -3022, "non-recoverable failure in name resolution")                           \
+    X(AIO_EAI_FAMILY, -3023, "address family not supported")                                       \
+    X(AIO_EAI_SOCKTYPE, -3024, "socket type not supported")                                        \
+    X(AIO_EAI_SERVICE, -3025, "service not supported for this socket type")                        \
+    X(AIO_EAI_BADFLAGS, -3026, "bad flags for name resolution")                                    \
+    X(AIO_EAI_NODATA, -3027, "no address associated with the name")                                \
+    X(AIO_EAI_ADDRFAMILY, -3028, "no address in the requested family for the name")                \
+    X(AIO_EAI_OVERFLOW, -3029, "argument buffer overflow in name resolution")
 
 enum aio_error {
 #define AIO_ERROR_ENUM(code, value, message) code = value,
@@ -44,12 +46,16 @@ enum aio_error {
 #undef AIO_ERROR_ENUM
 };
 
+#define AIO_ERROR_FIRST (-3001)
+#define AIO_ERROR_LAST (-3099)
+
 /* Message for any code a call of this project returns: AIO_E* here, SEL_E*
  * (sel_strerror), else al_strerror(). Never NULL; static. */
 AIO_API const char *aio_strerror(int code);
 
-/* The symbolic name of an AIO_E* code ("AIO_EFDBUSY"), or NULL for any
- * other code. */
+/* The symbolic name of any code: "AIO_EFDBUSY", else sel_err_name's for
+ * SEL_E* codes, else al_err_name's ("AL_ECANCELLED", "ECONNRESET", "0",
+ * "UNKNOWN"). Never NULL; static. */
 AIO_API const char *aio_err_name(int code);
 
 #ifdef __cplusplus
