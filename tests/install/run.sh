@@ -6,7 +6,8 @@
 #   - CMake find_package(asynclib): shared targets (build-tree RPATH) and
 #     _static targets;
 #   - pkg-config, shared, with the README's -Wl,-rpath line;
-#   - pkg-config --static with the README's -l:libNAME.a substitution.
+#   - pkg-config --static with the README's -l:libNAME.a substitution;
+#   - the README's example program (its first C block), -Werror.
 # It also checks that the install told the user the prefix is not on the
 # dynamic linker's path (cmake/ldconfig.cmake).
 #
@@ -70,6 +71,16 @@ step "pkg-config --static with -l:libNAME.a (README)"
     -o "$work/pc_consumer_static"
 no_shared "$work/pc_consumer_static"
 run "$work/pc_consumer_static"
+
+step "the README's example program (its first C block), with the README's rpath line"
+readme=$here/../../README.md
+awk '/^```c$/ { inside = 1; next } inside && /^```$/ { exit } inside' "$readme" >"$work/app.c"
+grep -q 'int main' "$work/app.c" || fail "no C example found in $readme"
+# shellcheck disable=SC2046
+"$cc" -Wall -Wextra -Werror "$work/app.c" $(pkg-config --cflags --libs asynclib) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir asynclib)" -o "$work/app"
+run "$work/app" | tee "$work/app.out"
+grep -q '^hello from a callback after' "$work/app.out" || fail "the README example printed nothing"
 
 step "without an rpath, the shared consumer does not start (what the README warns of)"
 # shellcheck disable=SC2046
