@@ -18,7 +18,11 @@
  *   cmake --build build-fuzz --target sel_fuzz
  *   SEL_FUZZ_BACKEND=epoll build-fuzz/selectors/fuzz/sel_fuzz -max_len=128 -max_total_time=60
  * SEL_FUZZ_LIST=1 prints the backends offered here and exits;
- * SEL_FUZZ_TRACE=1 prints every op of an input (to read a crash file).
+ * SEL_FUZZ_TRACE=1 prints every op of an input (to read a crash file);
+ * SEL_FUZZ_REUSE=1 keeps one selector per backend for all inputs (each
+ * input starts from it empty: a long-lived selector, and no ring or loop
+ * setup per input, which makes io_uring and libev several times faster; a
+ * crash may then depend on earlier inputs).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -63,6 +67,7 @@ struct slot {
     int num;     /* fd's number when it was closed (for reuse), else -1 */
     int pending; /* model: fd is readable (data, eventfd count or EOF) */
     int eof;     /* the peer is closed: readable for good */
+    int unknown; /* fd is a dup of some file: its readiness is not modelled */
 };
 
 struct mreg {
@@ -79,6 +84,8 @@ static struct {
     int nnames;
     const char *pinned;
     int trace; /* SEL_FUZZ_TRACE=1: print every op (to read a crash input) */
+    int reuse; /* SEL_FUZZ_REUSE=1: one selector per backend for all inputs */
+    sel_selector *kept[16];
     unsigned char open_at_start[MAXFD];
     /* Per input. */
     sel_selector *sel;
@@ -129,6 +136,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(0);
     }
     fz.trace = getenv("SEL_FUZZ_TRACE") != NULL;
+    fz.reuse = getenv("SEL_FUZZ_REUSE") != NULL;
     fz.pinned = getenv("SEL_FUZZ_BACKEND");
     if (fz.pinned && !*fz.pinned)
         fz.pinned = NULL;
@@ -290,8 +298,11 @@ static void op_close(int b)
 static void op_dup(int b)
 {
     struct slot *s = slot_of(b);
-    int *d = &fz.dups[(unsigned)(b >> 4) % NDUP];
-    if (s->fd < 0 || *d >= 0)
+    int j = (b >> 4) % NDUP, k = 0; /* the first free dup from j on */
+    while (k < NDUP && fz.dups[(j + k) % NDUP] >= 0)
+        k++;
+    int *d = &fz.dups[(j + k) % NDUP];
+    if (s->fd < 0 || k == NDUP)
         return;
     *d = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
     if (*d >= MAXFD) {
@@ -308,12 +319,33 @@ static void op_close_dup(int b)
     *d = -1;
 }
 
+/* A file the dups keep comes back under the number a closed slot had
+ * (perhaps the very file it had: a stale kernel registration of it may
+ * remain). Not modelled further: no reads, writes or readiness checks. */
+static void op_reopen_dup(struct slot *s, int b)
+{
+    int j = (b >> 4) % NDUP, k = 0; /* the first open dup from j on */
+    while (k < NDUP && fz.dups[(j + k) % NDUP] < 0)
+        k++;
+    int *d = &fz.dups[(j + k) % NDUP];
+    if (k == NDUP || dup3(*d, s->num, O_CLOEXEC) < 0)
+        return;
+    if (s->peer >= 0)
+        close(s->peer);
+    *s = (struct slot){.kind = s->kind, .fd = s->num, .peer = -1, .num = -1, .unknown = 1};
+    fz.reg[s->fd].current = 0;
+}
+
 /* A new file under the number a closed slot had (fd reuse), if free. */
 static void op_reopen(int b)
 {
     struct slot *s = slot_of(b);
     if (s->fd >= 0 || s->num < 0 || is_open(s->num))
         return;
+    if (b & 0x80) {
+        op_reopen_dup(s, b);
+        return;
+    }
     int fd, peer, kind = (b >> 4) % 3 + 1;
     if (make_file(kind, &fd, &peer) < 0)
         return;
@@ -349,6 +381,8 @@ static void op_reopen(int b)
 static void op_write(int b)
 {
     struct slot *s = slot_of(b);
+    if (s->unknown)
+        return;
     if (s->kind == K_EVENTFD) {
         if (s->fd < 0)
             return;
@@ -369,7 +403,7 @@ static void op_write(int b)
 static void op_read(int b)
 {
     struct slot *s = slot_of(b);
-    if (s->fd < 0)
+    if (s->fd < 0 || s->unknown)
         return;
     char buf[256];
     if (s->kind == K_EVENTFD) {
@@ -484,7 +518,8 @@ static void cleanup(void)
         FZ_CHECK(rc == 0, "final unregister(%d): %s", fd, sel_err_name(rc));
     }
     FZ_CHECK(sel_count(fz.sel) == 0, "count %d after unregistering all", sel_count(fz.sel));
-    sel_free(fz.sel);
+    if (!fz.reuse)
+        sel_free(fz.sel);
     fz.sel = NULL;
     for (int i = 0; i < NSLOT; i++) {
         if (fz.slots[i].fd >= 0)
@@ -519,14 +554,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < NDUP; i++)
         fz.dups[i] = -1;
     fz.tainted = 0;
-    open_fds(fz.open_at_start); /* libFuzzer's own fds change between inputs */
     fz.in = data;
     fz.len = size;
     fz.pos = 0;
-    int pick = next();
-    fz.backend = fz.pinned ? fz.pinned : fz.names[pick % fz.nnames];
-    int rc = sel_open(&fz.sel, fz.backend);
-    FZ_CHECK(rc == 0, "sel_open: %s", sel_strerror(rc));
+    int pick = fz.pinned ? 0 : next() % fz.nnames;
+    fz.backend = fz.pinned ? fz.pinned : fz.names[pick];
+    if (fz.reuse && fz.kept[pick]) {
+        fz.sel = fz.kept[pick];
+    } else {
+        int rc = sel_open(&fz.sel, fz.backend);
+        FZ_CHECK(rc == 0, "sel_open: %s", sel_strerror(rc));
+        if (fz.reuse)
+            fz.kept[pick] = fz.sel;
+    }
+    open_fds(fz.open_at_start); /* after a first open: kept selectors' fds are no leak */
     int op;
     while ((op = next()) >= 0) {
         int b = arg();

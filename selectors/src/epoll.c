@@ -83,6 +83,11 @@ static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__epoll_be *be = sel->be;
     int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_ADD, fd, reg, reg->events);
+    /* EEXIST: the kernel still holds a stale registration of this very
+     * file under this number (closed before its unregister, then the file
+     * came back through a dup2): it becomes this one. */
+    if (rc == -EEXIST)
+        rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, reg->events);
     if (rc != -EPERM)
         return rc;
     if (be->nalways == be->capalways) {

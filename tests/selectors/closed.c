@@ -152,6 +152,45 @@ START_TEST(closed_dup_no_busy_loop)
 }
 END_TEST
 
+/* The same file comes back under the same number (dup2 of a dup): the
+ * kernel may still hold the old registration of that very file (epoll
+ * keys them by file and number); registering it again must work. */
+static void same_file_back_child(int variant)
+{
+    sel_selector *sel = NULL;
+    CHILD_CHECK(sel_open(&sel, al_test_impl) == 0);
+    int a[2];
+    CHILD_CHECK(pipe(a) == 0);
+    int num = a[0];
+    CHILD_CHECK(sel_register(sel, num, SEL_READ, &tag_a) == 0);
+    sel_event out[8];
+    CHILD_CHECK(sel_select(sel, 0, out, 8) == 0);
+    int keep = dup(num);
+    CHILD_CHECK(keep >= 0);
+    close(num);
+    CHILD_CHECK(sel_unregister(sel, num) == 0);
+    if (variant) /* a select in between: the stale registration is seen */
+        CHILD_CHECK(sel_select(sel, 0, out, 8) >= 0);
+    CHILD_CHECK(dup2(keep, num) == num);
+    CHILD_CHECK(sel_register(sel, num, SEL_READ, &tag_b) == 0);
+    double t0 = st_now();
+    CHILD_CHECK(sel_select(sel, 0.05, out, 8) == 0);
+    CHILD_CHECK(st_now() - t0 >= 0.04);
+    CHILD_CHECK(write(a[1], "x", 1) == 1);
+    int n = sel_select(sel, 2, out, 8);
+    CHILD_CHECK(n == 1 && out[0].fd == num && out[0].data == &tag_b);
+    sel_free(sel);
+    close(num);
+    close(keep);
+    close(a[1]);
+}
+
+START_TEST(same_file_back_under_same_number)
+{
+    in_child(same_file_back_child, _i);
+}
+END_TEST
+
 /* A stale event makes some backends rebuild their kernel state (epoll,
  * libev) while another registered fd is closed: the rebuild must cope. */
 static void stale_rebuild_child(int variant)
@@ -240,6 +279,7 @@ AL_TEST_SUITE(sel_closed)
     TCase *tc = al_tcase("closed_fd");
     tcase_add_loop_test(tc, closed_then_unregister, 0, 8);
     tcase_add_loop_test(tc, closed_dup_no_busy_loop, 0, 2);
+    tcase_add_loop_test(tc, same_file_back_under_same_number, 0, 2);
     tcase_add_test(tc, stale_rebuild_with_closed_fd);
     tcase_add_test(tc, reinit_with_closed_fd);
     suite_add_tcase(s, tc);
