@@ -113,6 +113,34 @@ START_TEST(closed_then_unregister)
 }
 END_TEST
 
+/* Closed, never unregistered, and the selector freed (or closed) with it:
+ * nothing aborts or leaks. variant 1: selected in between. */
+static void closed_then_free_child(int variant)
+{
+    sel_selector *sel = NULL;
+    CHILD_CHECK(sel_open(&sel, al_test_impl) == 0);
+    int p[2], q[2];
+    CHILD_CHECK(pipe(p) == 0 && pipe(q) == 0);
+    CHILD_CHECK(sel_register(sel, p[0], SEL_READ, &tag_a) == 0);
+    CHILD_CHECK(sel_register(sel, q[1], SEL_WRITE, &tag_b) == 0);
+    sel_event out[8];
+    CHILD_CHECK(sel_select(sel, 0, out, 8) >= 0);
+    close(p[0]);
+    close(q[1]);
+    if (variant)
+        child_select_tolerates(sel, p[0], SEL_READ);
+    CHILD_CHECK(sel_close(sel) == 0);
+    sel_free(sel);
+    close(p[1]);
+    close(q[0]);
+}
+
+START_TEST(closed_then_free)
+{
+    in_child(closed_then_free_child, _i);
+}
+END_TEST
+
 /* libuv#1148: the closed fd's file stays open (and readable) through a
  * dup; the number is unregistered and reused. Waits must block again. */
 static void closed_dup_child(int variant)
@@ -278,6 +306,7 @@ AL_TEST_SUITE(sel_closed)
     Suite *s = suite_create("sel_closed");
     TCase *tc = al_tcase("closed_fd");
     tcase_add_loop_test(tc, closed_then_unregister, 0, 8);
+    tcase_add_loop_test(tc, closed_then_free, 0, 2);
     tcase_add_loop_test(tc, closed_dup_no_busy_loop, 0, 2);
     tcase_add_loop_test(tc, same_file_back_under_same_number, 0, 2);
     tcase_add_test(tc, stale_rebuild_with_closed_fd);

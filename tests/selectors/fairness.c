@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NFDS 12
@@ -16,8 +17,8 @@
 /* Calls sel_select(max) `calls` times; stores in first[i] the call at which
  * fds[i] was first reported and in count[i] how often. Checks each result:
  * registered, once per call, events within mask and not empty. */
-static void run_calls(sel_selector *sel, const int *fds, int n, int max, int calls, int *first,
-                      int *count)
+static void run_calls(sel_selector *sel, const int *fds, int n, unsigned want, int max, int calls,
+                      int *first, int *count)
 {
     sel_event out[NFDS];
     for (int i = 0; i < n; i++) {
@@ -32,7 +33,7 @@ static void run_calls(sel_selector *sel, const int *fds, int n, int max, int cal
             while (i < n && fds[i] != out[j].fd)
                 i++;
             ck_assert_msg(i < n, "unregistered fd %d reported", out[j].fd);
-            ck_assert_uint_eq(out[j].events, SEL_READ);
+            ck_assert_uint_eq(out[j].events, want);
             ck_assert_ptr_eq(out[j].data, &fds[i]);
             for (int m = 0; m < j; m++)
                 ck_assert_int_ne(out[m].fd, out[j].fd);
@@ -71,13 +72,35 @@ START_TEST(ready_beyond_max_rotates)
     for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
         int max = maxes[m], calls = 4 * ((NFDS + max - 1) / max);
         int first[NFDS], count[NFDS];
-        run_calls(sel, fds, NFDS, max, calls, first, count);
+        run_calls(sel, fds, NFDS, SEL_READ, max, calls, first, count);
         check_fair(fds, NFDS, max, calls, first, count);
     }
     sel_free(sel);
     for (int i = 0; i < NFDS; i++) {
         close(p[i][0]);
         close(p[i][1]);
+    }
+}
+END_TEST
+
+/* Write readiness: sockets with room are always writable. */
+START_TEST(writable_beyond_max_rotates)
+{
+    sel_selector *sel = st_open();
+    int sv[NFDS][2], fds[NFDS];
+    for (int i = 0; i < NFDS; i++) {
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+        fds[i] = sv[i][0];
+        ck_assert_int_eq(sel_register(sel, fds[i], SEL_WRITE, &fds[i]), 0);
+    }
+    int max = 5, calls = 4 * ((NFDS + max - 1) / max);
+    int first[NFDS], count[NFDS];
+    run_calls(sel, fds, NFDS, SEL_WRITE, max, calls, first, count);
+    check_fair(fds, NFDS, max, calls, first, count);
+    sel_free(sel);
+    for (int i = 0; i < NFDS; i++) {
+        close(sv[i][0]);
+        close(sv[i][1]);
     }
 }
 END_TEST
@@ -104,7 +127,7 @@ START_TEST(always_ready_files_do_not_starve)
     for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
         int max = maxes[m], calls = 4 * ((8 + max - 1) / max);
         int first[8], count[8];
-        run_calls(sel, fds, 8, max, calls, first, count);
+        run_calls(sel, fds, 8, SEL_READ, max, calls, first, count);
         check_fair(fds, 8, max, calls, first, count);
     }
     sel_free(sel);
@@ -122,6 +145,7 @@ AL_TEST_SUITE(sel_fairness)
     Suite *s = suite_create("sel_fairness");
     TCase *tc = al_tcase("fairness");
     tcase_add_test(tc, ready_beyond_max_rotates);
+    tcase_add_test(tc, writable_beyond_max_rotates);
     tcase_add_test(tc, always_ready_files_do_not_starve);
     suite_add_tcase(s, tc);
     return s;
