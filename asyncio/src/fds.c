@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 static const unsigned dir_bit[2] = {SEL_READ, SEL_WRITE};
 
@@ -68,6 +69,14 @@ static void mirror(aio__io *io, aio__fd *rec, unsigned mask)
     }
 }
 
+/* The file behind fd is the one registered (a closed number may have been
+ * reused by the time a deferred removal is taken back). */
+static bool same_file(const aio__fd *rec)
+{
+    struct stat st;
+    return fstat(rec->fd, &st) == 0 && st.st_dev == rec->dev && st.st_ino == rec->ino;
+}
+
 /* The selector registration follows the mask: register, modify or
  * unregister. A modify refused because the file behind the number is gone
  * (closed, perhaps reopened) becomes a fresh registration. */
@@ -82,15 +91,84 @@ static int apply_mask(aio__io *io, aio__fd *rec, unsigned mask)
         rc = sel_modify(io->sel, rec->fd, mask, rec);
         if (rc == -ENOENT || rc == -EBADF) {
             sel_unregister(io->sel, rec->fd);
+            mirror(io, rec, 0);
             rec->mask = 0;
             rc = sel_register(io->sel, rec->fd, mask, rec);
         }
     }
     if (rc < 0)
         return rc;
+    if (!rec->mask && mask) {
+        struct stat st;
+        if (fstat(rec->fd, &st) == 0) {
+            rec->dev = st.st_dev;
+            rec->ino = st.st_ino;
+        }
+    }
     mirror(io, rec, mask);
     rec->mask = mask;
     return 0;
+}
+
+static int defer_removal(aio__io *io, aio__fd *rec)
+{
+    if (rec->pending)
+        return 0;
+    if (io->npending == io->cap_pending) {
+        size_t cap = io->cap_pending ? io->cap_pending * 2 : 64;
+        int *v = realloc(io->pending, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        io->pending = v;
+        io->cap_pending = cap;
+    }
+    io->pending[io->npending++] = rec->fd;
+    rec->pending = true;
+    return 0;
+}
+
+/* The interest of fd becomes `want`. New directions reach the selector at
+ * once (so a closed fd is refused now); removals wait for the flush before
+ * the next select, so that a removal taken back before it (the next
+ * sock_* call's wait) costs no selector call, only an fstat to make sure
+ * the number still names the registered file. */
+static int arm(aio__io *io, aio__fd *rec, unsigned want)
+{
+    if (want == rec->want)
+        return 0;
+    if ((want & ~rec->want) && rec->mask != rec->want && !same_file(rec)) {
+        /* A removal was pending and the number now names another file:
+         * the old registration goes before the new one is made. */
+        sel_unregister(io->sel, rec->fd);
+        mirror(io, rec, 0);
+        rec->mask = 0;
+        rec->want = 0;
+    }
+    if (want & ~rec->mask) {
+        int rc = apply_mask(io, rec, want);
+        if (rc < 0)
+            return rc;
+        rec->want = want;
+        return 0;
+    }
+    if (defer_removal(io, rec) < 0) {
+        int rc = apply_mask(io, rec, want); /* no room to defer: now */
+        if (rc < 0)
+            return rc;
+    }
+    rec->want = want;
+    return 0;
+}
+
+void aio__flush(aio__io *io)
+{
+    for (size_t i = 0; i < io->npending; i++) {
+        aio__fd *rec = io->fds[io->pending[i]];
+        rec->pending = false;
+        if (rec->want != rec->mask)
+            apply_mask(io, rec, rec->want); /* a removal: fails only on a dead fd */
+    }
+    io->npending = 0;
 }
 
 int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg)
@@ -104,8 +182,8 @@ int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg
     int rc;
     if (fn && (rc = al_loop_handle_new(io->loop, fn, arg, &h)) < 0)
         return rc;
-    unsigned mask = (rec->mask & ~dir_bit[dir]) | (fn ? dir_bit[dir] : 0u);
-    if (mask != rec->mask && (rc = apply_mask(io, rec, mask)) < 0) {
+    unsigned want = (rec->want & ~dir_bit[dir]) | (fn ? dir_bit[dir] : 0u);
+    if ((rc = arm(io, rec, want)) < 0) {
         al_handle_unref(h);
         return rc;
     }
@@ -228,4 +306,7 @@ void aio__fds_free(aio__io *io)
     free(io->fds);
     io->fds = NULL;
     io->nfds = 0;
+    free(io->pending);
+    io->pending = NULL;
+    io->npending = io->cap_pending = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum { AIO_READ = 0, AIO_WRITE = 1 };
 
@@ -25,7 +26,11 @@ enum { AIO_READ = 0, AIO_WRITE = 1 };
  * each time the fd is ready (no allocation per event). */
 typedef struct aio__fd {
     int fd;
-    unsigned mask;        /* registered with the selector; 0: not registered */
+    unsigned mask; /* registered with the selector; 0: not registered */
+    unsigned want; /* the directions with a handle: mask after the next flush */
+    bool pending;  /* in io->pending: a removal waits for the flush */
+    dev_t dev;     /* the file registered (fstat), to tell a reused number */
+    ino_t ino;
     al_handle *h[2];      /* reader / writer: a user callback or a waiter's wake */
     al_future *waiter[2]; /* a sock_* call parked on this direction, or NULL */
     bool unpollable;      /* the embedding mirror could not watch it (EPERM) */
@@ -44,6 +49,8 @@ typedef struct aio__io {
     int embed_fd;         /* aio_loop_fd's epoll mirror, or -1 */
     int embed_unpollable; /* fds the mirror could not watch (regular files) */
     aio__signals *signals;
+    int *pending; /* fds whose removals wait for the flush before the next select */
+    size_t npending, cap_pending;
     sel_event events[AIO_MAX_EVENTS];
 } aio__io;
 
@@ -70,6 +77,11 @@ int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg
  * something already waits in that direction, AL_ECANCELLED, or the errors
  * of al_await and aio__set_interest. */
 int aio__wait_fd(aio__io *io, int fd, int dir);
+
+/* Applies the removals that were deferred (to the next select) to the
+ * selector. A direction removed and added again before the next select (a
+ * sock_* call after the previous one's wait) costs no system call. */
+void aio__flush(aio__io *io);
 
 /* Releases every fd record (close). */
 void aio__fds_free(aio__io *io);

@@ -85,6 +85,21 @@ static void drain_wakeup(aio__io *io)
         ;
 }
 
+/* A reader or writer callback runs as a ready callback of this iteration.
+ * A sock_* call's future is completed here instead: its task's wakeup is
+ * then queued in this iteration too, not one later (asyncio goes through
+ * the reader callback and resumes the task an iteration after it; one
+ * select per wakeup instead of two). */
+static void dispatch(al_loop *loop, aio__fd *rec, int dir)
+{
+    if (rec->waiter[dir]) {
+        if (!al_future_done(rec->waiter[dir]))
+            al_future_set_result(rec->waiter[dir], NULL, NULL);
+    } else if (rec->h[dir]) {
+        al_loop_queue_handle(loop, rec->h[dir]);
+    }
+}
+
 static int io_wait(al_loop *loop, double timeout)
 {
     aio__io *io = io_of(loop);
@@ -92,6 +107,7 @@ static int io_wait(al_loop *loop, double timeout)
         al_loop_stop(loop); /* the parent's kernel state: never wait on it */
         return AIO_EFORKED;
     }
+    aio__flush(io);
     int n = sel_select(io->sel, timeout, io->events, AIO_MAX_EVENTS);
     if (n < 0)
         return n;
@@ -105,10 +121,10 @@ static int io_wait(al_loop *loop, double timeout)
             continue;
         }
         aio__fd *rec = ev->data;
-        if ((ev->events & SEL_READ) && rec->h[AIO_READ])
-            al_loop_queue_handle(loop, rec->h[AIO_READ]);
-        if ((ev->events & SEL_WRITE) && rec->h[AIO_WRITE])
-            al_loop_queue_handle(loop, rec->h[AIO_WRITE]);
+        if (ev->events & SEL_READ)
+            dispatch(loop, rec, AIO_READ);
+        if (ev->events & SEL_WRITE)
+            dispatch(loop, rec, AIO_WRITE);
     }
     return 0;
 }
@@ -212,6 +228,7 @@ int aio_loop_fd(al_loop *loop)
         return rc;
     if (io->embed_fd >= 0)
         return io->embed_fd;
+    aio__flush(io);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         return -errno;
@@ -241,6 +258,7 @@ double aio_loop_timeout(al_loop *loop)
     aio__io *io;
     if (aio__io_get(loop, &io) < 0)
         return NAN;
+    aio__flush(io); /* the mirror holds no interest the loop dropped */
     if (io->embed_unpollable > 0)
         return 0;
     return al_loop_next_timeout(loop);

@@ -288,6 +288,78 @@ START_TEST(test_closed_fd_then_reused_number)
 }
 END_TEST
 
+/* A removal reaches the selector only before the next select (so that a
+ * sock_* call after another costs no system call). If the fd is closed and
+ * its number reused before that, the new file is registered afresh: its
+ * reader fires (an epoll set would not know the new file otherwise). */
+START_TEST(test_reused_number_within_one_iteration)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    close(a);
+    close(b);
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, a);
+    reader_state r = {.fd = c};
+    ck_assert_int_eq(aio_loop_add_reader(loop, c, reader_cb, &r), 0);
+    ck_assert_int_eq(write(d, "new", 3), 3);
+    close(d);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r.eof);
+    ck_assert_uint_eq(r.len, 3);
+    ck_assert_int_eq(n, 0);
+    close(c);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+typedef struct delayed_write {
+    int fd;
+    const char *s;
+} delayed_write;
+
+static int delayed_write_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    delayed_write *w = arg;
+    ck_assert_int_eq(write(w->fd, w->s, strlen(w->s)), (ssize_t)strlen(w->s));
+    return 0;
+}
+
+static int reuse_after_sock_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    int a, b;
+    char buf[8];
+    ac_socketpair(&a, &b);
+    delayed_write w1 = {b, "1"};
+    ck_assert_int_eq(al_call_later(loop, 0.01, delayed_write_cb, &w1, NULL), 0);
+    ck_assert_int_eq(aio_sock_recv_into(loop, a, buf, sizeof buf), 1); /* waited */
+    close(a);
+    close(b);
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, a);
+    delayed_write w2 = {d, "2"};
+    ck_assert_int_eq(al_call_later(loop, 0.01, delayed_write_cb, &w2, NULL), 0);
+    ck_assert_int_eq(aio_sock_recv_into(loop, c, buf, sizeof buf), 1);
+    ck_assert_int_eq(buf[0], '2');
+    close(c);
+    close(d);
+    return 0;
+}
+
+START_TEST(test_reused_number_after_sock_wait)
+{
+    ac_run_main(reuse_after_sock_main, NULL);
+}
+END_TEST
+
 /* Closing the loop releases its selector, its eventfd and its
  * registrations; the caller's fds stay open. */
 START_TEST(test_close_releases_everything)
@@ -351,6 +423,8 @@ AL_TEST_SUITE(suite_readers)
     tcase_add_test(tc, test_pure_loop_refuses_io);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_closed_fd_then_reused_number);
+    tcase_add_test(tc, test_reused_number_within_one_iteration);
+    tcase_add_test(tc, test_reused_number_after_sock_wait);
     tcase_add_test(tc, test_close_releases_everything);
     tcase_add_test(tc, test_threadsafe_call_wakes_select);
     suite_add_tcase(s, tc);

@@ -4,7 +4,7 @@
 # must answer --help with exit 0 and a usage text with an example, and
 # reject an unknown option with exit 2. Then the arguments that name
 # things: asynclib-bench's cases (--list, an unknown case), selectors-bench's
-# backends, bootstrap's profiles, asynclib-demo's (none).
+# and asyncio-bench's backends, bootstrap's profiles, asynclib-demo's (none).
 #
 # Usage: tests/tools/help.sh SOURCE_TOOLS_DIR BUILD_TOOLS_DIR
 set -uo pipefail
@@ -55,7 +55,7 @@ for t in "${tools[@]}"; do
 done
 
 # Programs that must be there (a build without them fails this test).
-for name in bootstrap conformance sync_bench_asyncio.py asynclib-demo asynclib-bench selectors-bench; do
+for name in bootstrap conformance sync_bench_asyncio.py asynclib-demo asynclib-bench selectors-bench asyncio-bench; do
     if [ ! -x "$src/$name" ] && [ ! -x "$bin/$name" ]; then
         echo "FAIL: no tool $name in $src or $bin"
         failures=$((failures + 1))
@@ -69,6 +69,8 @@ expect 2 "asynclib-bench with an unknown case" "$bin/asynclib-bench" no_such_cas
 contains "asynclib-bench with an unknown case" "no case 'no_such_case'"
 expect 2 "selectors-bench with an unknown backend" "$bin/selectors-bench" no_such_backend
 contains "selectors-bench with an unknown backend" "unknown selector backend"
+expect 2 "asyncio-bench with an unknown backend" "$bin/asyncio-bench" no_such_backend
+contains "asyncio-bench with an unknown backend" "unknown selector backend"
 expect 2 "asynclib-demo with an argument" "$bin/asynclib-demo" extra
 expect 2 "bootstrap with an unknown profile" "$src/bootstrap" no_such_profile
 contains "bootstrap with an unknown profile" "unknown profile"
