@@ -439,6 +439,7 @@ int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_
 
 static void run_handle(al_loop *loop, al_handle *h)
 {
+    h->ran = true;
     double start = loop->debug ? al__monotonic() : 0;
     int rc = h->done ? h->done(h->future, h->arg) : h->fn(loop, h->arg);
     if (rc < 0) {

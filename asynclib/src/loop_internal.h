@@ -29,6 +29,7 @@ struct al_handle {
     unsigned refs; /* the loop's while queued + the user's */
     bool cancelled;
     bool in_heap;
+    bool ran; /* its call ran (a timeout scope reads it: timeout.c) */
 };
 
 typedef struct al_handle_queue {

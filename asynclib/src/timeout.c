@@ -1,9 +1,9 @@
 /* Timeout scopes: a port of CPython 3.12 timeouts.py.
  *
- * The deadline callback cancels the task and marks the scope expiring; on
- * exit the scope takes back its own cancellation request (uncancel) and
- * reports AL_ETIMEOUT only if no request older than the scope remains, so
- * an outer scope or an external cancel is never mistaken for ours.
+ * The deadline callback cancels the task; on exit the scope takes back its
+ * own cancellation request (uncancel) and reports AL_ETIMEOUT only if no
+ * request older than the scope remains, so an outer scope or an external
+ * cancel is never mistaken for ours.
  *
  * The scope's timer handle is held through a done-callback on its task
  * (the guard): if the loop is closed while the scope is entered and the
@@ -20,15 +20,30 @@
 
 enum { TO_CREATED = 0, TO_ENTERED, TO_EXPIRING, TO_EXPIRED, TO_EXITED };
 
+/* The timer's argument is the task, never the scope: a scope usually lives
+ * on its task's stack, where another task's frames are while this one is
+ * parked in shared-stack mode (task.h). The timer is cancelled before the
+ * task can be freed (the scope's exit, or the guard below). Whether it
+ * fired is read from its handle by the task itself (fired). */
 static int on_timeout(al_loop *loop, void *arg)
 {
     (void)loop;
-    al_timeout *to = arg;
-    if (to->state != TO_ENTERED)
-        return 0;
-    al_task_cancel(to->task, NULL);
-    to->state = TO_EXPIRING;
+    al_task *t = arg;
+    if (!al_future_done(al_task_future(t)))
+        al_task_cancel(t, NULL);
     return 0;
+}
+
+static bool fired(const al_timeout *to)
+{
+    return to->state == TO_ENTERED && to->handle && to->handle->ran;
+}
+
+/* An entered scope whose timer fired is expiring. */
+static void sync_state(al_timeout *to)
+{
+    if (fired(to))
+        to->state = TO_EXPIRING;
 }
 
 static void release_handle(al_handle *h)
@@ -64,6 +79,7 @@ int al_timeout_reschedule(al_timeout *to, double when)
 {
     if (!to || when != when)
         return -EINVAL;
+    sync_state(to);
     if (to->state != TO_ENTERED)
         return AL_EINVALIDSTATE;
     al_loop *loop = al_future_loop(al_task_future(to->task));
@@ -72,8 +88,8 @@ int al_timeout_reschedule(al_timeout *to, double when)
     if (when == AL_FOREVER)
         return 0;
     al_handle *h;
-    int rc = when <= al_loop_time(loop) ? al_call_soon(loop, on_timeout, to, &h)
-                                        : al_call_at(loop, when, on_timeout, to, &h);
+    int rc = when <= al_loop_time(loop) ? al_call_soon(loop, on_timeout, to->task, &h)
+                                        : al_call_at(loop, when, on_timeout, to->task, &h);
     if (rc < 0)
         return rc;
     rc = al__future_add_done_callback_ex(al_task_future(to->task), guard_done, h, guard_dropped);
@@ -122,6 +138,7 @@ int al_timeout_exit(al_timeout *to, int status)
 {
     if (!to)
         return -EINVAL;
+    sync_state(to);
     if (to->state != TO_ENTERED && to->state != TO_EXPIRING)
         return AL_EINVALIDSTATE;
     drop_handle(to);
@@ -137,7 +154,7 @@ int al_timeout_exit(al_timeout *to, int status)
 
 bool al_timeout_expired(const al_timeout *to)
 {
-    return to && (to->state == TO_EXPIRING || to->state == TO_EXPIRED);
+    return to && (to->state == TO_EXPIRING || to->state == TO_EXPIRED || fired(to));
 }
 
 double al_timeout_when(const al_timeout *to)

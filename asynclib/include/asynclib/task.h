@@ -95,7 +95,9 @@ enum {
      * MiB. Cost: a memcpy of the frames at each switch. Caveat: while the
      * task is parked its locals live elsewhere, so a pointer to one of its
      * locals handed to anyone else (another task, a callback, a future's
-     * value) is invalid until it runs again. stack_size must be 0 or at
+     * value) is invalid until it runs again. The library itself never
+     * keeps such a pointer across a suspension: its calls (timeout scopes
+     * on the stack included) work the same in both modes. stack_size must be 0 or at
      * most 256 KiB. Where unsupported (ucontext builds, sanitizers) the task
      * gets a private stack. */
     AL_TASK_SHARED_STACK = 1u

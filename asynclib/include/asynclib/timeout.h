@@ -12,10 +12,12 @@
  *     if (rc == 0)
  *         rc = al_timeout_exit(&to, work());   // AL_ETIMEOUT if it expired
  *
- * Ownership: the al_timeout is the caller's (usually on the task's stack);
- * its fields are private. It must start as AL_TIMEOUT_INIT (or zeroed) and
- * once entered must be exited before it goes out of scope (the loop holds a
- * timer pointing at it until then). A scope is used once.
+ * Ownership: the al_timeout is the caller's (usually on the task's stack,
+ * also in AL_TASK_SHARED_STACK tasks: the loop never holds its address,
+ * only the task's); its fields are private and only the owning task reads
+ * or writes them. It must start as AL_TIMEOUT_INIT (or zeroed) and once
+ * entered must be exited before it goes out of scope (its timer runs until
+ * then). A scope is used once.
  *
  * Times: al_timeout_enter takes a delay in seconds, the others absolute
  * loop times (al_loop_time); AL_FOREVER means no deadline; a deadline not
