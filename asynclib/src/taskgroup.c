@@ -6,11 +6,12 @@
  * while the parent is also cancelled from outside, the outside request is
  * re-armed so it is not lost (gh-116720).
  *
- * Between enter and exit the group belongs to its parent task's frame,
+ * Between enter and exit the group is used by its parent task's frame,
  * which a loop close unwinds (exit then lets go of the children), or drops
  * without unwinding if the parent ignores the close (task.h): a
- * done-callback on the parent (the guard) frees the group then, from its
- * drop hook. */
+ * done-callback on the parent (the guard) then lets go of what the group
+ * holds, from its drop hook. Either way the group itself stays the
+ * caller's: al_taskgroup_free is right exactly once, whatever ran. */
 #include "future_internal.h"
 
 #include <asynclib/error.h>
@@ -62,17 +63,19 @@ static void forget_children(al_taskgroup *tg)
     tg->ntasks = 0;
 }
 
-/* The loop closed with the parent between enter and exit: its frame is
- * gone, the group goes with it. */
+/* The loop closed with the parent between enter and exit and dropped it
+ * without unwinding: its exit will never run. The group lets go of the
+ * children and the parent and counts as exited; freeing it stays the
+ * caller's job (ownership must not depend on whether this ran). */
 static void guard_dropped(void *arg)
 {
     al_taskgroup *tg = arg;
     forget_children(tg);
     al_future_unref(tg->on_completed);
+    tg->on_completed = NULL;
     al_task_unref(tg->parent);
-    free(tg->tasks);
-    free(tg->errors);
-    free(tg);
+    tg->parent = NULL;
+    tg->exited = true;
 }
 
 int al_taskgroup_enter(al_taskgroup *tg)
@@ -201,7 +204,7 @@ int al_taskgroup_exit(al_taskgroup *tg, int body_status)
 {
     if (!tg)
         return -EINVAL;
-    if (!tg->entered || tg->exiting)
+    if (!tg->entered || tg->exiting || tg->exited)
         return AL_EINVALIDSTATE;
     tg->exiting = true;
     bool propagate_cancel = body_status == AL_ECANCELLED;

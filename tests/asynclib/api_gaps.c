@@ -213,6 +213,66 @@ START_TEST(advance_time_refusals)
 }
 END_TEST
 
+/* ---- a TaskGroup's ownership after a loop close ------------------------------- */
+
+static int parked_child(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    return al_sleep(3600);
+}
+
+typedef struct group_env {
+    al_taskgroup *tg; /* kept outside the parent's stack */
+    bool ignore_close;
+    int exit_rc;
+} group_env;
+
+static int group_parent(void *arg, void **result)
+{
+    (void)result;
+    group_env *e = arg;
+    ck_assert_int_eq(al_taskgroup_enter(e->tg), 0);
+    ck_assert_int_eq(al_taskgroup_create_task(e->tg, parked_child, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(al_taskgroup_create_task(e->tg, parked_child, NULL, NULL, NULL), 0);
+    int rc = al_sleep(3600);
+    if (e->ignore_close) {
+        for (;;) /* never gives up: the close drops this task, exit never runs */
+            al_sleep(1.0);
+    }
+    e->exit_rc = al_taskgroup_exit(e->tg, rc);
+    return e->exit_rc;
+}
+
+/* Whether the parent unwinds (its exit runs) or ignores the close (it is
+ * dropped, its exit never runs), the group is the caller's afterwards:
+ * exited, no children, freed exactly once by al_taskgroup_free. */
+START_TEST(taskgroup_owned_by_caller_after_close)
+{
+    for (int ignore = 0; ignore < 2; ignore++) {
+        al_loop *loop = conf_loop_new();
+        ck_assert_int_eq(al_loop_set_exception_handler(loop, conf_quiet_handler, NULL), 0);
+        group_env e = {.ignore_close = ignore, .exit_rc = 1};
+        ck_assert_int_eq(al_taskgroup_new(&e.tg), 0);
+        al_task *parent;
+        ck_assert_int_eq(al_task_new(loop, group_parent, &e, NULL, &parent), 0);
+        for (int i = 0; i < 3; i++) { /* iterations that do not wait */
+            ck_assert_int_eq(al_loop_stop(loop), 0);
+            ck_assert_int_eq(al_loop_run_forever(loop), 0);
+        }
+        ck_assert_uint_eq(al_taskgroup_size(e.tg), 2);
+        ck_assert_int_eq(al_loop_close(loop), 0);
+        ck_assert_int_eq(e.exit_rc, ignore ? 1 : AL_ELOOPCLOSING);
+        ck_assert_uint_eq(al_taskgroup_size(e.tg), 0);
+        ck_assert_int_eq(al_taskgroup_exit(e.tg, 0), AL_EINVALIDSTATE);
+        ck_assert_int_eq(al_taskgroup_create_task(e.tg, parked_child, NULL, NULL, NULL),
+                         AL_EINVALIDSTATE);
+        ck_assert_int_eq(al_taskgroup_free(e.tg), 0); /* ASan: exactly once, no leak */
+        al_task_unref(parent);
+        al_loop_free(loop);
+    }
+}
+END_TEST
+
 AL_TEST_SUITE(suite_api_gaps)
 {
     Suite *s = suite_create("api_gaps");
@@ -222,6 +282,7 @@ AL_TEST_SUITE(suite_api_gaps)
     tcase_add_test(tc, advance_time_busy_past_two_deadlines);
     tcase_add_test(tc, advance_time_user_timeout);
     tcase_add_test(tc, advance_time_refusals);
+    tcase_add_test(tc, taskgroup_owned_by_caller_after_close);
     suite_add_tcase(s, tc);
     return s;
 }

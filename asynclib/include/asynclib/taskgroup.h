@@ -27,10 +27,12 @@
  * its suspension returns AL_ELOOPCLOSING, and al_taskgroup_exit (with that
  * status, or while it waits) cancels the children, lets go of them (they
  * unwind too) and returns AL_ELOOPCLOSING; the group is then the caller's
- * to free as always. One exception: a parent that ignores the close is
- * dropped without unwinding (its exit never runs) and the group is freed
- * with it: a pointer to the group kept outside the parent's own stack must
- * then not be freed or used again.
+ * to free as always. A parent that ignores the close is dropped without
+ * unwinding (its exit never runs): the group then lets go of its children
+ * by itself and counts as exited (al_taskgroup_size 0). In every case the
+ * group stays the caller's and al_taskgroup_free releases it, once: keep
+ * a pointer to it outside the parent's stack if the parent may ignore a
+ * close (what only the dropped frames pointed to is lost with them).
  *
  * Errors: AL_EINVALIDSTATE for misuse (enter twice; create_task before
  * enter, while shutting down after a failure, or once finished; exit
