@@ -23,7 +23,7 @@ struct al_executor {
     pthread_mutex_t lock;
     pthread_cond_t work;   /* a job was queued, or shutdown */
     pthread_cond_t exited; /* a thread exited */
-    al_job *head, *tail;
+    al_list queue;         /* jobs no thread has taken yet (al_job.queued) */
     int threads, idle, max;
     bool shutdown;
     /* Where completions go; cleared under lock when the loop closes, so a
@@ -33,8 +33,8 @@ struct al_executor {
 };
 
 struct al_job {
-    al_job *next;                          /* executor queue */
-    al_job *prev_inflight, *next_inflight; /* loop->exec.jobs */
+    al_link queue_link;    /* in ex->queue while queued (under ex->lock) */
+    al_link inflight_link; /* in loop->exec.jobs while fut is set (loop thread) */
     al_loop *loop;
     al_executor *ex;
     al_work_fn fn;
@@ -43,7 +43,7 @@ struct al_job {
     al_value_dtor dtor;
     int rc;
     al_future *fut; /* loop side; NULL once it let go */
-    bool started;   /* under ex->lock */
+    bool queued;    /* under ex->lock */
     atomic_int refs;
 };
 
@@ -70,16 +70,6 @@ static void job_release(al_job *job)
 
 static int job_future_done(al_future *f, void *arg);
 
-static void inflight_remove(al_loop *loop, al_job *job)
-{
-    if (job->prev_inflight)
-        job->prev_inflight->next_inflight = job->next_inflight;
-    else
-        loop->exec.jobs = job->next_inflight;
-    if (job->next_inflight)
-        job->next_inflight->prev_inflight = job->prev_inflight;
-}
-
 /* The loop side lets go: the future no longer waits for this job. */
 static void job_detach(al_job *job)
 {
@@ -88,7 +78,7 @@ static void job_detach(al_job *job)
         return;
     job->fut = NULL;
     al_future_remove_done_callback(f, job_future_done, job);
-    inflight_remove(job->loop, job);
+    al__list_remove(&job->loop->exec.jobs, &job->inflight_link);
     al__loop_external_end(job->loop);
     al_future_unref(f);
     job_release(job);
@@ -98,21 +88,11 @@ static void job_detach(al_job *job)
 static bool job_unqueue(al_job *job)
 {
     al_executor *ex = job->ex;
-    bool found = false;
     pthread_mutex_lock(&ex->lock);
-    if (!job->started) {
-        al_job **p = &ex->head;
-        while (*p && *p != job)
-            p = &(*p)->next;
-        if (*p) {
-            *p = job->next;
-            if (ex->tail == job) {
-                ex->tail = NULL;
-                for (al_job *j = ex->head; j; j = j->next)
-                    ex->tail = j;
-            }
-            found = true;
-        }
+    bool found = job->queued;
+    if (found) {
+        al__list_remove(&ex->queue, &job->queue_link);
+        job->queued = false;
     }
     pthread_mutex_unlock(&ex->lock);
     return found;
@@ -166,18 +146,16 @@ static void *worker_main(void *arg)
     al_executor *ex = arg;
     pthread_mutex_lock(&ex->lock);
     for (;;) {
-        while (!ex->head && !ex->shutdown) {
+        while (al__list_empty(&ex->queue) && !ex->shutdown) {
             ex->idle++;
             pthread_cond_wait(&ex->work, &ex->lock);
             ex->idle--;
         }
-        al_job *job = ex->head;
-        if (!job)
+        al_link *taken = al__list_pop_front(&ex->queue);
+        if (!taken)
             break; /* shut down and drained */
-        ex->head = job->next;
-        if (!ex->head)
-            ex->tail = NULL;
-        job->started = true;
+        al_job *job = AL_CONTAINER(taken, al_job, queue_link);
+        job->queued = false;
         pthread_mutex_unlock(&ex->lock);
 
         job->rc = job->fn(job->arg, &job->result);
@@ -293,18 +271,12 @@ int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dt
         executor_forget(loop, fresh);
         return -EAGAIN;
     }
-    if (ex->tail)
-        ex->tail->next = job;
-    else
-        ex->head = job;
-    ex->tail = job;
+    al__list_push_back(&ex->queue, &job->queue_link);
+    job->queued = true;
     pthread_cond_signal(&ex->work);
     pthread_mutex_unlock(&ex->lock);
 
-    job->next_inflight = loop->exec.jobs;
-    if (loop->exec.jobs)
-        loop->exec.jobs->prev_inflight = job;
-    loop->exec.jobs = job;
+    al__list_push_front(&loop->exec.jobs, &job->inflight_link);
     al__loop_external_begin(loop);
     *out = f;
     return 0;
@@ -327,24 +299,23 @@ static void executor_stop(al_executor *ex, bool drop_queued)
     ex->shutdown = true;
     if (drop_queued)
         ex->loop = NULL; /* the loop is closing */
-    al_job *dropped = NULL;
+    al_list dropped = {0};
     if (drop_queued) {
-        dropped = ex->head;
-        ex->head = ex->tail = NULL;
+        dropped = ex->queue;
+        ex->queue = (al_list){0};
+        AL_LIST_FOREACH (it, &dropped)
+            AL_CONTAINER(it, al_job, queue_link)->queued = false;
     }
     pthread_cond_broadcast(&ex->work);
     pthread_mutex_unlock(&ex->lock);
-    while (dropped) {
-        al_job *next = dropped->next;
-        job_release(dropped);
-        dropped = next;
-    }
+    AL_LIST_FOREACH (it, &dropped)
+        job_release(AL_CONTAINER(it, al_job, queue_link));
 }
 
 void al__executor_shutdown_nowait(al_loop *loop)
 {
-    while (loop->exec.jobs)
-        job_detach(loop->exec.jobs);
+    while (loop->exec.jobs.head)
+        job_detach(AL_CONTAINER(loop->exec.jobs.head, al_job, inflight_link));
     al_executor *ex = loop->exec.pool;
     if (!ex)
         return;

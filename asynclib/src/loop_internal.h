@@ -3,6 +3,7 @@
 #ifndef ASYNCLIB_LOOP_INTERNAL_H
 #define ASYNCLIB_LOOP_INTERNAL_H
 
+#include "list.h"
 #include "timer_heap.h"
 
 #include <asynclib/loop_ops.h>
@@ -74,8 +75,7 @@ struct al_loop {
 
     /* Owner: task.c; no other file touches these. */
     struct al_loop_tasks {
-        al_task *head; /* every task not yet done, so none vanishes mid-run */
-        size_t count;
+        al_list all;      /* every task not yet done, so none vanishes mid-run */
         uint64_t counter; /* Task-N names */
         al_task *current;
         bool eager;                 /* the loop-wide task factory: eager start */
@@ -86,10 +86,10 @@ struct al_loop {
 
     /* Owner: executor.c; no other file touches these. */
     struct al_loop_executor {
-        al_executor *pool;   /* the default executor, created on first use */
-        struct al_job *jobs; /* work in flight whose future the loop side still holds */
-        bool shut;           /* al_loop_shutdown_default_executor was called */
-        int workers;         /* 0: default */
+        al_executor *pool; /* the default executor, created on first use */
+        al_list jobs;      /* work in flight whose future the loop side still holds */
+        bool shut;         /* al_loop_shutdown_default_executor was called */
+        int workers;       /* 0: default */
     } exec;
 };
 

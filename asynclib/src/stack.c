@@ -1,6 +1,8 @@
 /* Coroutine stacks: regions of slots, per-thread caches. See stack.h. */
 #include "stack.h"
 
+#include "list.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,12 +34,12 @@ typedef struct al_stack_region {
     uint32_t *free_idx;
     uint8_t *flags; /* SLOT_* */
     struct size_class *cls;
-    struct al_stack_region *prev, *next; /* in cls->partial while nfree > 0 */
+    al_link link; /* in cls->partial while nfree > 0 */
 } region;
 
 typedef struct size_class {
     size_t size;
-    region *partial;
+    al_list partial; /* regions with a free slot, most recently pushed first */
     size_t nregions;
     struct size_class *next;
 } size_class;
@@ -135,22 +137,12 @@ static size_class *class_for(size_t size)
 
 static void partial_push(size_class *c, region *r)
 {
-    r->prev = NULL;
-    r->next = c->partial;
-    if (c->partial)
-        c->partial->prev = r;
-    c->partial = r;
+    al__list_push_front(&c->partial, &r->link);
 }
 
 static void partial_remove(size_class *c, region *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        c->partial = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
+    al__list_remove(&c->partial, &r->link);
 }
 
 static region *region_new(size_class *c)
@@ -218,7 +210,7 @@ static int region_get(al_stack *st, size_t size)
 {
     pthread_mutex_lock(&lock);
     size_class *c = class_for(size);
-    region *r = c ? c->partial : NULL;
+    region *r = c && c->partial.head ? AL_CONTAINER(c->partial.head, region, link) : NULL;
     if (c && !r)
         r = region_new(c);
     if (!r) {

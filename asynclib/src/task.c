@@ -32,7 +32,7 @@ struct al_task {
     bool closing;                /* loop close: its registration on fut_waiter is still to purge */
     bool unwinding;              /* loop close: every suspension returns AL_ELOOPCLOSING at once */
     unsigned unwind_suspensions; /* suspensions attempted while unwinding */
-    al_task *prev, *next;        /* the loop's list of not-done tasks */
+    al_link link;                /* in loop->tasks.all while not done */
     char *name;
     char name_inline[28]; /* "Task-" and up to 20 digits */
 };
@@ -72,24 +72,17 @@ static void task_entry(void *arg)
 
 static void list_add(al_loop *loop, al_task *t)
 {
-    t->prev = NULL;
-    t->next = loop->tasks.head;
-    if (loop->tasks.head)
-        loop->tasks.head->prev = t;
-    loop->tasks.head = t;
-    loop->tasks.count++;
+    al__list_push_front(&loop->tasks.all, &t->link);
 }
 
 static void list_remove(al_loop *loop, al_task *t)
 {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        loop->tasks.head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->prev = t->next = NULL;
-    loop->tasks.count--;
+    al__list_remove(&loop->tasks.all, &t->link);
+}
+
+static al_task *task_of(al_link *link)
+{
+    return link ? AL_CONTAINER(link, al_task, link) : NULL;
 }
 
 /* ---- completion ------------------------------------------------------------ */
@@ -397,14 +390,17 @@ static void unwind(al_task *t)
  * cancelled with the message "event loop closed". */
 void al__tasks_on_close(al_loop *loop)
 {
-    for (al_task *t = loop->tasks.head; t; t = t->next)
+    AL_LIST_FOREACH (it, &loop->tasks.all) {
+        al_task *t = task_of(it);
         t->closing = t->fut_waiter != NULL;
-    for (al_task *t = loop->tasks.head; t; t = t->next) {
+    }
+    AL_LIST_FOREACH (it, &loop->tasks.all) {
+        al_task *t = task_of(it);
         if (t->closing)
             purge_closing(t->fut_waiter); /* clears closing of every task it held */
     }
-    while (loop->tasks.head) {
-        al_task *t = loop->tasks.head;
+    al_task *t;
+    while ((t = task_of(loop->tasks.all.head))) {
         al__future_ref(&t->fut);
         al__report(loop, "Task was destroyed but it is pending!", 0, &t->fut, t);
         if (t->fut.state == AL_PENDING && t->started)
@@ -466,9 +462,10 @@ size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max)
     if (!loop)
         return 0;
     size_t i = 0;
-    for (al_task *t = loop->tasks.head; t; t = t->next, i++) {
+    AL_LIST_FOREACH (it, &loop->tasks.all) {
         if (out && i < max)
-            out[i] = t;
+            out[i] = task_of(it);
+        i++;
     }
     return i;
 }

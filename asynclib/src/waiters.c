@@ -17,48 +17,32 @@ void al__waitq_init(al_waitq *q, al_loop *loop)
     *q = (al_waitq){.loop = loop};
 }
 
+static al_waiter *waiter_of(al_link *link)
+{
+    return link ? AL_CONTAINER(link, al_waiter, link) : NULL;
+}
+
 static void unlink_waiter(al_waitq *q, al_waiter *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    w->prev = w->next = NULL;
+    al__list_remove(&q->waiters, &w->link);
     w->linked = false;
-    q->len--;
 }
 
 static void link_tail(al_waitq *q, al_waiter *w)
 {
-    w->prev = q->tail;
-    w->next = NULL;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
+    al__list_push_back(&q->waiters, &w->link);
     w->linked = true;
-    q->len++;
 }
 
 void al__waitq_destroy(al_waitq *q)
 {
-    while (q->head) {
-        al_waiter *w = q->head;
+    al_waiter *w;
+    while ((w = waiter_of(q->waiters.head))) {
         unlink_waiter(q, w);
         al_future_unref(&w->fut);
     }
-    while (q->pool_head) {
-        al_waiter *w = q->pool_head;
-        q->pool_head = w->next;
+    while ((w = waiter_of(al__list_pop_front(&q->pool))))
         al_future_unref(&w->fut);
-    }
-    q->pool_tail = NULL;
-    q->npool = 0;
 }
 
 int al__check_task(al_loop *loop)
@@ -73,13 +57,10 @@ int al__check_task(al_loop *loop)
 
 static al_waiter *waiter_get(al_waitq *q)
 {
-    al_waiter *w = q->pool_head;
+    al_waiter *w = waiter_of(q->pool.head);
     /* Oldest first: by now the loop has released its reference. */
     if (w && w->fut.refs == 1) {
-        q->pool_head = w->next;
-        if (!q->pool_head)
-            q->pool_tail = NULL;
-        q->npool--;
+        al__list_remove(&q->pool, &w->link);
         al__future_reset(&w->fut); /* a pending future again */
         return w;
     }
@@ -94,17 +75,11 @@ static al_waiter *waiter_get(al_waitq *q)
 
 static void waiter_put(al_waitq *q, al_waiter *w)
 {
-    if (q->npool >= AL_WAITQ_POOL_MAX) {
+    if (q->pool.len >= AL_WAITQ_POOL_MAX) {
         al_future_unref(&w->fut);
         return;
     }
-    w->next = NULL;
-    if (q->pool_tail)
-        q->pool_tail->next = w;
-    else
-        q->pool_head = w;
-    q->pool_tail = w;
-    q->npool++;
+    al__list_push_back(&q->pool, &w->link);
 }
 
 int al__waitq_wait(al_waitq *q, bool *woken)
@@ -128,16 +103,18 @@ static bool pending(const al_waiter *w)
 
 bool al__waitq_wake_first(al_waitq *q)
 {
-    if (!q->head || !pending(q->head))
+    al_waiter *head = waiter_of(q->waiters.head);
+    if (!head || !pending(head))
         return false;
-    al__future_finish(&q->head->fut, AL_RESULT, 0, NULL, NULL, NULL);
+    al__future_finish(&head->fut, AL_RESULT, 0, NULL, NULL, NULL);
     return true;
 }
 
 size_t al__waitq_wake_n(al_waitq *q, size_t n)
 {
     size_t woken = 0;
-    for (al_waiter *w = q->head; w && woken < n; w = w->next) {
+    for (al_link *l = q->waiters.head; l && woken < n; l = l->next) {
+        al_waiter *w = waiter_of(l);
         if (pending(w)) {
             al__future_finish(&w->fut, AL_RESULT, 0, NULL, NULL, NULL);
             woken++;
@@ -153,8 +130,8 @@ bool al__waitq_wake_next(al_waitq *q)
 
 bool al__waitq_has_live(const al_waitq *q)
 {
-    for (const al_waiter *w = q->head; w; w = w->next) {
-        if (w->fut.state != AL_CANCELLED)
+    for (al_link *l = q->waiters.head; l; l = l->next) {
+        if (waiter_of(l)->fut.state != AL_CANCELLED)
             return true;
     }
     return false;

@@ -21,6 +21,7 @@
 #define ASYNCLIB_WAITERS_H
 
 #include "future_internal.h"
+#include "list.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,16 +29,14 @@
 typedef struct al_waiter al_waiter;
 struct al_waiter {
     al_future fut; /* first: the future's last unref frees the node */
-    al_waiter *prev, *next;
+    al_link link;  /* in q->waiters while linked, else in q->pool */
     bool linked;
 };
 
 typedef struct al_waitq {
     al_loop *loop;
-    al_waiter *head, *tail; /* linked waiters, oldest first */
-    size_t len;
-    al_waiter *pool_head, *pool_tail; /* free nodes, oldest first */
-    size_t npool;
+    al_list waiters; /* linked waiters, oldest first */
+    al_list pool;    /* free nodes, oldest first */
 } al_waitq;
 
 void al__waitq_init(al_waitq *q, al_loop *loop);
@@ -68,7 +67,7 @@ bool al__waitq_has_live(const al_waitq *q);
 /* Linked waiters (including woken and cancelled ones not yet run). */
 static inline size_t al__waitq_len(const al_waitq *q)
 {
-    return q->len;
+    return q->waiters.len;
 }
 
 #endif
