@@ -979,12 +979,14 @@ static int forty_two(void *arg, void **result)
     return 0;
 }
 
+/* The counter outlives the thread: the loop runs the calls later. */
+static int woken_calls;
+
 static void *wake_twice(void *arg)
 {
     al_loop *loop = arg;
-    static int n; /* the callbacks run after this thread is gone: not on its stack */
-    al_call_soon_threadsafe(loop, conf_count_cb, &n);
-    al_call_soon_threadsafe(loop, conf_count_cb, &n);
+    al_call_soon_threadsafe(loop, conf_count_cb, &woken_calls);
+    al_call_soon_threadsafe(loop, conf_count_cb, &woken_calls);
     return NULL;
 }
 
@@ -1009,6 +1011,7 @@ START_TEST(ops_hook)
     ck_assert_double_eq_tol(c.last_timeout, 2.5, 1e-9);
     ck_assert_int_eq(n, 1);
     pthread_t th;
+    woken_calls = 0;
     pthread_create(&th, NULL, wake_twice, loop);
     pthread_join(th, NULL);
     ck_assert_int_eq(c.wakeups, 1);
@@ -1016,6 +1019,7 @@ START_TEST(ops_hook)
     ck_assert_int_eq(al_loop_run_in_executor(loop, forty_two, NULL, NULL, &job), 0);
     ck_assert_int_eq(c.external, 1);
     ck_assert_int_eq(al_loop_run_until_complete(loop, job), 0);
+    ck_assert_int_eq(woken_calls, 2); /* the thread's calls ran first */
     ck_assert_int_eq(c.external, 0);
     ck_assert_int_eq(c.external_max, 1);
     al_loop_close(loop);
