@@ -10,8 +10,8 @@
  * `io_uring` (when built with liburing and allowed by the kernel).
  * `libev:poll` and `libev:io_uring` are known names but not offered
  * (SEL_ENOBACKEND): libev aborts the process when those backends meet an fd
- * closed before its unregister. sel_backends() lists those usable here. Every backend has
- * the same semantics:
+ * closed before its unregister. sel_backends() lists those usable here.
+ * Every backend has the same semantics:
  *
  * - Level-triggered: an fd stays reported while it is ready.
  * - Errors and hang-ups are readiness: an fd with a pending error, a closed
