@@ -176,6 +176,9 @@ void al__tasks_on_close(al_loop *loop);
  * registered on a pending future of the loop is dropped. */
 void al__futures_on_close(al_loop *loop);
 int al__task_describe(const al_handle *h, char *buf, size_t len);
+/* task.c: a cancellation of t requested and not yet delivered (its next
+ * suspension returns AL_ECANCELLED). */
+bool al__task_cancel_pending(const al_task *t);
 void al__executor_shutdown_nowait(al_loop *loop);
 
 #endif

@@ -498,6 +498,11 @@ int al_task_cancel(al_task *t, const char *message)
     return 1;
 }
 
+bool al__task_cancel_pending(const al_task *t)
+{
+    return t->must_cancel;
+}
+
 int al_task_cancelling(const al_task *t)
 {
     return t ? t->cancel_requests : 0;

@@ -1,9 +1,10 @@
 /* Timeout scopes: a port of CPython 3.12 timeouts.py.
  *
  * The deadline callback cancels the task; on exit the scope takes back its
- * own cancellation request (uncancel) and reports AL_ETIMEOUT only if no
- * request older than the scope remains, so an outer scope or an external
- * cancel is never mistaken for ours.
+ * own cancellation request (uncancel) and reports AL_ETIMEOUT only if its
+ * own was the only one the task received inside the scope, so an outer
+ * scope or an external cancel is never mistaken for ours, not even one
+ * pending (requested, not yet delivered) when the scope was entered.
  *
  * The scope's timer handle is held through a done-callback on its task
  * (the guard): if the loop is closed while the scope is entered and the
@@ -112,7 +113,12 @@ int al_timeout_enter_at(al_timeout *to, double when)
         return AL_ENOTINTASK;
     to->task = t;
     to->handle = NULL;
-    to->cancelling = al_task_cancelling(t);
+    /* The requests the scope's own cannot be mistaken for: those already
+     * delivered. One still undelivered will be delivered inside the scope
+     * (merged with ours if the deadline passes first): it counts as one
+     * arriving inside, so the exit lets it through (CPython takes it for
+     * a timeout: cpython#134471). */
+    to->cancelling = al_task_cancelling(t) - (al__task_cancel_pending(t) ? 1 : 0);
     to->state = TO_ENTERED;
     int rc = al_timeout_reschedule(to, when);
     if (rc < 0) {

@@ -195,12 +195,15 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
 /* ---- wait_for --------------------------------------------------------------------- */
 
 /* asyncio's _cancel_and_wait: cancel f and wait until it is done, without
- * passing a cancellation of the caller on to f. */
+ * passing a cancellation of the caller on to f. It suspends at least once,
+ * as asyncio's does (its waiter completes from f's done-callback): a
+ * cancellation of the caller requested before the call is delivered
+ * there, not turned into a timeout. */
 static int cancel_and_wait(al_future *f)
 {
     al_future_cancel(f, NULL);
     int rc = 0;
-    while (!al_future_done(f)) {
+    do {
         int r = al_wait(&f, 1, AL_FOREVER, AL_ALL_COMPLETED, NULL, NULL, NULL, NULL);
         if (r == AL_ECANCELLED)
             rc = r;
@@ -208,7 +211,7 @@ static int cancel_and_wait(al_future *f)
             return r;
         if (rc == AL_ECANCELLED)
             break;
-    }
+    } while (!al_future_done(f));
     return rc;
 }
 

@@ -395,6 +395,114 @@ START_TEST(r81_timeout_taskgroup)
 }
 END_TEST
 
+/* ---- a scope claims only its own cancellation (cpython#134471) -------------- */
+
+typedef struct earlier_cancel {
+    double delay;
+    int how; /* 0 scope + sleep, 1 wait_for, 2 with_timeout, 3 TaskGroup inside the scope */
+    int rc;
+    int cancelling;
+    int next_sleep;
+} earlier_cancel;
+
+static int sleep_long(void *arg, void **r)
+{
+    (void)arg, (void)r;
+    return al_sleep(10.0);
+}
+
+static int group_in_scope(double delay)
+{
+    al_timeout to = AL_TIMEOUT_INIT;
+    ck_assert_int_eq(al_timeout_enter(&to, delay), 0);
+    al_taskgroup *tg;
+    ck_assert_int_eq(al_taskgroup_new(&tg), 0);
+    ck_assert_int_eq(al_taskgroup_enter(tg), 0);
+    al_task *child;
+    ck_assert_int_eq(al_taskgroup_create_task(tg, sleep_long, NULL, NULL, &child), 0);
+    int rc = al_taskgroup_exit(tg, 0);
+    ck_assert(al_future_cancelled(CONF_F(child))); /* the group stopped it */
+    al_task_unref(child);
+    ck_assert_int_eq(al_taskgroup_free(tg), 0);
+    return al_timeout_exit(&to, rc);
+}
+
+/* A cancel requested before the scope and not yet received is not the
+ * scope's: AL_ECANCELLED, and the task stays cancelled. */
+static int earlier_cancel_main(void *arg, void **r)
+{
+    (void)r;
+    earlier_cancel *e = arg;
+    al_task *self = conf_self();
+    ck_assert_int_eq(al_task_cancel(self, "unrelated"), 1);
+    al_future *f;
+    switch (e->how) {
+    case 0: {
+        al_timeout to = AL_TIMEOUT_INIT;
+        ck_assert_int_eq(al_timeout_enter(&to, e->delay), 0);
+        e->rc = al_timeout_exit(&to, al_sleep(1.0));
+        break;
+    }
+    case 1:
+        ck_assert_int_eq(al_future_new(conf_cur_loop(), &f), 0);
+        e->rc = al_wait_for(f, e->delay);
+        ck_assert(al_future_cancelled(f));
+        al_future_unref(f);
+        break;
+    case 2:
+        e->rc = al_with_timeout(e->delay, sleep_long, NULL, NULL);
+        break;
+    default:
+        e->rc = group_in_scope(e->delay);
+        break;
+    }
+    e->cancelling = al_task_cancelling(self);
+    al_task_uncancel(self);
+    e->next_sleep = al_sleep(0.001);
+    return 0;
+}
+
+START_TEST(scope_keeps_earlier_cancel)
+{
+    const double delays[] = {0.0, -1.0, 0.001, 1.0};
+    for (int how = 0; how < 4; how++) {
+        for (size_t d = 0; d < sizeof delays / sizeof delays[0]; d++) {
+            earlier_cancel e = {.delay = delays[d], .how = how, .rc = 1};
+            conf_run_main(earlier_cancel_main, &e);
+            ck_assert_msg(e.rc == AL_ECANCELLED && e.cancelling == 1,
+                          "way %d, delay %g: %s, cancelling %d", how, delays[d], al_strerror(e.rc),
+                          e.cancelling);
+            ck_assert_int_eq(e.next_sleep, 0); /* nothing else was pending */
+        }
+    }
+}
+END_TEST
+
+/* The control: a cancel the task already received (and swallowed without
+ * uncancel) does not stop an expired scope from reporting its timeout. */
+static int received_cancel_main(void *arg, void **r)
+{
+    (void)r;
+    int *rc = arg;
+    al_task *self = conf_self();
+    ck_assert_int_eq(al_task_cancel(self, NULL), 1);
+    ck_assert_int_eq(al_sleep(1.0), AL_ECANCELLED); /* received */
+    al_timeout to = AL_TIMEOUT_INIT;
+    ck_assert_int_eq(al_timeout_enter(&to, 0), 0);
+    *rc = al_timeout_exit(&to, al_sleep(1.0));
+    ck_assert_int_eq(al_task_cancelling(self), 1); /* the swallowed one, not ours */
+    al_task_uncancel(self);
+    return 0;
+}
+
+START_TEST(scope_times_out_after_received_cancel)
+{
+    int rc = 1;
+    conf_run_main(received_cancel_main, &rc);
+    ck_assert_int_eq(rc, AL_ETIMEOUT);
+}
+END_TEST
+
 /* ---- al_with_timeout ------------------------------------------------------------------------ */
 
 static int sleepy(void *arg, void **res)
@@ -434,6 +542,8 @@ AL_TEST_SUITE(suite_timeouts)
     tcase_add_test(tc, r80_timeout_misuse);
     tcase_add_test(tc, r81_timeout_taskgroup);
     tcase_add_test(tc, with_timeout_helper);
+    tcase_add_test(tc, scope_keeps_earlier_cancel);
+    tcase_add_test(tc, scope_times_out_after_received_cancel);
     suite_add_tcase(s, tc);
     return s;
 }

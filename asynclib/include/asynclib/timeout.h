@@ -65,7 +65,10 @@ int al_timeout_enter(al_timeout *to, double delay);
 int al_timeout_enter_at(al_timeout *to, double when);
 /* Leaves the scope: status is what the body returned. Returns AL_ETIMEOUT
  * if this scope expired, status is AL_ECANCELLED and no other cancellation
- * of the task is pending; else status unchanged. AL_EINVALIDSTATE if the
+ * of the task is pending; else status unchanged. A cancellation requested
+ * before the scope was entered and not yet received by the task then
+ * counts as pending: it propagates even if the deadline had passed
+ * (CPython's timeout(0) turns it into TimeoutError, cpython#134471). AL_EINVALIDSTATE if the
  * scope is not entered (status is then ignored). */
 int al_timeout_exit(al_timeout *to, int status);
 /* Moves the deadline (absolute; AL_FOREVER disables it). Only while
