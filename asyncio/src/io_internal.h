@@ -37,6 +37,7 @@ typedef struct aio__fd {
 } aio__fd;
 
 typedef struct aio__signals aio__signals;
+typedef struct aio__net aio__net;
 
 typedef struct aio__io {
     al_loop *loop;
@@ -51,6 +52,7 @@ typedef struct aio__io {
     aio__signals *signals;
     int *pending; /* fds whose removals wait for the flush before the next select */
     size_t npending, cap_pending;
+    aio__net *net; /* transports and servers (transport.c), or NULL */
     sel_event events[AIO_MAX_EVENTS];
 } aio__io;
 
@@ -85,6 +87,10 @@ void aio__flush(aio__io *io);
 
 /* Releases every fd record (close). */
 void aio__fds_free(aio__io *io);
+
+/* Transports and servers still open (transport.c): ended by the loop's
+ * close, before the fd records go. */
+void aio__net_close(aio__io *io);
 
 /* Signals of this loop (signals.c): released by the loop's close. */
 void aio__signals_close(aio__io *io);

@@ -143,6 +143,7 @@ static void io_wakeup(al_loop *loop)
 /* What only the loop's thread uses. */
 static void io_release(aio__io *io)
 {
+    aio__net_close(io);
     aio__signals_close(io);
     aio__fds_free(io);
     sel_free(io->sel);

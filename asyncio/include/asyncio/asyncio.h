@@ -9,7 +9,9 @@
 #include <asyncio/error.h>
 #include <asyncio/fd.h>
 #include <asyncio/loop.h>
+#include <asyncio/server.h>
 #include <asyncio/signals.h>
 #include <asyncio/sock.h>
+#include <asyncio/transport.h>
 
 #endif

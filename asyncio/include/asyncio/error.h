@@ -29,6 +29,10 @@ extern "C" {
     X(AIO_EBLOCKING, -3003, "socket is in blocking mode (refused in debug mode)")                  \
     X(AIO_ESIGNAL, -3004, "signal cannot be handled (SIGKILL, SIGSTOP or not a signal number)")    \
     X(AIO_ESIGNALOWNER, -3005, "signal is handled by another event loop")                          \
+    X(AIO_EMULTIPLE, -3006, "several connection attempts failed with different errors")            \
+    X(AIO_ELIMITOVERRUN, -3007, "stream limit reached before the separator was found")             \
+    X(AIO_EINCOMPLETE, -3008, "end of stream before the expected data was read")                   \
+    X(AIO_ESERVERCLOSED, -3009, "server is closed")                                                \
     X(AIO_EAI_NONAME, -3020, "name or service not known")                                          \
     X(AIO_EAI_AGAIN, -3021, "temporary failure in name resolution")                                \
     X(AIO_EAI_FAIL, -3022, "non-recoverable failure in name resolution")                           \

@@ -1,0 +1,154 @@
+/* Servers and connections: asyncio's create_server, create_unix_server,
+ * Server, create_connection, create_unix_connection and
+ * connect_accepted_socket.
+ *
+ * A server listens on one socket per resolved address; each accepted
+ * connection gets a transport (transport.h) and a protocol from the
+ * server's factory. Accepting happens in batches (at most max_accepts per
+ * loop iteration); when the process or system runs out of fds (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM) the server stops accepting for
+ * accept_retry_delay seconds, reports the error to the loop's exception
+ * handler, and then resumes (the pending connections wait in the
+ * backlog), rather than spinning.
+ *
+ * Lifetime: *out of the create calls is the caller's reference; release
+ * it with aio_server_free (which closes the server first if needed). The
+ * connections keep the server's memory alive until they are gone. Closing
+ * the loop closes the listening sockets of every server still open.
+ *
+ * Threads: the loop's thread only. The calls marked "task" suspend the
+ * calling task and must be called from a task on the server's loop.
+ */
+#ifndef ASYNCIO_SERVER_H
+#define ASYNCIO_SERVER_H
+
+#include <asynclib/loop.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <asyncio/export.h>
+#include <asyncio/protocol.h>
+#include <asyncio/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct aio_server aio_server;
+
+/* Zeroed options mean asyncio's defaults. */
+typedef struct aio_server_options {
+    int family;                /* AF_UNSPEC (0): every family the hosts resolve to */
+    int backlog;               /* listen() backlog; 0: 100 */
+    bool reuse_port;           /* SO_REUSEPORT */
+    bool no_reuse_address;     /* SO_REUSEADDR is set unless this is true */
+    bool start_later;          /* start_serving=False: listen, accept only after
+                                  aio_server_start_serving / serve_forever */
+    bool keep_unix_socket;     /* cleanup_socket=False: leave the path on close */
+    int max_accepts;           /* accepts per iteration; 0: the backlog */
+    double accept_retry_delay; /* pause after EMFILE & co., seconds; 0: 1.0 */
+} aio_server_options;
+
+/* Listens on port (0: the kernel picks one, per socket; see
+ * aio_server_sockname) of every address of the hosts (a NULL-terminated
+ * list of names or numeric addresses; NULL: all interfaces, IPv4 and
+ * IPv6), with SO_REUSEADDR (unless opts says not), IPV6_V6ONLY on IPv6
+ * sockets, non-blocking close-on-exec sockets. A name that is not numeric
+ * is resolved in the loop's executor when called from a task (blocking
+ * otherwise). Serves at once unless opts->start_later. opts may be NULL.
+ * 0 with *out set, or a negative code and nothing left open: -EINVAL
+ * (NULL loop, factory or out, port out of 0..65535), -EADDRINUSE,
+ * AIO_EAI_* (resolution), -EMFILE, -ENOMEM, AL_ENOTIOLOOP,
+ * AL_ELOOPCLOSED. */
+AIO_API int aio_create_server(al_loop *loop, aio_protocol_factory factory, void *arg,
+                              const char *const *hosts, int port, const aio_server_options *opts,
+                              aio_server **out);
+
+/* The same on a Unix stream socket at path (a socket file left at path is
+ * replaced, any other file gives -EADDRINUSE). On close the path is
+ * removed unless it was replaced meanwhile or opts->keep_unix_socket. */
+AIO_API int aio_create_unix_server(al_loop *loop, aio_protocol_factory factory, void *arg,
+                                   const char *path, const aio_server_options *opts,
+                                   aio_server **out);
+
+/* Starts accepting (idempotent). AIO_ESERVERCLOSED when closed. */
+AIO_API int aio_server_start_serving(aio_server *s);
+/* Task: starts serving and waits until cancelled, then closes the server
+ * and waits for its connections (wait_closed) before returning
+ * AL_ECANCELLED. Also returns AL_ECANCELLED when aio_server_close ends it.
+ * AL_EINVALIDSTATE when another serve_forever runs, AIO_ESERVERCLOSED when
+ * closed. */
+AIO_API int aio_server_serve_forever(aio_server *s);
+/* Stops listening: the listening sockets are closed (the Unix path
+ * removed), the connections stay open. Idempotent. */
+AIO_API void aio_server_close(aio_server *s);
+/* Closes (flushing) / aborts every connection of the server. */
+AIO_API void aio_server_close_clients(aio_server *s);
+AIO_API void aio_server_abort_clients(aio_server *s);
+/* Task: returns once the server is closed and its last connection gone
+ * (at once if so already). 0, AL_ECANCELLED. */
+AIO_API int aio_server_wait_closed(aio_server *s);
+AIO_API bool aio_server_is_serving(const aio_server *s);
+/* Connections currently open. */
+AIO_API size_t aio_server_connections(const aio_server *s);
+/* The listening sockets (borrowed): copies up to max fds into fds and
+ * returns how many there are (0 once closed). */
+AIO_API size_t aio_server_sockets(const aio_server *s, int *fds, size_t max);
+/* The address socket i listens on (the bound port for port 0). 0,
+ * -ENOENT (no socket i), -EINVAL. */
+AIO_API int aio_server_sockname(const aio_server *s, size_t i, struct sockaddr_storage *addr,
+                                socklen_t *len);
+/* The port of the first listening socket, or a negative code. */
+AIO_API int aio_server_port(const aio_server *s);
+AIO_API al_loop *aio_server_loop(const aio_server *s);
+/* Closes the server if open and drops the caller's reference. */
+AIO_API void aio_server_free(aio_server *s);
+
+/* ---- connecting ---------------------------------------------------------------- */
+
+struct addrinfo;
+
+typedef struct aio_connect_options {
+    int family;                   /* AF_UNSPEC (0): any */
+    const struct addrinfo *addrs; /* addresses to try, in this order, instead of
+                                     resolving host (host may be NULL); the
+                                     caller's, borrowed for the call */
+    const char *local_host;       /* bind to this address first (NULL: no bind) */
+    int local_port;               /* with local_host */
+    double happy_eyeballs_delay;  /* > 0: staggered attempts (RFC 8305) this far
+                                     apart, families interleaved; 0: one by one */
+    double timeout;               /* > 0: the whole call, through a timeout scope
+                                     (AL_ETIMEOUT); 0: none */
+    int *errors;                  /* when all attempts fail: their errors (may be NULL) */
+    size_t errors_max;            /* room in errors */
+    size_t *nerrors;              /* how many attempts failed (may be NULL) */
+} aio_connect_options;
+
+/* Task: resolves host and port (as aio_create_server; no AI_ADDRCONFIG,
+ * so loopback names resolve on a machine without a network), connects to
+ * the addresses (in order, or staggered: the first to connect wins, the
+ * others are cancelled and closed), and makes a transport with the given
+ * protocol. Returns once connection_made has run: 0 with *out the
+ * transport (borrowed: it lives until connection_lost; take a reference
+ * to keep it longer). When every attempt fails: their common error, or
+ * AIO_EMULTIPLE when they differ (each in opts->errors). Other errors:
+ * -EINVAL, AIO_EAI_*, AL_ETIMEOUT, AL_ECANCELLED, AL_ENOTINTASK. */
+AIO_API int aio_create_connection(al_loop *loop, const aio_protocol *proto, void *user,
+                                  const char *host, int port, const aio_connect_options *opts,
+                                  aio_transport **out);
+
+/* Task: the same over a Unix stream socket connected to path. */
+AIO_API int aio_create_unix_connection(al_loop *loop, const aio_protocol *proto, void *user,
+                                       const char *path, aio_transport **out);
+
+/* Task: a transport over fd, a connected stream socket made elsewhere
+ * (the transport owns it from here on, also on failure). */
+AIO_API int aio_connect_accepted_socket(al_loop *loop, const aio_protocol *proto, void *user,
+                                        int fd, aio_transport **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,371 @@
+/* Connecting (base_events.create_connection, staggered.staggered_race):
+ * resolve, try the addresses one by one or staggered (happy eyeballs:
+ * RFC 8305), and make the transport once one socket is connected. */
+#include "transport_internal.h"
+
+#include <asynclib/task.h>
+#include <asynclib/timeout.h>
+
+#include <asyncio/sock.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A non-blocking socket for ai, bound to a local address of its family
+ * when local is given, connected: the fd or a negative code. */
+static int connect_one(al_loop *loop, const struct addrinfo *ai, const struct addrinfo *local)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (local) {
+        rc = -EADDRNOTAVAIL; /* no local address of this family */
+        for (const struct addrinfo *l = local; l && rc; l = l->ai_next) {
+            if (l->ai_family == ai->ai_family)
+                rc = bind(fd, l->ai_addr, l->ai_addrlen) == 0 ? 0 : -errno;
+        }
+    }
+    if (rc == 0)
+        rc = aio_sock_connect(loop, fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* ---- the staggered race ------------------------------------------------------ */
+
+typedef struct race race;
+typedef struct attempt {
+    race *r;
+    size_t i;
+} attempt;
+
+struct race {
+    al_loop *loop;
+    const struct addrinfo **ai;
+    const struct addrinfo *local;
+    size_t n;
+    double delay;
+    attempt *att;
+    al_task **tasks;    /* spawned attempts (the race's references) */
+    al_future **failed; /* failed[i]: attempt i is over without winning */
+    al_future *over;    /* a winner, or every attempt failed */
+    int *errs;
+    size_t nfailed;
+    int winner_fd;
+};
+
+static void settle(al_future *f)
+{
+    if (f && !al_future_done(f))
+        al_future_set_result(f, NULL, NULL);
+}
+
+static int attempt_run(void *arg, void **result);
+
+static int spawn(race *r, size_t i)
+{
+    r->att[i] = (attempt){.r = r, .i = i};
+    int rc = al_future_new(r->loop, &r->failed[i]);
+    if (rc == 0 && (rc = al_task_new(r->loop, attempt_run, &r->att[i], NULL, &r->tasks[i])) < 0) {
+        al_future_unref(r->failed[i]);
+        r->failed[i] = NULL;
+    }
+    return rc;
+}
+
+static void attempt_failed(race *r, size_t i, int err)
+{
+    r->errs[i] = err;
+    settle(r->failed[i]);
+    if (++r->nfailed == r->n)
+        settle(r->over);
+}
+
+static int attempt_run(void *arg, void **result)
+{
+    (void)result;
+    attempt *a = arg;
+    race *r = a->r;
+    size_t i = a->i;
+    if (i > 0) {
+        /* start after the previous attempt failed or delay passed */
+        al_timeout to = AL_TIMEOUT_INIT;
+        int rc = al_timeout_enter(&to, r->delay);
+        if (rc == 0)
+            rc = al_timeout_exit(&to, al_await(r->failed[i - 1]));
+        if (rc < 0 && rc != AL_ETIMEOUT) {
+            attempt_failed(r, i, rc);
+            return 0;
+        }
+    }
+    if (r->winner_fd >= 0) {
+        attempt_failed(r, i, AL_ECANCELLED);
+        return 0;
+    }
+    int rc = i + 1 < r->n ? spawn(r, i + 1) : 0;
+    if (rc < 0) /* the next ones cannot start: they count as failed */
+        for (size_t k = i + 1; k < r->n; k++)
+            attempt_failed(r, k, rc);
+    int fd = connect_one(r->loop, r->ai[i], r->local);
+    if (fd >= 0 && r->winner_fd < 0) {
+        r->winner_fd = fd;
+        settle(r->over);
+    } else {
+        if (fd >= 0)
+            close(fd);
+        attempt_failed(r, i, fd >= 0 ? AL_ECANCELLED : fd);
+    }
+    return 0;
+}
+
+/* Runs the race; the winner's fd, or < 0 (errors in r->errs). */
+static int race_run(race *r)
+{
+    int rc = al_future_new(r->loop, &r->over);
+    if (rc == 0)
+        rc = spawn(r, 0);
+    if (rc < 0) {
+        al_future_unref(r->over);
+        return rc;
+    }
+    rc = al_await(r->over);
+    for (size_t i = 0; i < r->n; i++)
+        if (r->tasks[i])
+            al_task_cancel(r->tasks[i], NULL);
+    /* every attempt ends (closing its socket) before the race does */
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->tasks[i]) {
+            al_future *tf = al_task_future(r->tasks[i]);
+            while (!al_future_done(tf) && al_await(tf) == AL_ECANCELLED && !al_future_done(tf))
+                ;
+            al_task_unref(r->tasks[i]);
+        }
+        al_future_unref(r->failed[i]);
+    }
+    al_future_unref(r->over);
+    if (rc < 0) {
+        if (r->winner_fd >= 0)
+            close(r->winner_fd);
+        return rc;
+    }
+    return r->winner_fd;
+}
+
+/* Puts the first address of the first family first, then alternates the
+ * families (_interleave_addrinfos, first_address_family_count 1). */
+static void interleave(const struct addrinfo **v, size_t n)
+{
+    const struct addrinfo **out = malloc(n * sizeof *out);
+    if (!out || n < 3) {
+        free(out);
+        return;
+    }
+    bool *used = calloc(n, sizeof *used);
+    if (!used) {
+        free(out);
+        return;
+    }
+    size_t k = 0;
+    int fam = v[0]->ai_family;
+    while (k < n) {
+        bool placed = false;
+        for (size_t i = 0; i < n && !placed; i++) {
+            if (!used[i] && (v[i]->ai_family == fam || k == 0)) {
+                used[i] = placed = true;
+                out[k++] = v[i];
+            }
+        }
+        if (!placed) { /* none left of this family */
+            for (size_t i = 0; i < n && !placed; i++)
+                if (!used[i]) {
+                    used[i] = placed = true;
+                    out[k++] = v[i];
+                }
+        }
+        fam = out[k - 1]->ai_family == AF_INET6 ? AF_INET : AF_INET6;
+    }
+    memcpy(v, out, n * sizeof *v);
+    free(out);
+    free(used);
+}
+
+/* The error of a failed set of attempts: the common one, or AIO_EMULTIPLE. */
+static int all_failed(const int *errs, size_t n, const aio_connect_options *o)
+{
+    for (size_t i = 0; i < n && i < o->errors_max && o->errors; i++)
+        o->errors[i] = errs[i];
+    if (o->nerrors)
+        *o->nerrors = n;
+    for (size_t i = 1; i < n; i++)
+        if (errs[i] != errs[0])
+            return AIO_EMULTIPLE;
+    return n ? errs[0] : AIO_EAI_NONAME;
+}
+
+/* Sequential or staggered connection to the resolved addresses. */
+static int connect_addrs(al_loop *loop, const struct addrinfo *res, const struct addrinfo *local,
+                         const aio_connect_options *o)
+{
+    size_t n = 0;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        n++;
+    race r = {
+        .loop = loop, .local = local, .n = n, .delay = o->happy_eyeballs_delay, .winner_fd = -1};
+    r.ai = calloc(n ? n : 1, sizeof *r.ai);
+    r.errs = calloc(n ? n : 1, sizeof *r.errs);
+    r.att = calloc(n ? n : 1, sizeof *r.att);
+    r.tasks = calloc(n ? n : 1, sizeof *r.tasks);
+    r.failed = calloc(n ? n : 1, sizeof *r.failed);
+    int rc = (r.ai && r.errs && r.att && r.tasks && r.failed) ? 0 : -ENOMEM;
+    size_t k = 0;
+    for (const struct addrinfo *ai = res; rc == 0 && ai; ai = ai->ai_next)
+        r.ai[k++] = ai;
+    if (rc == 0 && o->happy_eyeballs_delay > 0 && n > 0) {
+        interleave(r.ai, n);
+        rc = race_run(&r);
+        if (rc < 0 && r.nfailed == n)
+            rc = all_failed(r.errs, n, o);
+    } else if (rc == 0) {
+        rc = -1;
+        for (size_t i = 0; i < n && rc < 0; i++) {
+            rc = connect_one(loop, r.ai[i], local);
+            r.errs[i] = rc;
+            if (rc == AL_ECANCELLED || rc == AL_ELOOPCLOSING)
+                break;
+            if (rc < 0 && i + 1 == n)
+                rc = all_failed(r.errs, n, o);
+        }
+        if (n == 0)
+            rc = all_failed(r.errs, 0, o);
+    }
+    free(r.ai);
+    free(r.errs);
+    free(r.att);
+    free(r.tasks);
+    free(r.failed);
+    return rc;
+}
+
+/* ---- the transport ------------------------------------------------------------- */
+
+static int made(al_loop *loop, void *arg)
+{
+    (void)loop;
+    settle(arg);
+    return 0;
+}
+
+/* A transport over connected fd; returns once connection_made has run. */
+static int finish(al_loop *loop, int fd, const aio_protocol *proto, void *user, aio_transport **out)
+{
+    al_future *f;
+    int rc = al_future_new(loop, &f);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    aio_transport *t;
+    rc = aio__socket_transport_new(loop, fd, proto, user, NULL, made, f, &t);
+    if (rc == 0) {
+        aio_transport_ref(t);
+        rc = al_await(f);
+        t->start_done = NULL;
+        if (rc < 0)
+            aio_transport_abort(t); /* connection_made still runs first */
+        else if (out)
+            *out = t;
+        aio_transport_unref(t);
+    }
+    al_future_unref(f);
+    return rc;
+}
+
+static int check_call(al_loop *loop, const aio_protocol *proto)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (!proto)
+        return -EINVAL;
+    if (!al_current_task() || al_loop_running() != loop)
+        return AL_ENOTINTASK;
+    return 0;
+}
+
+static int create_connection(al_loop *loop, const aio_protocol *proto, void *user, const char *host,
+                             int port, const aio_connect_options *o, aio_transport **out)
+{
+    struct addrinfo *res = NULL, *local = NULL;
+    int rc = o->addrs ? 0 : aio__resolve(loop, host, port, o->family, 0, &res);
+    if (rc == 0 && o->local_host)
+        rc = aio__resolve(loop, o->local_host, o->local_port, o->family, AI_PASSIVE, &local);
+    if (rc == 0)
+        rc = connect_addrs(loop, o->addrs ? o->addrs : res, local, o);
+    if (res)
+        freeaddrinfo(res);
+    if (local)
+        freeaddrinfo(local);
+    return rc < 0 ? rc : finish(loop, rc, proto, user, out);
+}
+
+int aio_create_connection(al_loop *loop, const aio_protocol *proto, void *user, const char *host,
+                          int port, const aio_connect_options *opts, aio_transport **out)
+{
+    aio_connect_options o = opts ? *opts : (aio_connect_options){0};
+    int rc = check_call(loop, proto);
+    if (rc < 0)
+        return rc;
+    if ((!host && !o.addrs) || port < 0 || port > 65535 || !(o.happy_eyeballs_delay >= 0) ||
+        !(o.timeout >= 0))
+        return -EINVAL;
+    if (o.nerrors)
+        *o.nerrors = 0;
+    if (o.timeout == 0)
+        return create_connection(loop, proto, user, host, port, &o, out);
+    al_timeout to = AL_TIMEOUT_INIT;
+    if ((rc = al_timeout_enter(&to, o.timeout)) < 0)
+        return rc;
+    return al_timeout_exit(&to, create_connection(loop, proto, user, host, port, &o, out));
+}
+
+int aio_create_unix_connection(al_loop *loop, const aio_protocol *proto, void *user,
+                               const char *path, aio_transport **out)
+{
+    int rc = check_call(loop, proto);
+    if (rc < 0)
+        return rc;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (!path || !*path || strlen(path) >= sizeof sun.sun_path)
+        return -EINVAL;
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if ((rc = aio_sock_connect(loop, fd, (struct sockaddr *)&sun, sizeof sun)) < 0) {
+        close(fd);
+        return rc;
+    }
+    return finish(loop, fd, proto, user, out);
+}
+
+int aio_connect_accepted_socket(al_loop *loop, const aio_protocol *proto, void *user, int fd,
+                                aio_transport **out)
+{
+    if (fd < 0)
+        return -EBADF;
+    int rc = check_call(loop, proto);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return finish(loop, fd, proto, user, out);
+}

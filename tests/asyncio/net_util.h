@@ -1,0 +1,31 @@
+/* Servers and connections over the three families for the transport,
+ * server and stream tests. */
+#ifndef NET_UTIL_H
+#define NET_UTIL_H
+
+#include "sm_proto.h"
+
+/* The loopback host of family f ("127.0.0.1", "::1"), NULL for Unix. */
+const char *nu_host(ac_family f);
+/* A fresh Unix socket path (not created). */
+const char *nu_path(char *buf, size_t size);
+
+/* A server of family f on loopback (port 0 / a fresh path in path[108])
+ * with factory; asserts success. */
+aio_server *nu_serve(ac_family f, aio_protocol_factory factory, void *arg,
+                     const aio_server_options *o, char *path);
+/* Task: connects a client of family f to s (path for Unix) with the
+ * protocol; the result of the create call. */
+int nu_connect(ac_family f, aio_server *s, const char *path, const aio_protocol *proto, void *user,
+               aio_transport **out);
+
+/* Skips the IPv6 case (printing why) when ::1 cannot be bound. */
+#define NU_NEED_FAMILY(f)                                                                          \
+    do {                                                                                           \
+        if ((f) == AC_INET6 && !ac_have_ipv6()) {                                                  \
+            printf("IPv6 not available: case not run\n");                                          \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#endif
