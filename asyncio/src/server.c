@@ -21,6 +21,7 @@ struct aio_server {
     aio__res res;
     aio_protocol_factory factory;
     void *arg;
+    void (*arg_free)(void *);
     int *fds; /* listening sockets; NULL once closed */
     size_t nfds;
     char *unix_path; /* to remove on close, or NULL */
@@ -43,9 +44,16 @@ static void server_unref(aio_server *s)
 {
     if (--s->refs)
         return;
+    if (s->arg_free)
+        s->arg_free(s->arg);
     free(s->waiters);
     free(s->unix_path);
     free(s);
+}
+
+void aio__server_own_arg(aio_server *s, void (*fn)(void *))
+{
+    s->arg_free = fn;
 }
 
 /* ---- accepting --------------------------------------------------------------- */

@@ -90,6 +90,8 @@ void aio__report(al_loop *loop, const char *message, int error);
 /* A server's hooks for its connections (server.c). */
 void aio__server_attach(aio_server *s, aio_transport *t);
 void aio__server_detach(aio_server *s, aio_transport *t);
+/* The server frees its factory argument with fn when its memory goes. */
+void aio__server_own_arg(aio_server *s, void (*fn)(void *));
 
 /* The selector socket transport (stream_transport.c) over connected
  * socket fd (made non-blocking; owned by the transport from here on, also

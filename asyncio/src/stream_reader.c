@@ -1,0 +1,321 @@
+/* StreamReader (streams.py): the buffer, waiting for data, flow control of
+ * the transport, read / readline / readuntil / readexactly. */
+#include "stream_internal.h"
+
+#include <asynclib/task.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+aio__stream *aio__stream_new(al_loop *loop, size_t limit, unsigned refs)
+{
+    aio__stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->refs = refs;
+    s->r.s = s;
+    s->w.s = s;
+    s->r.limit = limit ? limit : AIO_STREAM_LIMIT_DEFAULT;
+    return s;
+}
+
+int aio_stream_reader_new(al_loop *loop, size_t limit, aio_stream_reader **out)
+{
+    if (!loop || !out)
+        return -EINVAL;
+    aio__stream *s = aio__stream_new(loop, limit, 1);
+    if (!s)
+        return -ENOMEM;
+    s->lost = true; /* no transport */
+    *out = &s->r;
+    return 0;
+}
+
+void aio_stream_reader_free(aio_stream_reader *r)
+{
+    if (r)
+        aio__stream_unref(r->s);
+}
+
+void aio__reader_wakeup(aio_stream_reader *r, int error)
+{
+    al_future *f = r->waiter;
+    if (!f || al_future_done(f))
+        return;
+    if (error)
+        al_future_set_error(f, error);
+    else
+        al_future_set_result(f, NULL, NULL);
+}
+
+int aio_stream_feed_data(aio_stream_reader *r, const void *data, size_t len)
+{
+    if (!r || (!data && len) || r->eof)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (r->start + r->len + len > r->cap) {
+        if (r->start) {
+            memmove(r->buf, r->buf + r->start, r->len);
+            r->start = 0;
+        }
+        if (r->len + len > r->cap) {
+            size_t cap = r->cap ? r->cap : 1024;
+            while (cap < r->len + len)
+                cap *= 2;
+            char *b = realloc(r->buf, cap);
+            if (!b)
+                return -ENOMEM;
+            r->buf = b;
+            r->cap = cap;
+        }
+    }
+    memcpy(r->buf + r->start + r->len, data, len);
+    r->len += len;
+    aio__reader_wakeup(r, 0);
+    aio_transport *t = r->s->t;
+    if (t && !r->paused && r->len > 2 * r->limit && aio_transport_pause_reading(t) == 0)
+        r->paused = true;
+    return 0;
+}
+
+void aio_stream_feed_eof(aio_stream_reader *r)
+{
+    if (!r)
+        return;
+    r->eof = true;
+    aio__reader_wakeup(r, 0);
+}
+
+void aio_stream_set_error(aio_stream_reader *r, int error)
+{
+    if (!r || error >= 0)
+        return;
+    r->error = error;
+    aio__reader_wakeup(r, error);
+}
+
+int aio_stream_reader_error(const aio_stream_reader *r)
+{
+    return r ? r->error : -EINVAL;
+}
+
+bool aio_stream_at_eof(const aio_stream_reader *r)
+{
+    return r && r->eof && r->len == 0;
+}
+
+size_t aio_stream_buffered(const aio_stream_reader *r)
+{
+    return r ? r->len : 0;
+}
+
+/* Drops n bytes from the front; frees the buffer once empty (nothing held
+ * by an idle connection); resumes the transport at or below the limit. */
+static void consume(aio_stream_reader *r, size_t n)
+{
+    r->start += n;
+    r->len -= n;
+    if (r->len == 0) {
+        free(r->buf);
+        r->buf = NULL;
+        r->start = r->cap = 0;
+    }
+    if (r->paused && r->len <= r->limit) {
+        r->paused = false;
+        aio_transport_resume_reading(r->s->t);
+    }
+}
+
+/* _wait_for_data: one waiter at a time. */
+static int wait_for_data(aio_stream_reader *r)
+{
+    if (r->waiter)
+        return AL_EINVALIDSTATE;
+    if (r->paused) {
+        r->paused = false;
+        aio_transport_resume_reading(r->s->t);
+    }
+    int rc = al_future_new(r->s->loop, &r->waiter);
+    if (rc < 0)
+        return rc;
+    r->s->refs++;
+    rc = al_await(r->waiter);
+    al_future_unref(r->waiter);
+    r->waiter = NULL;
+    aio__stream *s = r->s;
+    aio__stream_unref(s);
+    return rc;
+}
+
+static int begin(aio_stream_reader *r)
+{
+    if (!r)
+        return -EINVAL;
+    return r->error;
+}
+
+ssize_t aio_stream_read(aio_stream_reader *r, void *buf, size_t n)
+{
+    int rc = begin(r);
+    if (rc < 0)
+        return rc;
+    if (!buf && n)
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    while (r->len == 0 && !r->eof) {
+        if ((rc = wait_for_data(r)) < 0)
+            return rc;
+        if (r->error)
+            return r->error;
+    }
+    size_t k = r->len < n ? r->len : n;
+    if (k == 0)
+        return 0; /* end of stream */
+    memcpy(buf, r->buf + r->start, k);
+    consume(r, k);
+    return (ssize_t)k;
+}
+
+/* Moves the whole buffer (or its first n bytes) out as *data. */
+static int take(aio_stream_reader *r, size_t n, void **data, size_t *len)
+{
+    *data = NULL;
+    *len = n;
+    if (n == 0)
+        return 0;
+    void *d = malloc(n);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d, r->buf + r->start, n);
+    consume(r, n);
+    *data = d;
+    return 0;
+}
+
+int aio_stream_read_all(aio_stream_reader *r, void **data, size_t *len)
+{
+    int rc = begin(r);
+    if (rc < 0)
+        return rc;
+    if (!data || !len)
+        return -EINVAL;
+    while (!r->eof) {
+        if ((rc = wait_for_data(r)) < 0)
+            return rc; /* cancelled: everything stays buffered */
+        if (r->error)
+            return r->error;
+    }
+    return take(r, r->len, data, len);
+}
+
+/* The earliest end of any separator at or after offset, or SIZE_MAX. */
+static size_t find_end(const aio_stream_reader *r, const aio_sep *seps, size_t nseps, size_t offset,
+                       size_t *match_start)
+{
+    size_t best = SIZE_MAX;
+    const char *b = r->buf + r->start;
+    for (size_t i = 0; i < nseps; i++) {
+        size_t sl = seps[i].len;
+        for (size_t p = offset; p + sl <= r->len && p + sl < best; p++) {
+            if (memcmp(b + p, seps[i].data, sl) == 0) {
+                best = p + sl;
+                *match_start = p;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+int aio_stream_readuntil(aio_stream_reader *r, const aio_sep *seps, size_t nseps, void **data,
+                         size_t *len)
+{
+    if (!r || !data || !len || !seps || nseps == 0)
+        return -EINVAL;
+    size_t max_sl = 0;
+    for (size_t i = 0; i < nseps; i++) {
+        if (!seps[i].data || seps[i].len == 0)
+            return -EINVAL;
+        if (seps[i].len > max_sl)
+            max_sl = seps[i].len;
+    }
+    *data = NULL;
+    *len = 0;
+    int rc = begin(r);
+    if (rc < 0)
+        return rc;
+    size_t offset = 0, start = 0, end;
+    while ((end = find_end(r, seps, nseps, offset, &start)) == SIZE_MAX) {
+        offset = r->len + 1 > max_sl ? r->len + 1 - max_sl : 0;
+        if (offset > r->limit) {
+            *len = offset; /* "Separator is not found, and chunk exceed the limit" */
+            return AIO_ELIMITOVERRUN;
+        }
+        if (r->eof) {
+            rc = take(r, r->len, data, len);
+            return rc < 0 ? rc : AIO_EINCOMPLETE;
+        }
+        if ((rc = wait_for_data(r)) < 0)
+            return rc;
+        if (r->error)
+            return r->error;
+    }
+    if (start > r->limit) {
+        *len = start; /* "Separator is found, but chunk is longer than limit" */
+        return AIO_ELIMITOVERRUN;
+    }
+    return take(r, end, data, len);
+}
+
+int aio_stream_readline(aio_stream_reader *r, void **data, size_t *len)
+{
+    aio_sep nl = {"\n", 1};
+    int rc = aio_stream_readuntil(r, &nl, 1, data, len);
+    if (rc == AIO_EINCOMPLETE)
+        return 0; /* the partial line at end of stream */
+    if (rc == AIO_ELIMITOVERRUN) {
+        size_t consumed = *len;
+        *len = 0;
+        if (consumed < r->len && r->buf[r->start + consumed] == '\n')
+            consume(r, consumed + 1);
+        else
+            consume(r, r->len);
+    }
+    return rc;
+}
+
+int aio_stream_readexactly(aio_stream_reader *r, void *buf, size_t n, size_t *got)
+{
+    if (got)
+        *got = 0;
+    int rc = begin(r);
+    if (rc < 0)
+        return rc;
+    if (!buf && n)
+        return -EINVAL;
+    while (r->len < n) {
+        if (r->eof) {
+            size_t k = r->len;
+            if (k)
+                memcpy(buf, r->buf + r->start, k);
+            consume(r, k);
+            if (got)
+                *got = k;
+            return AIO_EINCOMPLETE;
+        }
+        if ((rc = wait_for_data(r)) < 0)
+            return rc;
+        if (r->error)
+            return r->error;
+    }
+    if (n)
+        memcpy(buf, r->buf + r->start, n);
+    consume(r, n);
+    if (got)
+        *got = n;
+    return 0;
+}
