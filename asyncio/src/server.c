@@ -204,6 +204,7 @@ static void remove_unix_path(aio_server *s)
 static void close_sockets(aio_server *s)
 {
     set_accepting(s, false);
+    aio__flush(s->io); /* io_uring's poll would keep the socket listening */
     for (size_t i = 0; i < s->nfds; i++)
         close(s->fds[i]);
     remove_unix_path(s);

@@ -178,8 +178,10 @@ static void run_lost(aio_transport *t)
 {
     if (t->started)
         call_lost(t, t->lost_error);
-    if (t->fd >= 0)
+    if (t->fd >= 0) {
+        aio__flush(t->io); /* the selector lets go of the socket before it closes */
         close(t->fd);
+    }
     t->fd = -1;
     if (t->server)
         aio__server_detach(t->server, t);
