@@ -35,7 +35,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *what, int rc)
+_Noreturn static void die(const char *what, int rc)
 {
     fprintf(stderr, "asyncio-bench: %s: %s\n", what, aio_strerror(rc));
     exit(1);
