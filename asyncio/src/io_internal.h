@@ -38,6 +38,7 @@ typedef struct aio__fd {
 
 typedef struct aio__signals aio__signals;
 typedef struct aio__net aio__net;
+struct aio__dns;
 
 typedef struct aio__io {
     al_loop *loop;
@@ -50,7 +51,8 @@ typedef struct aio__io {
     int embed_fd;         /* aio_loop_fd's epoll mirror, or -1 */
     int embed_unpollable; /* fds the mirror could not watch (regular files) */
     aio__signals *signals;
-    int *pending; /* fds whose removals wait for the flush before the next select */
+    struct aio__dns *dns; /* lookups in flight (dns.c) */
+    int *pending;         /* fds whose removals wait for the flush before the next select */
     size_t npending, cap_pending;
     aio__net *net; /* transports and servers (transport.c), or NULL */
     sel_event events[AIO_MAX_EVENTS];
@@ -91,6 +93,8 @@ void aio__fds_free(aio__io *io);
 /* Transports and servers still open (transport.c): ended by the loop's
  * close, before the fd records go. */
 void aio__net_close(aio__io *io);
+/* Lookups in flight (dns.c): the loop lets go of them at close. */
+void aio__dns_close(aio__io *io);
 
 /* Signals of this loop (signals.c): released by the loop's close. */
 void aio__signals_close(aio__io *io);

@@ -6,6 +6,7 @@
 
 #include <asynclib/asynclib.h>
 
+#include <asyncio/dns.h>
 #include <asyncio/error.h>
 #include <asyncio/fd.h>
 #include <asyncio/loop.h>
