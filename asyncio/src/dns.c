@@ -308,7 +308,8 @@ int aio_getaddrinfo(al_loop *loop, const char *host, const char *service,
         /* No resolver: the C library only parses. */
         struct addrinfo h = hints ? *hints : (struct addrinfo){.ai_family = AF_UNSPEC};
         h.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
-        return aio_eai_code(getaddrinfo(host, service, &h, res), errno);
+        int eai = getaddrinfo(host, service, &h, res);
+        return aio_eai_code(eai, errno);
     }
     dns_req *r = calloc(1, sizeof *r);
     if (!r || (host && !(r->host = strdup(host))) || (service && !(r->service = strdup(service)))) {
