@@ -1,11 +1,20 @@
-# asynclib_add_layer(NAME SOURCES... [DEPS ...] [PRIVATE_DEPS ...])
+# asynclib_add_layer(NAME [HIDDEN_VISIBILITY] SOURCES... [DEPS ...] [PRIVATE_DEPS ...])
 #
 # Builds NAME as a static library (NAME_static, file libNAME.a) and a shared
 # one (NAME, file libNAME.so), both with the public include directory
 # NAME/include, installs both plus the headers, and exports them as
 # asynclib::NAME and asynclib::NAME_static.
+#
+# HIDDEN_VISIBILITY (opt-in per layer): every symbol is hidden unless its
+# declaration says otherwise, so the shared library exports only what the
+# layer's public headers mark with its export macro (AL_API, SEL_API,
+# AIO_API); the layer's test checks the list (tests/exports.sh).
 function(asynclib_add_layer name)
-  cmake_parse_arguments(L "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  cmake_parse_arguments(L "HIDDEN_VISIBILITY" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(visibility default)
+  if(L_HIDDEN_VISIBILITY)
+    set(visibility hidden)
+  endif()
   set(inc ${CMAKE_CURRENT_SOURCE_DIR}/include)
   foreach(kind static shared)
     if(kind STREQUAL "static")
@@ -16,7 +25,7 @@ function(asynclib_add_layer name)
       add_library(${t} SHARED ${L_SOURCES})
       set_target_properties(${t} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 0)
     endif()
-    set_target_properties(${t} PROPERTIES OUTPUT_NAME ${name} C_VISIBILITY_PRESET default)
+    set_target_properties(${t} PROPERTIES OUTPUT_NAME ${name} C_VISIBILITY_PRESET ${visibility})
     if(ASYNCLIB_LTO)
       # Link-time optimisation inlines the hot calls between files (call_soon,
       # handles, futures, task steps). Fat objects keep the static archive

@@ -3,7 +3,7 @@
  * The al_coro itself lives at the top of its own stack: creating one from
  * a pooled stack needs no malloc, and its memory is resident anyway (the
  * first frame sits right below it). A context switch goes through
- * al_ctx_swap (switch_<arch>.S) or, with AL_CORO_UCONTEXT, swapcontext.
+ * al__ctx_swap (switch_<arch>.S) or, with AL_CORO_UCONTEXT, swapcontext.
  */
 #include "coro.h"
 #include "stack.h"
@@ -105,18 +105,18 @@ struct al_coro {
 };
 
 #ifndef AL_CORO_UCONTEXT
-void al_ctx_swap(void **save_sp, void *load_sp);
-void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+void al__ctx_swap(void **save_sp, void *load_sp);
+void *al__ctx_make(void *stack_top, void (*entry)(void *), void *arg);
 #endif
 
 static AL_TLS al_coro *current;
 
-al_coro *al_coro_current(void)
+al_coro *al__coro_current(void)
 {
     return current;
 }
 
-void al_coro_set_name(al_coro *co, const char *name)
+void al__coro_set_name(al_coro *co, const char *name)
 {
     if (co)
         co->name = name;
@@ -218,7 +218,7 @@ static void altstack_free(void *p)
 
 static void install_segv(void)
 {
-    guard_size = al_stack_page_size();
+    guard_size = al__stack_page_size();
     pthread_key_create(&altstack_key, altstack_free);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -318,7 +318,7 @@ static inline void switch_to_coro(al_coro *co)
 #ifdef AL_CORO_UCONTEXT
     swapcontext(&co->caller_ctx, &co->ctx);
 #else
-    al_ctx_swap(&co->caller_sp, co->sp);
+    al__ctx_swap(&co->caller_sp, co->sp);
 #endif
 #ifdef AL_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
@@ -330,7 +330,7 @@ static inline void switch_to_caller(al_coro *co)
 #ifdef AL_CORO_UCONTEXT
     swapcontext(&co->ctx, &co->caller_ctx);
 #else
-    al_ctx_swap(&co->sp, co->caller_sp);
+    al__ctx_swap(&co->sp, co->caller_sp);
 #endif
 }
 
@@ -372,7 +372,7 @@ static int init_context(al_coro *co)
     makecontext(&co->ctx, (void (*)(void))coro_main_uc, 2, (unsigned)(p >> 16 >> 16),
                 (unsigned)(p & 0xffffffffu));
 #else
-    co->sp = al_ctx_make(co, coro_main, co);
+    co->sp = al__ctx_make(co, coro_main, co);
 #endif
     return 0;
 }
@@ -387,7 +387,7 @@ static void shared_unref(shared_stack *ss)
 {
     if (--ss->refs > 0)
         return;
-    al_stack_put(&ss->st, NULL);
+    al__stack_put(&ss->st, NULL);
     free(ss);
 }
 
@@ -411,7 +411,7 @@ static shared_stack *shared_get(void)
     shared_stack *ss = calloc(1, sizeof *ss);
     if (!ss)
         return NULL;
-    if (al_stack_get(&ss->st, AL_CORO_SHARED_STACK_SIZE) != 0) {
+    if (al__stack_get(&ss->st, AL_CORO_SHARED_STACK_SIZE) != 0) {
         free(ss);
         return NULL;
     }
@@ -457,7 +457,7 @@ static int shared_acquire(al_coro *co)
      * inaccessible; we write there on purpose. */
     if (co->state == CO_CREATED) {
         VALGRIND_MAKE_MEM_UNDEFINED(ss->top - 256, 256);
-        co->sp = al_ctx_make(ss->top, coro_main, co);
+        co->sp = al__ctx_make(ss->top, coro_main, co);
     } else {
         VALGRIND_MAKE_MEM_UNDEFINED(co->sp, co->len);
         memcpy(co->sp, co->buf, co->len);
@@ -495,7 +495,7 @@ static void shared_free(al_coro *co)
 {
     if (co->ss->owner == co) {
         co->ss->owner = NULL;
-        if (scrub_stacks()) /* see al_coro_free */
+        if (scrub_stacks()) /* see al__coro_free */
             madvise(co->ss->st.lo, co->ss->st.size, MADV_DONTNEED);
     }
     shared_unref(co->ss);
@@ -507,11 +507,11 @@ static void shared_free(al_coro *co)
 
 static size_t round_stack(size_t size)
 {
-    size_t page = al_stack_page_size();
+    size_t page = al__stack_page_size();
     return (size + page - 1) & ~(page - 1);
 }
 
-int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags)
+int al__coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags)
 {
     if (!out || !fn || (flags & ~AL_CORO_SHARED_STACK))
         return -EINVAL;
@@ -523,7 +523,7 @@ int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, u
     if (stack_size == 0)
         stack_size = AL_CORO_STACK_DEFAULT;
     al_stack st;
-    int r = al_stack_get(&st, round_stack(stack_size));
+    int r = al__stack_get(&st, round_stack(stack_size));
     if (r)
         return r;
     uintptr_t top = (uintptr_t)(st.lo + st.size);
@@ -535,7 +535,7 @@ int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, u
     co->low_sp = (char *)co;
     co->state = CO_CREATED;
     if ((r = init_context(co)) != 0) {
-        al_stack_put(&st, NULL);
+        al__stack_put(&st, NULL);
         return r;
     }
 #ifdef AL_TSAN
@@ -548,17 +548,17 @@ int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, u
     return 0;
 }
 
-unsigned al_coro_flags_supported(void)
+unsigned al__coro_flags_supported(void)
 {
     return AL_SHARED_OK ? AL_CORO_SHARED_STACK : 0;
 }
 
-int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
+int al__coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg)
 {
-    return al_coro_new_ex(out, stack_size, fn, arg, 0);
+    return al__coro_new_ex(out, stack_size, fn, arg, 0);
 }
 
-int al_coro_resume(al_coro *co)
+int al__coro_resume(al_coro *co)
 {
     if (!co || (co->state != CO_CREATED && co->state != CO_SUSPENDED))
         return -EINVAL;
@@ -593,7 +593,7 @@ static void note_sp(al_coro *co)
         die("stack overflow", co);
 }
 
-void al_coro_yield(void)
+void al__coro_yield(void)
 {
     al_coro *co = current;
     if (!co)
@@ -605,12 +605,12 @@ void al_coro_yield(void)
     arrived_in(co);
 }
 
-void al_coro_free(al_coro *co)
+void al__coro_free(al_coro *co)
 {
     if (!co)
         return;
     if (co->state == CO_RUNNING)
-        die("al_coro_free of a running coroutine", co);
+        die("al__coro_free of a running coroutine", co);
     if (co->ss) {
         shared_free(co);
         return;
@@ -635,5 +635,5 @@ void al_coro_free(al_coro *co)
         /* The pooled stack's stale frames go (zero pages on next touch). */
         madvise(st.lo, st.size, MADV_DONTNEED);
     }
-    al_stack_put(&st, low_sp);
+    al__stack_put(&st, low_sp);
 }

@@ -1,7 +1,7 @@
 /* Stackful coroutines: the machinery under al_task (private to asynclib).
  *
- * A coroutine runs fn(arg) on its own stack. al_coro_resume() runs it until
- * it calls al_coro_yield() or fn returns; resumes may nest (a coroutine may
+ * A coroutine runs fn(arg) on its own stack. al__coro_resume() runs it until
+ * it calls al__coro_yield() or fn returns; resumes may nest (a coroutine may
  * resume another, which yields back to it). One thread's coroutines never
  * run on another thread.
  *
@@ -28,9 +28,9 @@ typedef void (*al_coro_fn)(void *arg);
  * coroutine's own record (~200 B; ~2 KiB with ucontext) sits at the top of
  * its stack, so creating one from a pooled stack does not call malloc.
  * -EINVAL for NULL out/fn or a size outside [MIN, MAX]; -ENOMEM. */
-int al_coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg);
+int al__coro_new(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg);
 
-/* Flags of al_coro_new_ex. */
+/* Flags of al__coro_new_ex. */
 enum {
     /* Run on this thread's shared stack (AL_CORO_SHARED_STACK_SIZE bytes)
      * and copy the live frames out to the heap when another shared-stack
@@ -47,32 +47,32 @@ enum {
 };
 #define AL_CORO_SHARED_STACK_SIZE AL_CORO_STACK_DEFAULT
 
-/* al_coro_new with flags (0 or AL_CORO_SHARED_STACK); -EINVAL for unknown
+/* al__coro_new with flags (0 or AL_CORO_SHARED_STACK); -EINVAL for unknown
  * flags. */
-int al_coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags);
+int al__coro_new_ex(al_coro **out, size_t stack_size, al_coro_fn fn, void *arg, unsigned flags);
 
 /* The flags this build honours (the others are accepted and ignored). */
-unsigned al_coro_flags_supported(void);
+unsigned al__coro_flags_supported(void);
 
 /* Runs co until it yields (returns 0) or its function returns (returns 1).
  * -EINVAL if co is NULL, running, already finished, or the caller's own
  * resumer chain (resuming yourself); shared-stack mode adds -EBUSY and
  * -ENOMEM (see AL_CORO_SHARED_STACK). */
-int al_coro_resume(al_coro *co);
+int al__coro_resume(al_coro *co);
 
 /* From inside a coroutine: switches back to its resumer; returns when the
  * coroutine is resumed again. Outside a coroutine it does nothing. */
-void al_coro_yield(void);
+void al__coro_yield(void);
 
 /* The coroutine running on this thread, or NULL on the thread's own stack. */
-al_coro *al_coro_current(void);
+al_coro *al__coro_current(void);
 
 /* Name used in the stack-overflow message; borrowed, must outlive co. */
-void al_coro_set_name(al_coro *co, const char *name);
+void al__coro_set_name(al_coro *co, const char *name);
 
 /* Frees co and returns its stack to the pool. co must not be running
  * (finished, never started, or suspended: a suspended one is dropped
  * without unwinding). NULL is ignored. */
-void al_coro_free(al_coro *co);
+void al__coro_free(al_coro *co);
 
 #endif

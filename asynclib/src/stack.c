@@ -101,19 +101,19 @@ static void init(void)
     pthread_key_create(&cache_key, cache_destroy);
 }
 
-size_t al_stack_page_size(void)
+size_t al__stack_page_size(void)
 {
     pthread_once(&init_once, init);
     return page_size;
 }
 
-void al_stack_set_guard_limit(size_t n)
+void al__stack_set_guard_limit(size_t n)
 {
     pthread_once(&init_once, init);
     atomic_store(&guard_limit, n);
 }
 
-size_t al_stack_guard_limit(void)
+size_t al__stack_guard_limit(void)
 {
     pthread_once(&init_once, init);
     return atomic_load(&guard_limit);
@@ -296,7 +296,7 @@ static void cache_destroy(void *p)
         tcache = NULL;
 }
 
-void al_stack_flush_cache(void)
+void al__stack_flush_cache(void)
 {
     if (!tcache)
         return;
@@ -304,7 +304,7 @@ void al_stack_flush_cache(void)
     cache_destroy(tcache);
 }
 
-int al_stack_get(al_stack *st, size_t size)
+int al__stack_get(al_stack *st, size_t size)
 {
     pthread_once(&init_once, init);
     thread_cache *tc = cache_get();
@@ -357,7 +357,7 @@ static int cache_class(thread_cache *tc, size_t size)
     return empty;
 }
 
-void al_stack_put(al_stack *st, const char *low_sp)
+void al__stack_put(al_stack *st, const char *low_sp)
 {
     thread_cache *tc = cache_get();
     int k = tc ? cache_class(tc, st->size) : -1;
@@ -369,7 +369,7 @@ void al_stack_put(al_stack *st, const char *low_sp)
     tc->cls[k].st[tc->cls[k].n++] = *st;
 }
 
-void al_stack_get_stats(al_stack_stats *out)
+void al__stack_get_stats(al_stack_stats *out)
 {
     pthread_mutex_lock(&lock);
     out->regions = nregions;

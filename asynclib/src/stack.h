@@ -10,7 +10,7 @@
  * Guard policy: a slot is [guard page][stack]. The guard page is made
  * PROT_NONE only while the number of guard pages is below a limit
  * (default max_map_count / 4, i.e. ~16 k stacks; env ASYNCLIB_STACK_GUARDS
- * = 0 turns guards off, = N sets the limit; al_stack_set_guard_limit()).
+ * = 0 turns guards off, = N sets the limit; al__stack_set_guard_limit()).
  * Beyond it new stacks get no guard: a million coroutines still work, the
  * first 16 k (and every stack reused from them) keep overflow detection.
  * A guard, once set, stays with its slot until the region is unmapped.
@@ -67,18 +67,18 @@ typedef struct al_stack {
     uint32_t guarded;
 } al_stack;
 
-size_t al_stack_page_size(void);
+size_t al__stack_page_size(void);
 
 /* size: bytes, a multiple of the page size. Returns 0, or -ENOMEM. */
-int al_stack_get(al_stack *st, size_t size);
+int al__stack_get(al_stack *st, size_t size);
 
 /* Returns st to this thread's pool. low_sp: the lowest stack pointer seen
  * while it ran (NULL if unknown), used to trim pages below the watermark. */
-void al_stack_put(al_stack *st, const char *low_sp);
+void al__stack_put(al_stack *st, const char *low_sp);
 
 /* Maximum number of guard pages; 0 turns guards off for new stacks. */
-void al_stack_set_guard_limit(size_t n);
-size_t al_stack_guard_limit(void);
+void al__stack_set_guard_limit(size_t n);
+size_t al__stack_guard_limit(void);
 
 /* Counters for tests and benchmarks (approximate under concurrency). */
 typedef struct al_stack_stats {
@@ -87,10 +87,10 @@ typedef struct al_stack_stats {
     size_t guarded; /* slots with a guard page */
     size_t mapped;  /* bytes of address space reserved */
 } al_stack_stats;
-void al_stack_get_stats(al_stack_stats *out);
+void al__stack_get_stats(al_stack_stats *out);
 
 /* Returns this thread's cached stacks to their regions (done automatically
  * at thread exit). */
-void al_stack_flush_cache(void);
+void al__stack_flush_cache(void);
 
 #endif

@@ -5,8 +5,8 @@
  * register x30 (where we resume), the low halves d8-d15 of v8-v15, and FPCR
  * (rounding mode, flush-to-zero: callee-saved like x86's MXCSR control).
  *
- *   void al_ctx_swap(void **save_sp, void *load_sp);
- *   void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+ *   void al__ctx_swap(void **save_sp, void *load_sp);
+ *   void *al__ctx_make(void *stack_top, void (*entry)(void *), void *arg);
  *
  * Not tested on hardware here (x86-64 machine); checked by assembling with
  * clang --target=aarch64-linux-gnu.
@@ -17,11 +17,11 @@
  *   0: x19 x20  16: x21 x22  32: x23 x24  48: x25 x26  64: x27 x28
  *  80: x29 x30  96: d8 d9  112: d10 d11  128: d12 d13  144: d14 d15
  * 160: fpcr  168: pad */
-    .globl al_ctx_swap
-    .hidden al_ctx_swap
-    .type al_ctx_swap, %function
+    .globl al__ctx_swap
+    .hidden al__ctx_swap
+    .type al__ctx_swap, %function
     .p2align 4
-al_ctx_swap:
+al__ctx_swap:
     .cfi_startproc
     sub sp, sp, #176
     .cfi_adjust_cfa_offset 176
@@ -56,32 +56,32 @@ al_ctx_swap:
     .cfi_adjust_cfa_offset -176
     ret
     .cfi_endproc
-    .size al_ctx_swap, .-al_ctx_swap
+    .size al__ctx_swap, .-al__ctx_swap
 
 /* First code run on a new stack: entry in x20, its argument in x19. x30 is
  * marked undefined so unwinders stop here; x29 is 0 for frame-pointer
  * walkers. entry never returns; brk traps if it does. */
-    .globl al_ctx_trampoline
-    .hidden al_ctx_trampoline
-    .type al_ctx_trampoline, %function
+    .globl al__ctx_trampoline
+    .hidden al__ctx_trampoline
+    .type al__ctx_trampoline, %function
     .p2align 4
-al_ctx_trampoline:
+al__ctx_trampoline:
     .cfi_startproc
     .cfi_undefined x30
     mov x0, x19
     blr x20
     brk #0x3c
     .cfi_endproc
-    .size al_ctx_trampoline, .-al_ctx_trampoline
+    .size al__ctx_trampoline, .-al__ctx_trampoline
 
-/* Builds the first frame so that al_ctx_swap into it "returns" to the
+/* Builds the first frame so that al__ctx_swap into it "returns" to the
  * trampoline with sp 16-byte aligned at the stack top. The new context
  * inherits the caller's FPCR. */
-    .globl al_ctx_make
-    .hidden al_ctx_make
-    .type al_ctx_make, %function
+    .globl al__ctx_make
+    .hidden al__ctx_make
+    .type al__ctx_make, %function
     .p2align 4
-al_ctx_make:
+al__ctx_make:
     .cfi_startproc
     and x0, x0, #~15
     sub x0, x0, #176
@@ -90,8 +90,8 @@ al_ctx_make:
     stp xzr, xzr, [x0, #32]
     stp xzr, xzr, [x0, #48]
     stp xzr, xzr, [x0, #64]
-    adrp x9, al_ctx_trampoline
-    add x9, x9, :lo12:al_ctx_trampoline
+    adrp x9, al__ctx_trampoline
+    add x9, x9, :lo12:al__ctx_trampoline
     stp xzr, x9, [x0, #80]      /* x29 = 0, x30 = trampoline */
     stp xzr, xzr, [x0, #96]
     stp xzr, xzr, [x0, #112]
@@ -101,6 +101,6 @@ al_ctx_make:
     stp x9, xzr, [x0, #160]
     ret
     .cfi_endproc
-    .size al_ctx_make, .-al_ctx_make
+    .size al__ctx_make, .-al__ctx_make
 
     .section .note.GNU-stack,"",@progbits

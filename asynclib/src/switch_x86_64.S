@@ -7,19 +7,19 @@
  * callee-saved; the status bits travel with them, which is harmless.
  * Caller-saved registers are dead across the call by definition.
  *
- *   void al_ctx_swap(void **save_sp, void *load_sp);
- *   void *al_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+ *   void al__ctx_swap(void **save_sp, void *load_sp);
+ *   void *al__ctx_make(void *stack_top, void (*entry)(void *), void *arg);
  */
     .text
 
 /* Frame layout, from the saved sp upwards (56 bytes + return address):
  *   0: MXCSR (4)  4: x87 CW (2)  8: r15  16: r14  24: r13  32: r12
  *  40: rbx  48: rbp  56: return address */
-    .globl al_ctx_swap
-    .hidden al_ctx_swap
-    .type al_ctx_swap, @function
+    .globl al__ctx_swap
+    .hidden al__ctx_swap
+    .type al__ctx_swap, @function
     .p2align 4
-al_ctx_swap:
+al__ctx_swap:
     .cfi_startproc
     pushq %rbp
     .cfi_adjust_cfa_offset 8
@@ -76,42 +76,42 @@ al_ctx_swap:
     .cfi_register rip, rcx
     jmp *%rcx
     .cfi_endproc
-    .size al_ctx_swap, .-al_ctx_swap
+    .size al__ctx_swap, .-al__ctx_swap
 
-/* First code run on a new stack: al_ctx_swap jumps here with the entry
+/* First code run on a new stack: al__ctx_swap jumps here with the entry
  * in r13 and its argument in r12. entry never returns; if it did, ud2 traps
  * instead of running off into garbage. rip is marked undefined so unwinders
  * (gdb bt, libgcc, ASan) stop at this frame; rbp is 0 for frame-pointer
  * walkers. */
-    .globl al_ctx_trampoline
-    .hidden al_ctx_trampoline
-    .type al_ctx_trampoline, @function
+    .globl al__ctx_trampoline
+    .hidden al__ctx_trampoline
+    .type al__ctx_trampoline, @function
     .p2align 4
-al_ctx_trampoline:
+al__ctx_trampoline:
     .cfi_startproc
     .cfi_undefined rip
     movq %r12, %rdi
     callq *%r13
     ud2
     .cfi_endproc
-    .size al_ctx_trampoline, .-al_ctx_trampoline
+    .size al__ctx_trampoline, .-al__ctx_trampoline
 
-/* Builds the first frame on a fresh stack so that al_ctx_swap into it lands
- * in al_ctx_trampoline with rsp 16-byte aligned before its call, as the ABI
+/* Builds the first frame on a fresh stack so that al__ctx_swap into it lands
+ * in al__ctx_trampoline with rsp 16-byte aligned before its call, as the ABI
  * wants. The new context inherits the caller's MXCSR and x87 CW. Returns
- * the sp to pass to al_ctx_swap. */
-    .globl al_ctx_make
-    .hidden al_ctx_make
-    .type al_ctx_make, @function
+ * the sp to pass to al__ctx_swap. */
+    .globl al__ctx_make
+    .hidden al__ctx_make
+    .type al__ctx_make, @function
     .p2align 4
-al_ctx_make:
+al__ctx_make:
     .cfi_startproc
     movq %rdi, %rax
     andq $-16, %rax
     movq $0, -8(%rax)           /* two zero words: a null return address */
     movq $0, -16(%rax)          /* above the trampoline, for naive walkers */
-    leaq al_ctx_trampoline(%rip), %rcx
-    movq %rcx, -24(%rax)        /* return address of al_ctx_swap */
+    leaq al__ctx_trampoline(%rip), %rcx
+    movq %rcx, -24(%rax)        /* return address of al__ctx_swap */
     movq $0, -32(%rax)          /* rbp */
     movq $0, -40(%rax)          /* rbx */
     movq %rdx, -48(%rax)        /* r12: arg */
@@ -124,6 +124,6 @@ al_ctx_make:
     subq $80, %rax
     ret
     .cfi_endproc
-    .size al_ctx_make, .-al_ctx_make
+    .size al__ctx_make, .-al__ctx_make
 
     .section .note.GNU-stack,"",@progbits

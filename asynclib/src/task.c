@@ -96,7 +96,7 @@ static void set_cancel_msg(al_task *t, const char *msg)
 static void task_finish(al_task *t, int state, int error)
 {
     al_loop *loop = t->fut.loop;
-    al_coro_free(t->coro);
+    al__coro_free(t->coro);
     t->coro = NULL;
     if (state == AL_RESULT) {
         al__future_finish(&t->fut, AL_RESULT, 0, t->result, t->result_dtor, NULL);
@@ -150,7 +150,7 @@ static void task_step(al_task *t)
         task_finish(t, AL_CANCELLED, AL_ECANCELLED);
     } else {
         al__future_ref(&t->fut);
-        int r = al_coro_resume(t->coro);
+        int r = al__coro_resume(t->coro);
         if (r == 1) {
             task_complete(t);
         } else if (r == 0) {
@@ -277,8 +277,8 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
     }
     bool eager = opts->eager == AL_EAGER_DEFAULT ? loop->tasks.eager : opts->eager == AL_EAGER_ON;
     eager = eager && loop->running && al_loop_running() == loop;
-    rc = t->name ? al_coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
-                                  (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)
+    rc = t->name ? al__coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
+                                   (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)
                  : -ENOMEM;
     if (rc == 0 && !eager)
         rc = al__call_soon(loop, task_step_cb, t, NULL);
@@ -286,7 +286,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
         al_future_unref(&t->fut); /* task_destroy copes with the partial task */
         return rc;
     }
-    al_coro_set_name(t->coro, t->name);
+    al__coro_set_name(t->coro, t->name);
     list_add(loop, t); /* the loop's reference is the one from init */
     if (out)
         *out = (al_task *)al_future_ref(&t->fut);
@@ -298,7 +298,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
 static void task_destroy(al_future *f)
 {
     al_task *t = (al_task *)f;
-    al_coro_free(t->coro);
+    al__coro_free(t->coro);
     free(t->cancel_msg);
     if (t->name != t->name_inline)
         free(t->name);
@@ -342,7 +342,7 @@ static const al_future_class task_class = {
 static int unwind_suspension(al_task *t)
 {
     if (t->unwind_suspensions++ >= AL_UNWIND_MAX_SUSPENSIONS)
-        al_coro_yield(); /* never resumed: the close drops the stack */
+        al__coro_yield(); /* never resumed: the close drops the stack */
     return AL_ELOOPCLOSING;
 }
 
@@ -369,7 +369,7 @@ static void unwind(al_task *t)
     t->unwinding = true;
     al_task *outer = loop->tasks.current;
     loop->tasks.current = t;
-    int r = al_coro_resume(t->coro);
+    int r = al__coro_resume(t->coro);
     loop->tasks.current = outer;
     if (r == 0) {
         al__report(loop, "Task ignored loop close", AL_ELOOPCLOSING, &t->fut, t);
@@ -447,7 +447,7 @@ int al_task_set_name(al_task *t, const char *name)
         free(t->name);
     t->name = copy;
     if (t->coro)
-        al_coro_set_name(t->coro, t->name);
+        al__coro_set_name(t->coro, t->name);
     return 0;
 }
 
@@ -523,7 +523,7 @@ int al_task_uncancel(al_task *t)
 static al_task *running_task(void)
 {
     al_task *t = al_current_task();
-    if (!t || !t->coro || al_coro_current() != t->coro)
+    if (!t || !t->coro || al__coro_current() != t->coro)
         return NULL;
     return t;
 }
@@ -564,7 +564,7 @@ int al_await(al_future *f)
     t->fut_waiter = f;
     if (t->must_cancel && al_future_cancel(f, t->cancel_msg) == 1)
         t->must_cancel = false;
-    al_coro_yield();
+    al__coro_yield();
     t->fut_waiter = NULL;
     rc = t->unwinding ? AL_ELOOPCLOSING : take_must_cancel(t);
     if (rc == 0) {
@@ -608,7 +608,7 @@ int al_sleep(double delay)
         int rc = al__call_soon(loop, task_step_cb, t, NULL);
         if (rc < 0)
             return rc;
-        al_coro_yield();
+        al__coro_yield();
         return t->unwinding ? AL_ELOOPCLOSING : take_must_cancel(t);
     }
     al_future *f;

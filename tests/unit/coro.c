@@ -35,7 +35,7 @@
 static al_coro *new_coro(size_t size, al_coro_fn fn, void *arg)
 {
     al_coro *co = NULL;
-    ck_assert_int_eq(al_coro_new(&co, size, fn, arg), 0);
+    ck_assert_int_eq(al__coro_new(&co, size, fn, arg), 0);
     ck_assert_ptr_nonnull(co);
     return co;
 }
@@ -45,7 +45,7 @@ static al_coro *new_coro(size_t size, al_coro_fn fn, void *arg)
 static al_coro *quick_new(size_t size, al_coro_fn fn, void *arg)
 {
     al_coro *co = NULL;
-    return al_coro_new(&co, size, fn, arg) == 0 ? co : NULL;
+    return al__coro_new(&co, size, fn, arg) == 0 ? co : NULL;
 }
 
 /* ---- basic life cycle ---- */
@@ -55,7 +55,7 @@ static void count_body(void *arg)
     int *n = arg;
     for (int i = 0; i < 3; i++) {
         (*n)++;
-        al_coro_yield();
+        al__coro_yield();
     }
 }
 
@@ -65,30 +65,30 @@ START_TEST(test_resume_yield_finish)
     al_coro *co = new_coro(0, count_body, &n);
     ck_assert_int_eq(n, 0);
     for (int i = 1; i <= 3; i++) {
-        ck_assert_int_eq(al_coro_resume(co), 0);
+        ck_assert_int_eq(al__coro_resume(co), 0);
         ck_assert_int_eq(n, i);
     }
-    ck_assert_int_eq(al_coro_resume(co), 1);
-    ck_assert_int_eq(al_coro_resume(co), -EINVAL);
-    al_coro_free(co);
+    ck_assert_int_eq(al__coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), -EINVAL);
+    al__coro_free(co);
 }
 END_TEST
 
 static void current_body(void *arg)
 {
-    *(al_coro **)arg = al_coro_current();
+    *(al_coro **)arg = al__coro_current();
 }
 
 START_TEST(test_current)
 {
-    ck_assert_ptr_null(al_coro_current());
+    ck_assert_ptr_null(al__coro_current());
     al_coro *seen = NULL;
     al_coro *co = new_coro(0, current_body, &seen);
-    ck_assert_int_eq(al_coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), 1);
     ck_assert_ptr_eq(seen, co);
-    ck_assert_ptr_null(al_coro_current());
-    al_coro_yield(); /* outside a coroutine: no-op */
-    al_coro_free(co);
+    ck_assert_ptr_null(al__coro_current());
+    al__coro_yield(); /* outside a coroutine: no-op */
+    al__coro_free(co);
 }
 END_TEST
 
@@ -100,19 +100,19 @@ static void noop_body(void *arg)
 START_TEST(test_bad_args)
 {
     al_coro *co = NULL;
-    ck_assert_int_eq(al_coro_new(NULL, 0, noop_body, NULL), -EINVAL);
-    ck_assert_int_eq(al_coro_new(&co, 0, NULL, NULL), -EINVAL);
-    ck_assert_int_eq(al_coro_new(&co, 1, noop_body, NULL), -EINVAL);
-    ck_assert_int_eq(al_coro_new(&co, AL_CORO_STACK_MIN - 1, noop_body, NULL), -EINVAL);
-    ck_assert_int_eq(al_coro_new(&co, (size_t)AL_CORO_STACK_MAX + 1, noop_body, NULL), -EINVAL);
-    ck_assert_int_eq(al_coro_new(&co, SIZE_MAX, noop_body, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(NULL, 0, noop_body, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(&co, 0, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(&co, 1, noop_body, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(&co, AL_CORO_STACK_MIN - 1, noop_body, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(&co, (size_t)AL_CORO_STACK_MAX + 1, noop_body, NULL), -EINVAL);
+    ck_assert_int_eq(al__coro_new(&co, SIZE_MAX, noop_body, NULL), -EINVAL);
     ck_assert_ptr_null(co);
-    ck_assert_int_eq(al_coro_resume(NULL), -EINVAL);
-    al_coro_free(NULL);
+    ck_assert_int_eq(al__coro_resume(NULL), -EINVAL);
+    al__coro_free(NULL);
     /* Odd sizes are rounded up to pages. */
     co = new_coro(AL_CORO_STACK_MIN + 1, noop_body, NULL);
-    ck_assert_int_eq(al_coro_resume(co), 1);
-    al_coro_free(co);
+    ck_assert_int_eq(al__coro_resume(co), 1);
+    al__coro_free(co);
 }
 END_TEST
 
@@ -127,23 +127,23 @@ struct nest {
 static void inner_body(void *arg)
 {
     struct nest *t = arg;
-    ck_assert_ptr_eq(al_coro_current(), t->inner);
-    t->parent_rc = al_coro_resume(t->outer); /* resuming its resumer */
+    ck_assert_ptr_eq(al__coro_current(), t->inner);
+    t->parent_rc = al__coro_resume(t->outer); /* resuming its resumer */
     t->log[t->n++] = 2;
-    al_coro_yield();
+    al__coro_yield();
     t->log[t->n++] = 4;
 }
 
 static void outer_body(void *arg)
 {
     struct nest *t = arg;
-    t->self_rc = al_coro_resume(t->outer);
+    t->self_rc = al__coro_resume(t->outer);
     t->log[t->n++] = 1;
-    ck_assert_int_eq(al_coro_resume(t->inner), 0);
-    ck_assert_ptr_eq(al_coro_current(), t->outer);
+    ck_assert_int_eq(al__coro_resume(t->inner), 0);
+    ck_assert_ptr_eq(al__coro_current(), t->outer);
     t->log[t->n++] = 3;
-    al_coro_yield();
-    ck_assert_int_eq(al_coro_resume(t->inner), 1);
+    al__coro_yield();
+    ck_assert_int_eq(al__coro_resume(t->inner), 1);
     t->log[t->n++] = 5;
 }
 
@@ -152,16 +152,16 @@ START_TEST(test_nested_resume)
     struct nest t = {0};
     t.outer = new_coro(0, outer_body, &t);
     t.inner = new_coro(0, inner_body, &t);
-    ck_assert_int_eq(al_coro_resume(t.outer), 0);
-    ck_assert_ptr_null(al_coro_current());
-    ck_assert_int_eq(al_coro_resume(t.outer), 1);
+    ck_assert_int_eq(al__coro_resume(t.outer), 0);
+    ck_assert_ptr_null(al__coro_current());
+    ck_assert_int_eq(al__coro_resume(t.outer), 1);
     ck_assert_int_eq(t.self_rc, -EINVAL);
     ck_assert_int_eq(t.parent_rc, -EINVAL);
     ck_assert_int_eq(t.n, 5);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(t.log[i], i + 1);
-    al_coro_free(t.inner);
-    al_coro_free(t.outer);
+    al__coro_free(t.inner);
+    al__coro_free(t.outer);
 }
 END_TEST
 
@@ -200,12 +200,12 @@ __asm__(".text\n"
 static void yield_fn(void *arg)
 {
     (void)arg;
-    al_coro_yield();
+    al__coro_yield();
 }
 
 static void resume_fn(void *arg)
 {
-    al_coro_resume(arg);
+    al__coro_resume(arg);
 }
 
 static void regs_body(void *arg)
@@ -223,7 +223,7 @@ START_TEST(test_callee_saved_asm)
         bad_out += call_with_regs(co, resume_fn, 0x1234000000000000u + i * 16);
     ck_assert_int_eq(bad_in, 0);
     ck_assert_int_eq(bad_out, 0);
-    al_coro_free(co);
+    al__coro_free(co);
 }
 END_TEST
 #endif
@@ -236,7 +236,7 @@ static void volatile_body(void *arg)
     uint64_t a = sink[0] * 3, b = a ^ 0x55, c = b + 7, d = c * 11, e = d - 5, f = e ^ a;
     uint64_t g = f + b, h = g * c;
     double x = (double)a * 0.5, y = x + 1.25, z = y * 3.0;
-    al_coro_yield();
+    al__coro_yield();
     sink[1] = a + b + c + d + e + f + g + h + (uint64_t)(x + y + z);
 }
 
@@ -248,12 +248,12 @@ START_TEST(test_callee_saved_c)
     double x = (double)a * 0.5, y = x + 1.25, z = y * 3.0;
     uint64_t expect = a + b + c + d + e + f + g + h + (uint64_t)(x + y + z);
     al_coro *co = new_coro(0, volatile_body, (void *)io);
-    ck_assert_int_eq(al_coro_resume(co), 0);
+    ck_assert_int_eq(al__coro_resume(co), 0);
     uint64_t mid = a + b + c + d + e + f + g + h + (uint64_t)(x + y + z);
-    ck_assert_int_eq(al_coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), 1);
     ck_assert_uint_eq(io[1], expect);
     ck_assert_uint_eq(mid, expect);
-    al_coro_free(co);
+    al__coro_free(co);
 }
 END_TEST
 
@@ -288,7 +288,7 @@ static void fp_body(void *arg)
     t->inside_start = FP_STATE();
     fesetround(FE_UPWARD);
     t->outside_up = FP_STATE();
-    al_coro_yield();
+    al__coro_yield();
     t->inside_after = FP_STATE();
 }
 
@@ -298,16 +298,16 @@ START_TEST(test_fp_control_per_coroutine)
     fesetround(FE_TONEAREST);
     unsigned nearest = FP_STATE();
     al_coro *co = new_coro(0, fp_body, &t);
-    ck_assert_int_eq(al_coro_resume(co), 0);
+    ck_assert_int_eq(al__coro_resume(co), 0);
     ck_assert_uint_eq(t.inside_start, nearest); /* inherited at creation */
     ck_assert_uint_eq(FP_STATE(), nearest);     /* the coroutine's change stays inside */
     fesetround(FE_DOWNWARD);
     unsigned down = FP_STATE();
-    ck_assert_int_eq(al_coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), 1);
     ck_assert_uint_eq(t.inside_after, t.outside_up); /* ours does not leak in */
     ck_assert_uint_eq(FP_STATE(), down);
     fesetround(FE_TONEAREST);
-    al_coro_free(co);
+    al__coro_free(co);
 }
 END_TEST
 
@@ -338,14 +338,14 @@ START_TEST(test_deep_recursion)
     /* ~600 B per frame (more under sanitizers): ~300 KiB of a 1 MiB stack. */
     int depth = 500;
     al_coro *co = new_coro(1024 * 1024, deep_body, &depth);
-    ck_assert_int_eq(al_coro_resume(co), 1);
-    al_coro_free(co);
+    ck_assert_int_eq(al__coro_resume(co), 1);
+    al__coro_free(co);
 }
 END_TEST
 
 static char *stack_top_of(al_coro *co)
 {
-    size_t page = al_stack_page_size();
+    size_t page = al__stack_page_size();
     return (char *)(((uintptr_t)co + page) & ~(uintptr_t)(page - 1));
 }
 
@@ -353,29 +353,29 @@ START_TEST(test_stack_reuse)
 {
     al_coro *a = new_coro(0, noop_body, NULL);
     char *top = stack_top_of(a);
-    ck_assert_int_eq(al_coro_resume(a), 1);
-    al_coro_free(a);
+    ck_assert_int_eq(al__coro_resume(a), 1);
+    al__coro_free(a);
     al_coro *b = new_coro(0, noop_body, NULL);
     ck_assert_ptr_eq(stack_top_of(b), top); /* LIFO per-thread pool */
-    ck_assert_int_eq(al_coro_resume(b), 1);
-    al_coro_free(b);
+    ck_assert_int_eq(al__coro_resume(b), 1);
+    al__coro_free(b);
     /* A dropped (suspended) coroutine's stack is reusable too. */
     int n = 0;
     al_coro *c = new_coro(0, count_body, &n);
-    ck_assert_int_eq(al_coro_resume(c), 0);
-    al_coro_free(c);
+    ck_assert_int_eq(al__coro_resume(c), 0);
+    al__coro_free(c);
     al_coro *d = new_coro(0, count_body, &n);
     ck_assert_ptr_eq(stack_top_of(d), top);
-    while (al_coro_resume(d) == 0)
+    while (al__coro_resume(d) == 0)
         ;
     ck_assert_int_eq(n, 4);
-    al_coro_free(d);
+    al__coro_free(d);
 }
 END_TEST
 
 static size_t resident_pages(char *lo, size_t len)
 {
-    size_t page = al_stack_page_size(), n = len / page, k = 0;
+    size_t page = al__stack_page_size(), n = len / page, k = 0;
     unsigned char *vec = malloc(n);
     ck_assert_int_eq(mincore(lo, len, vec), 0);
     for (size_t i = 0; i < n; i++)
@@ -394,11 +394,11 @@ START_TEST(test_stack_trim_on_reuse)
     int depth = 300; /* >= 150 KiB */
     al_coro *co = new_coro(0, deep_body, &depth);
     char *top = stack_top_of(co);
-    ck_assert_int_eq(al_coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), 1);
     char *lo = top - AL_CORO_STACK_DEFAULT;
     size_t below = AL_CORO_STACK_DEFAULT - AL_STACK_WATERMARK;
     ck_assert_uint_gt(resident_pages(lo, below), 16);
-    al_coro_free(co);
+    al__coro_free(co);
     ck_assert_uint_eq(resident_pages(lo, below), 0);
     ck_assert_uint_gt(resident_pages(lo + below, AL_STACK_WATERMARK), 0);
 }
@@ -413,8 +413,8 @@ START_TEST(test_many_sequential)
     int bad = 0;
     for (int i = 0; i < n; i++) {
         al_coro *co = quick_new(0, noop_body, NULL);
-        bad += al_coro_resume(co) != 1;
-        al_coro_free(co);
+        bad += al__coro_resume(co) != 1;
+        al__coro_free(co);
     }
     ck_assert_int_eq(bad, 0);
 }
@@ -423,7 +423,7 @@ END_TEST
 static void park_body(void *arg)
 {
     int *n = arg;
-    al_coro_yield();
+    al__coro_yield();
     (*n)++;
 }
 
@@ -436,29 +436,29 @@ START_TEST(test_many_live)
     n = 2000; /* each TSan fiber costs an mmap'd thread state */
 #endif
     al_stack_stats st;
-    al_stack_get_stats(&st);
+    al__stack_get_stats(&st);
     size_t regions_before = st.regions;
     al_coro **cos = malloc(sizeof *cos * (size_t)n);
     int bad = 0;
     for (int i = 0; i < n; i++) {
         cos[i] = quick_new(AL_CORO_STACK_MIN, park_body, &done);
-        bad += al_coro_resume(cos[i]) != 0;
+        bad += al__coro_resume(cos[i]) != 0;
     }
     ck_assert_int_eq(bad, 0);
-    al_stack_get_stats(&st);
+    al__stack_get_stats(&st);
     /* Stacks handed out from an earlier test's thread cache are not "in
      * use" for the region accounting: at most a full cache of them. */
     size_t cached_max = (size_t)AL_STACK_CACHE * 4;
     ck_assert_uint_ge(st.in_use, (size_t)n > cached_max ? (size_t)n - cached_max : 0);
-    ck_assert_uint_le(st.guarded, al_stack_guard_limit());
+    ck_assert_uint_le(st.guarded, al__stack_guard_limit());
     for (int i = 0; i < n; i++) {
-        bad += al_coro_resume(cos[i]) != 1;
-        al_coro_free(cos[i]);
+        bad += al__coro_resume(cos[i]) != 1;
+        al__coro_free(cos[i]);
     }
     ck_assert_int_eq(bad, 0);
     ck_assert_int_eq(done, n);
-    al_stack_flush_cache();
-    al_stack_get_stats(&st);
+    al__stack_flush_cache();
+    al__stack_get_stats(&st);
     free(cos);
     ck_assert_uint_eq(st.in_use, 0);
     ck_assert_uint_le(st.regions, regions_before + 1); /* empty regions unmapped */
@@ -467,21 +467,21 @@ END_TEST
 
 START_TEST(test_guards_off)
 {
-    size_t old = al_stack_guard_limit();
-    al_stack_set_guard_limit(0);
-    al_stack_flush_cache();
+    size_t old = al__stack_guard_limit();
+    al__stack_set_guard_limit(0);
+    al__stack_flush_cache();
     al_coro *cos[64];
     int done = 0;
     for (int i = 0; i < 64; i++) {
         cos[i] = new_coro(64 * 1024, park_body, &done);
-        ck_assert_int_eq(al_coro_resume(cos[i]), 0);
+        ck_assert_int_eq(al__coro_resume(cos[i]), 0);
     }
     for (int i = 0; i < 64; i++) {
-        ck_assert_int_eq(al_coro_resume(cos[i]), 1);
-        al_coro_free(cos[i]);
+        ck_assert_int_eq(al__coro_resume(cos[i]), 1);
+        al__coro_free(cos[i]);
     }
     ck_assert_int_eq(done, 64);
-    al_stack_set_guard_limit(old);
+    al__stack_set_guard_limit(old);
 }
 END_TEST
 
@@ -499,10 +499,10 @@ START_TEST(test_backtrace_terminates)
      * is short and does not wander into the resumer's stack or garbage. */
     int n = -1;
     al_coro *co = new_coro(0, bt_body, &n);
-    ck_assert_int_eq(al_coro_resume(co), 1);
+    ck_assert_int_eq(al__coro_resume(co), 1);
     ck_assert_int_gt(n, 0);
     ck_assert_int_lt(n, 8);
-    al_coro_free(co);
+    al__coro_free(co);
 }
 END_TEST
 
@@ -543,10 +543,10 @@ START_TEST(test_overflow_dies_with_name)
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
         al_coro *co = NULL;
-        if (al_coro_new(&co, 48 * 1024, overflow_body, NULL) != 0)
+        if (al__coro_new(&co, 48 * 1024, overflow_body, NULL) != 0)
             _exit(3);
-        al_coro_set_name(co, "Task-3");
-        al_coro_resume(co);
+        al__coro_set_name(co, "Task-3");
+        al__coro_resume(co);
         _exit(4);
     }
     close(fds[1]);
@@ -576,7 +576,7 @@ START_TEST(test_other_segv_default)
     if (RUNNING_ON_VALGRIND)
         return;
     al_coro *co = new_coro(0, noop_body, NULL); /* installs the handler */
-    al_coro_free(co);
+    al__coro_free(co);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {

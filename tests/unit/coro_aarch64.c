@@ -72,11 +72,11 @@ __asm__(
 static void yield_fn(void *a)
 {
     (void)a;
-    al_coro_yield();
+    al__coro_yield();
 }
 static void resume_fn(void *a)
 {
-    al_coro_resume(a);
+    al__coro_resume(a);
 }
 static void regs_body(void *arg)
 {
@@ -94,7 +94,7 @@ static void fp_body(void *arg)
     t->in0 = fegetround();
     fesetround(FE_UPWARD);
     t->up = fegetround();
-    al_coro_yield();
+    al__coro_yield();
     t->after = fegetround();
 }
 
@@ -120,7 +120,7 @@ static void bt_body(void *a)
 }
 static void park(void *a)
 {
-    al_coro_yield();
+    al__coro_yield();
     (*(int *)a)++;
 }
 static volatile int lim = 1 << 30;
@@ -148,7 +148,7 @@ static int chk(int n, int seed)
     if (n)
         bad += chk(n - 1, seed);
     else
-        al_coro_yield();
+        al__coro_yield();
     for (int i = 0; i < 64; i++)
         bad += l[i] != (uint32_t)(seed * 31 + i + n);
     return bad;
@@ -161,7 +161,7 @@ static void job(void *a)
     struct job *j = a;
     for (int k = 0; k < 3; k++) {
         j->bad += chk(j->seed % 30, j->seed + k);
-        al_coro_yield();
+        al__coro_yield();
     }
 }
 
@@ -169,48 +169,48 @@ int main(void)
 {
     int bi = 0, bo = 0;
     al_coro *co;
-    CHECK(al_coro_new(&co, 0, regs_body, &bi) == 0);
+    CHECK(al__coro_new(&co, 0, regs_body, &bi) == 0);
     for (uint64_t i = 0; i < 5; i++)
         bo += call_with_regs(co, resume_fn, 0x12340000 + i * 32);
     CHECK(bi == 0);
     CHECK(bo == 0);
-    al_coro_free(co);
+    al__coro_free(co);
 
     struct fpt t = {0};
     fesetround(FE_TONEAREST);
-    al_coro_new(&co, 0, fp_body, &t);
-    al_coro_resume(co);
+    al__coro_new(&co, 0, fp_body, &t);
+    al__coro_resume(co);
     CHECK(t.in0 == FE_TONEAREST);
     CHECK(t.up == FE_UPWARD);
     CHECK(fegetround() == FE_TONEAREST);
     fesetround(FE_DOWNWARD);
-    CHECK(al_coro_resume(co) == 1);
+    CHECK(al__coro_resume(co) == 1);
     CHECK(t.after == FE_UPWARD);
     CHECK(fegetround() == FE_DOWNWARD);
     fesetround(FE_TONEAREST);
-    al_coro_free(co);
+    al__coro_free(co);
 
     int d = 400; /* ~200 KiB */
-    al_coro_new(&co, 1 << 20, deep, &d);
-    CHECK(al_coro_resume(co) == 1);
-    al_coro_free(co);
+    al__coro_new(&co, 1 << 20, deep, &d);
+    CHECK(al__coro_resume(co) == 1);
+    al__coro_free(co);
     int n = -1;
-    al_coro_new(&co, 0, bt_body, &n);
-    al_coro_resume(co);
+    al__coro_new(&co, 0, bt_body, &n);
+    al__coro_resume(co);
     printf("backtrace frames in coroutine: %d\n", n);
     CHECK(n > 0 && n < 8);
-    al_coro_free(co);
+    al__coro_free(co);
 
     enum { N = 20000 };
     static al_coro *cs[N];
     int done = 0;
     for (int i = 0; i < N; i++) {
-        al_coro_new(&cs[i], AL_CORO_STACK_MIN, park, &done);
-        al_coro_resume(cs[i]);
+        al__coro_new(&cs[i], AL_CORO_STACK_MIN, park, &done);
+        al__coro_resume(cs[i]);
     }
     for (int i = 0; i < N; i++) {
-        CHECK(al_coro_resume(cs[i]) == 1);
-        al_coro_free(cs[i]);
+        CHECK(al__coro_resume(cs[i]) == 1);
+        al__coro_free(cs[i]);
     }
     CHECK(done == N);
 
@@ -218,28 +218,28 @@ int main(void)
     al_coro *js[8];
     for (int i = 0; i < 8; i++) {
         jobs[i] = (struct job){i * 7, 0};
-        CHECK(al_coro_new_ex(&js[i], 0, job, &jobs[i], AL_CORO_SHARED_STACK) == 0);
+        CHECK(al__coro_new_ex(&js[i], 0, job, &jobs[i], AL_CORO_SHARED_STACK) == 0);
     }
     for (int live = 1; live;) {
         live = 0;
         for (int i = 7; i >= 0; i--)
-            if (al_coro_resume(js[i]) == 0)
+            if (al__coro_resume(js[i]) == 0)
                 live++;
     }
     for (int i = 0; i < 8; i++) {
         CHECK(jobs[i].bad == 0);
-        al_coro_free(js[i]);
+        al__coro_free(js[i]);
     }
-    CHECK(al_coro_flags_supported() == AL_CORO_SHARED_STACK);
+    CHECK(al__coro_flags_supported() == AL_CORO_SHARED_STACK);
 
     int fds[2];
     CHECK(pipe(fds) == 0);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fds[1], 2);
-        al_coro_new(&co, 48 * 1024, ovf_body, NULL);
-        al_coro_set_name(co, "Task-3");
-        al_coro_resume(co);
+        al__coro_new(&co, 48 * 1024, ovf_body, NULL);
+        al__coro_set_name(co, "Task-3");
+        al__coro_resume(co);
         _exit(4);
     }
     close(fds[1]);

@@ -22,7 +22,7 @@
 static al_coro *new_shared(al_coro_fn fn, void *arg)
 {
     al_coro *co = NULL;
-    ck_assert_int_eq(al_coro_new_ex(&co, 0, fn, arg, AL_CORO_SHARED_STACK), 0);
+    ck_assert_int_eq(al__coro_new_ex(&co, 0, fn, arg, AL_CORO_SHARED_STACK), 0);
     return co;
 }
 
@@ -37,7 +37,7 @@ static int nest_and_check(int depth, int seed)
     if (depth > 0)
         bad += nest_and_check(depth - 1, seed);
     else
-        al_coro_yield();
+        al__coro_yield();
     for (int i = 0; i < 64; i++)
         bad += local[i] != (uint32_t)(seed * 7919 + i * 31 + depth);
     return bad;
@@ -52,7 +52,7 @@ static void job_body(void *arg)
     struct job *j = arg;
     for (int k = 0; k < 3; k++) {
         j->bad += nest_and_check(j->depth, j->seed + k);
-        al_coro_yield();
+        al__coro_yield();
     }
 }
 
@@ -69,19 +69,19 @@ START_TEST(test_shared_interleaved)
     while (live > 0) {
         live = 0;
         for (int i = N - 1; i >= 0; i--) /* reverse order: evict every time */
-            if (cos[i] && al_coro_resume(cos[i]) == 0)
+            if (cos[i] && al__coro_resume(cos[i]) == 0)
                 live++;
     }
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(jobs[i].bad, 0);
-        al_coro_free(cos[i]);
+        al__coro_free(cos[i]);
     }
 }
 END_TEST
 
 static void park_body(void *arg)
 {
-    al_coro_yield();
+    al__coro_yield();
     (*(int *)arg)++;
 }
 
@@ -98,14 +98,14 @@ START_TEST(test_shared_many_parked)
     int bad = 0;
     for (int i = 0; i < n; i++) {
         cos[i] = NULL;
-        al_coro_new_ex(&cos[i], 0, park_body, &done, AL_CORO_SHARED_STACK);
-        bad += al_coro_resume(cos[i]) != 0; /* ck_assert per item is slow */
+        al__coro_new_ex(&cos[i], 0, park_body, &done, AL_CORO_SHARED_STACK);
+        bad += al__coro_resume(cos[i]) != 0; /* ck_assert per item is slow */
     }
     for (int i = 0; i < n; i += 2) /* drop half while parked */
-        al_coro_free(cos[i]);
+        al__coro_free(cos[i]);
     for (int i = 1; i < n; i += 2) {
-        bad += al_coro_resume(cos[i]) != 1;
-        al_coro_free(cos[i]);
+        bad += al__coro_resume(cos[i]) != 1;
+        al__coro_free(cos[i]);
     }
     ck_assert_int_eq(bad, 0);
     ck_assert_int_eq(done, n / 2);
@@ -121,41 +121,41 @@ struct pair {
 static void yield_once(void *arg)
 {
     (void)arg;
-    al_coro_yield();
+    al__coro_yield();
 }
 
 static void resumer_body(void *arg)
 {
     struct pair *p = arg;
-    p->rc_shared = al_coro_resume(p->other);
-    p->rc_priv = al_coro_resume(p->priv);
+    p->rc_shared = al__coro_resume(p->other);
+    p->rc_priv = al__coro_resume(p->priv);
 }
 
 START_TEST(test_shared_nested_resume)
 {
     struct pair p = {0};
     p.other = new_shared(yield_once, NULL);
-    ck_assert_int_eq(al_coro_new(&p.priv, 0, yield_once, NULL), 0);
+    ck_assert_int_eq(al__coro_new(&p.priv, 0, yield_once, NULL), 0);
     al_coro *a = new_shared(resumer_body, &p);
-    ck_assert_int_eq(al_coro_resume(a), 1);
-    if (al_coro_flags_supported() & AL_CORO_SHARED_STACK)
+    ck_assert_int_eq(al__coro_resume(a), 1);
+    if (al__coro_flags_supported() & AL_CORO_SHARED_STACK)
         ck_assert_int_eq(p.rc_shared, -EBUSY); /* a's frames are on the shared stack */
     else
         ck_assert_int_eq(p.rc_shared, 0);
     ck_assert_int_eq(p.rc_priv, 0);
-    al_coro_free(a);
-    al_coro_free(p.other);
-    al_coro_free(p.priv);
+    al__coro_free(a);
+    al__coro_free(p.other);
+    al__coro_free(p.priv);
 }
 END_TEST
 
 START_TEST(test_shared_bad_args)
 {
     al_coro *co = NULL;
-    ck_assert_int_eq(al_coro_new_ex(&co, 0, yield_once, NULL, 0x80), -EINVAL);
-    if (al_coro_flags_supported() & AL_CORO_SHARED_STACK)
-        ck_assert_int_eq(al_coro_new_ex(&co, (size_t)AL_CORO_SHARED_STACK_SIZE * 2, yield_once,
-                                        NULL, AL_CORO_SHARED_STACK),
+    ck_assert_int_eq(al__coro_new_ex(&co, 0, yield_once, NULL, 0x80), -EINVAL);
+    if (al__coro_flags_supported() & AL_CORO_SHARED_STACK)
+        ck_assert_int_eq(al__coro_new_ex(&co, (size_t)AL_CORO_SHARED_STACK_SIZE * 2, yield_once,
+                                         NULL, AL_CORO_SHARED_STACK),
                          -EINVAL);
     ck_assert_ptr_null(co);
 }

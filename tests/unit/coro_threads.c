@@ -21,7 +21,7 @@ static void peer_body(void *arg)
     struct ping *p = arg;
     for (;;) {
         p->count++;
-        al_coro_yield();
+        al__coro_yield();
     }
 }
 
@@ -29,10 +29,10 @@ static void driver_body(void *arg)
 {
     struct ping *p = arg;
     for (int i = 0; i < ROUNDS; i++) {
-        if (al_coro_current() != p->self)
+        if (al__coro_current() != p->self)
             return;
-        al_coro_resume(p->peer); /* nested resume */
-        al_coro_yield();
+        al__coro_resume(p->peer); /* nested resume */
+        al__coro_yield();
     }
 }
 
@@ -41,24 +41,24 @@ static void *thread_main(void *arg)
     long *ok = arg;
     struct ping p = {0};
     al_coro *peer = NULL, *driver = NULL;
-    if (al_coro_new(&peer, 0, peer_body, &p) || al_coro_new(&driver, 0, driver_body, &p))
+    if (al__coro_new(&peer, 0, peer_body, &p) || al__coro_new(&driver, 0, driver_body, &p))
         return NULL;
     p.self = driver;
     p.peer = peer;
     int steps = 0;
-    while (al_coro_resume(driver) == 0)
+    while (al__coro_resume(driver) == 0)
         steps++;
-    al_coro_free(driver);
-    al_coro_free(peer); /* suspended: dropped */
+    al__coro_free(driver);
+    al__coro_free(peer); /* suspended: dropped */
     /* Churn the pool so stacks move between thread caches and regions. */
     for (int i = 0; i < 300; i++) {
         al_coro *c = NULL;
-        if (al_coro_new(&c, 0, peer_body, &p))
+        if (al__coro_new(&c, 0, peer_body, &p))
             return NULL;
-        al_coro_resume(c);
-        al_coro_free(c);
+        al__coro_resume(c);
+        al__coro_free(c);
     }
-    *ok = steps == ROUNDS && p.count == ROUNDS + 300 && al_coro_current() == NULL;
+    *ok = steps == ROUNDS && p.count == ROUNDS + 300 && al__coro_current() == NULL;
     return NULL;
 }
 
@@ -73,7 +73,7 @@ START_TEST(test_threads_concurrent)
         ck_assert_int_eq(ok[i], 1);
     }
     al_stack_stats st;
-    al_stack_get_stats(&st);
+    al__stack_get_stats(&st);
     ck_assert_uint_eq(st.in_use, 0); /* exiting threads flushed their caches */
 }
 END_TEST

@@ -10,7 +10,7 @@ static void yield_loop(void *arg)
 {
     (void)arg;
     for (;;)
-        al_coro_yield();
+        al__coro_yield();
 }
 
 /* One resume + one yield is two one-way switches, through the public API
@@ -19,14 +19,14 @@ AL_BENCH(switch_ns)
 {
     long n = (long)(20000000 * bench_scale());
     al_coro *co = NULL;
-    if (al_coro_new(&co, 0, yield_loop, NULL) != 0)
+    if (al__coro_new(&co, 0, yield_loop, NULL) != 0)
         return;
-    al_coro_resume(co);
+    al__coro_resume(co);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++)
-        al_coro_resume(co);
+        al__coro_resume(co);
     uint64_t t1 = bench_now_ns();
-    al_coro_free(co);
+    al__coro_free(co);
     bench_report("switch_ns", (double)(t1 - t0) / (2.0 * (double)n), "ns");
 }
 
@@ -42,10 +42,10 @@ AL_BENCH(coro_spawn_finish_ns)
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         al_coro *co = NULL;
-        if (al_coro_new(&co, 0, noop, NULL) != 0)
+        if (al__coro_new(&co, 0, noop, NULL) != 0)
             return;
-        al_coro_resume(co);
-        al_coro_free(co);
+        al__coro_resume(co);
+        al__coro_free(co);
     }
     uint64_t t1 = bench_now_ns();
     bench_report("coro_spawn_finish_ns", (double)(t1 - t0) / (double)n, "ns");
@@ -54,7 +54,7 @@ AL_BENCH(coro_spawn_finish_ns)
 static void park_once(void *arg)
 {
     (void)arg;
-    al_coro_yield();
+    al__coro_yield();
 }
 
 /* n coroutines each started and parked (yielded once), then all resumed
@@ -71,17 +71,17 @@ static void park(const char *mode, size_t stack_size, unsigned flags)
     uint64_t t0 = bench_now_ns();
     long made = 0;
     for (; made < n; made++) {
-        if (al_coro_new_ex(&cos[made], stack_size, park_once, NULL, flags) != 0)
+        if (al__coro_new_ex(&cos[made], stack_size, park_once, NULL, flags) != 0)
             break;
-        al_coro_resume(cos[made]);
+        al__coro_resume(cos[made]);
     }
     long rss1 = bench_rss_bytes();
     for (long i = 0; i < made; i++) {
-        al_coro_resume(cos[i]);
-        al_coro_free(cos[i]);
+        al__coro_resume(cos[i]);
+        al__coro_free(cos[i]);
     }
     uint64_t t1 = bench_now_ns();
-    al_stack_flush_cache();
+    al__stack_flush_cache();
     free(cos);
     if (made < n) {
         fprintf(stderr, "coro_park_1m (%s): only %ld coroutines created\n", mode, made);
@@ -120,16 +120,16 @@ AL_BENCH(coro_shared_switch_ns)
 {
     long n = (long)(5000000 * bench_scale());
     al_coro *a = NULL, *b = NULL;
-    if (al_coro_new_ex(&a, 0, yield_loop, NULL, AL_CORO_SHARED_STACK) ||
-        al_coro_new_ex(&b, 0, yield_loop, NULL, AL_CORO_SHARED_STACK))
+    if (al__coro_new_ex(&a, 0, yield_loop, NULL, AL_CORO_SHARED_STACK) ||
+        al__coro_new_ex(&b, 0, yield_loop, NULL, AL_CORO_SHARED_STACK))
         return;
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
-        al_coro_resume(a);
-        al_coro_resume(b);
+        al__coro_resume(a);
+        al__coro_resume(b);
     }
     uint64_t t1 = bench_now_ns();
-    al_coro_free(a);
-    al_coro_free(b);
+    al__coro_free(a);
+    al__coro_free(b);
     bench_report("coro_shared_switch_ns", (double)(t1 - t0) / (4.0 * (double)n), "ns");
 }

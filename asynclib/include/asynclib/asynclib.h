@@ -11,6 +11,7 @@
  *   timeout.h   timeout scopes (asyncio.timeout)
  *   taskgroup.h TaskGroup
  *   error.h     error codes (one X-macro list), al_strerror, al_err_name
+ *   export.h    AL_API: what libasynclib.so exports (the functions above)
  */
 #ifndef ASYNCLIB_ASYNCLIB_H
 #define ASYNCLIB_ASYNCLIB_H

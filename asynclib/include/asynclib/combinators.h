@@ -33,6 +33,7 @@
 #ifndef ASYNCLIB_COMBINATORS_H
 #define ASYNCLIB_COMBINATORS_H
 
+#include <asynclib/export.h>
 #include <asynclib/task.h>
 #include <asynclib/timeout.h> /* AL_FOREVER */
 
@@ -87,7 +88,8 @@ typedef struct al_gather_result {
  *
  * Errors: -EINVAL (NULL loop/out, NULL child, n > 0 with NULL fs),
  * AL_EWRONGLOOP (a child of another loop), -ENOMEM, AL_ELOOPCLOSED. */
-int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors, al_future **out);
+AL_API int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
+                     al_future **out);
 
 /* Inside a task: gather and await. Returns the gather's status (0 and the
  * result in *out) like al_await. If the calling task is cancelled meanwhile,
@@ -95,7 +97,7 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
  * cancelled and AL_ECANCELLED is returned when the gather ends, as
  * awaiting asyncio.gather does. out (may be NULL) receives a new
  * reference to the gather future even on failure, once it was created. */
-int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future **out);
+AL_API int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future **out);
 
 /* ---- wait --------------------------------------------------------------------- */
 
@@ -113,8 +115,8 @@ enum al_return_when {
  * Returns 0; AL_ECANCELLED if the calling task was cancelled (the sets are
  * then filled too); -EINVAL for n == 0, NULL, a bad return_when or a NaN
  * timeout; AL_EWRONGLOOP; AL_ENOTINTASK; -ENOMEM. */
-int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_future **done,
-            size_t *ndone, al_future **pending, size_t *npending);
+AL_API int al_wait(al_future *const *fs, size_t n, double timeout, int return_when,
+                   al_future **done, size_t *ndone, al_future **pending, size_t *npending);
 
 /* ---- wait_for ------------------------------------------------------------------- */
 
@@ -126,7 +128,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
  * once, a pending one is cancelled at once (then as above). Cancelling the
  * caller cancels f (R70). -EINVAL (NULL, NaN), AL_EWRONGLOOP,
  * AL_ENOTINTASK. */
-int al_wait_for(al_future *f, double timeout);
+AL_API int al_wait_for(al_future *f, double timeout);
 
 /* ---- as_completed --------------------------------------------------------------- */
 
@@ -137,8 +139,8 @@ typedef struct al_as_completed al_as_completed;
  * from this call. *out is owned by the caller: al_as_completed_free. The
  * iterator holds references to the futures. Errors: -EINVAL, AL_EWRONGLOOP,
  * -ENOMEM, AL_ELOOPCLOSED. */
-int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double timeout,
-                        al_as_completed **out);
+AL_API int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double timeout,
+                               al_as_completed **out);
 /* Inside a task: the next future to complete. Returns 0 like every call:
  * *f is the next future (a new reference; it is done), or NULL once every
  * future was returned (the end; again on every later call):
@@ -151,13 +153,13 @@ int al_as_completed_new(al_loop *loop, al_future *const *fs, size_t n, double ti
  * the calling task was cancelled (the futures are untouched and the
  * iterator stays usable); AL_ENOTINTASK; AL_EINVALIDSTATE if another task
  * is already waiting in next; -EINVAL (NULL it or f); -ENOMEM. */
-int al_as_completed_next(al_as_completed *it, al_future **f);
+AL_API int al_as_completed_next(al_as_completed *it, al_future **f);
 /* Number of futures not yet returned by next. */
-size_t al_as_completed_remaining(const al_as_completed *it);
+AL_API size_t al_as_completed_remaining(const al_as_completed *it);
 /* Stops watching and releases the iterator (not while a task waits in
  * next: AL_EINVALIDSTATE, unless the loop was closed meanwhile and that
  * task ignored the close). NULL is ignored. */
-int al_as_completed_free(al_as_completed *it);
+AL_API int al_as_completed_free(al_as_completed *it);
 
 /* ---- shield ------------------------------------------------------------------------ */
 
@@ -166,7 +168,7 @@ int al_as_completed_free(al_as_completed *it);
  * *out is a new reference to f itself. The mirrored result value is
  * borrowed from f: keep f referenced while you read it through *out.
  * Errors: -EINVAL, -ENOMEM, AL_ELOOPCLOSED. */
-int al_shield(al_future *f, al_future **out);
+AL_API int al_shield(al_future *f, al_future **out);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef ASYNCLIB_ERROR_H
 #define ASYNCLIB_ERROR_H
 
+#include <asynclib/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -75,12 +77,12 @@ enum al_error {
  * anything else (including errno values the C library does not know, and
  * other layers' codes: use sel_strerror for SEL_E*). Never NULL; the
  * string is static. */
-const char *al_strerror(int code);
+AL_API const char *al_strerror(int code);
 
 /* Symbolic name of a code: "AL_ECANCELLED", "ECONNRESET" (for
  * -ECONNRESET), "0" for 0, "UNKNOWN" for anything else (as for
  * al_strerror). Never NULL; the string is static. */
-const char *al_err_name(int code);
+AL_API const char *al_err_name(int code);
 
 #ifdef __cplusplus
 }

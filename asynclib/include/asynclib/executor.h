@@ -10,6 +10,7 @@
 #ifndef ASYNCLIB_EXECUTOR_H
 #define ASYNCLIB_EXECUTOR_H
 
+#include <asynclib/export.h>
 #include <asynclib/future.h>
 
 #ifdef __cplusplus
@@ -31,12 +32,12 @@ typedef int (*al_work_fn)(void *arg, void **result);
  * NULL) or error. Loop thread only. Errors: -EINVAL, AL_ELOOPCLOSED,
  * AL_EINVALIDSTATE after al_loop_shutdown_default_executor, -ENOMEM,
  * -EAGAIN (no thread could be created); nothing is submitted on error. */
-int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg, al_value_dtor result_dtor,
-                            al_future **out);
+AL_API int al_loop_run_in_executor(al_loop *loop, al_work_fn fn, void *arg,
+                                   al_value_dtor result_dtor, al_future **out);
 
 /* Sets the pool's maximum number of threads (>= 1), before first use.
  * AL_EINVALIDSTATE once the pool exists. */
-int al_loop_set_executor_workers(al_loop *loop, int max_workers);
+AL_API int al_loop_set_executor_workers(al_loop *loop, int max_workers);
 
 /* Lets queued work finish and waits up to timeout seconds for every pool
  * thread to exit. A negative timeout, AL_FOREVER and anything above 1e9 s
@@ -46,7 +47,7 @@ int al_loop_set_executor_workers(al_loop *loop, int max_workers);
  * fail with AL_EINVALIDSTATE. Completions are delivered when the loop runs
  * again. Loop thread only, not from inside a running loop's callback if
  * work could wait on the loop. */
-int al_loop_shutdown_default_executor(al_loop *loop, double timeout);
+AL_API int al_loop_shutdown_default_executor(al_loop *loop, double timeout);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #ifndef ASYNCLIB_FUTURE_H
 #define ASYNCLIB_FUTURE_H
 
+#include <asynclib/export.h>
 #include <asynclib/loop.h>
 
 #ifdef __cplusplus
@@ -38,23 +39,23 @@ typedef void (*al_value_dtor)(void *value);
 typedef int (*al_done_fn)(al_future *f, void *arg);
 
 /* A pending future bound to loop. -EINVAL, AL_ELOOPCLOSED, -ENOMEM. */
-int al_future_new(al_loop *loop, al_future **out);
+AL_API int al_future_new(al_loop *loop, al_future **out);
 /* Adds a reference; returns f. */
-al_future *al_future_ref(al_future *f);
+AL_API al_future *al_future_ref(al_future *f);
 /* Drops a reference; NULL is ignored. */
-void al_future_unref(al_future *f);
+AL_API void al_future_unref(al_future *f);
 
-al_loop *al_future_loop(const al_future *f);
-bool al_future_done(const al_future *f);
-bool al_future_cancelled(const al_future *f);
+AL_API al_loop *al_future_loop(const al_future *f);
+AL_API bool al_future_done(const al_future *f);
+AL_API bool al_future_cancelled(const al_future *f);
 
 /* Completes f with value (owned by f from now on; dtor may be NULL).
  * AL_EINVALIDSTATE if f is done (the value is not taken: the caller keeps
  * it); -EINVAL if f is NULL or a task (tasks complete themselves). */
-int al_future_set_result(al_future *f, void *value, al_value_dtor dtor);
+AL_API int al_future_set_result(al_future *f, void *value, al_value_dtor dtor);
 /* Completes f with error (< 0, not AL_ECANCELLED: use al_future_cancel).
  * AL_EINVALIDSTATE if done; -EINVAL for a bad code, NULL or a task. */
-int al_future_set_error(al_future *f, int error);
+AL_API int al_future_set_error(al_future *f, int error);
 /* Requests the cancellation of f (message copied, may be NULL); returns 1
  * if requested, 0 if not. Each kind of future has its own cancel, as in
  * asyncio (Future.cancel, Task.cancel, _GatheringFuture.cancel):
@@ -66,27 +67,27 @@ int al_future_set_error(al_future *f, int error);
  *     they report (see al_gather).
  * So after a 1, al_future_cancelled(f) is true at once only for a plain
  * future. */
-int al_future_cancel(al_future *f, const char *message);
+AL_API int al_future_cancel(al_future *f, const char *message);
 
 /* 0 and *value (borrowed: valid while f lives) when f has a result; its
  * error; AL_ECANCELLED; AL_EINVALIDSTATE while pending. Marks an error as
  * retrieved. value may be NULL. */
-int al_future_result(al_future *f, void **value);
+AL_API int al_future_result(al_future *f, void **value);
 /* Like al_future_result, but moves the value out: its destructor will not
  * run, the caller owns it. */
-int al_future_take_result(al_future *f, void **value);
+AL_API int al_future_take_result(al_future *f, void **value);
 /* asyncio's exception(): 0 (result), the error, AL_ECANCELLED, or
  * AL_EINVALIDSTATE while pending; marks the error retrieved. */
-int al_future_error(al_future *f);
+AL_API int al_future_error(al_future *f);
 /* The cancellation message, or NULL. Borrowed: valid while f lives. */
-const char *al_future_cancel_message(const al_future *f);
+AL_API const char *al_future_cancel_message(const al_future *f);
 
 /* Registers fn(f, arg), FIFO. -EINVAL for NULL; -ENOMEM. */
-int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg);
+AL_API int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg);
 /* Unregisters every (fn, arg) pair equal to these; returns how many (0
  * once the future is done: its callbacks are already scheduled). Safe to
  * call from a done-callback, on any future. */
-int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg);
+AL_API int al_future_remove_done_callback(al_future *f, al_done_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

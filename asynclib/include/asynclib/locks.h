@@ -27,6 +27,7 @@
 #ifndef ASYNCLIB_LOCKS_H
 #define ASYNCLIB_LOCKS_H
 
+#include <asynclib/export.h>
 #include <asynclib/loop.h>
 
 #include <stdbool.h>
@@ -45,39 +46,39 @@ typedef struct al_barrier al_barrier;
 /* A mutual-exclusion lock not owned by any task (any code may release it). */
 
 /* A new unlocked lock, owned by the caller. -EINVAL (NULL), -ENOMEM. */
-int al_lock_new(al_loop *loop, al_lock **out);
+AL_API int al_lock_new(al_loop *loop, al_lock **out);
 /* Frees the lock (locked or not). AL_EINVALIDSTATE while tasks wait on it. */
-int al_lock_free(al_lock *lock);
+AL_API int al_lock_free(al_lock *lock);
 /* Acquires the lock, waiting FIFO behind earlier waiters. 0 or the
  * suspending-call errors above; on error the lock is not acquired. */
-int al_lock_acquire(al_lock *lock);
+AL_API int al_lock_acquire(al_lock *lock);
 /* Releases the lock and wakes the first waiter. AL_EINVALIDSTATE if the
  * lock is not locked (asyncio's RuntimeError); -EINVAL for NULL. */
-int al_lock_release(al_lock *lock);
+AL_API int al_lock_release(al_lock *lock);
 /* Whether the lock is held (a woken waiter that has not run yet does not
  * hold it yet, but no newcomer can take it before that waiter). */
-bool al_lock_locked(const al_lock *lock);
+AL_API bool al_lock_locked(const al_lock *lock);
 /* Scoped use ("async with lock"): acquires, calls fn(arg), releases
  * whatever fn returns, and returns fn's result; returns the acquire error
  * without calling fn if the lock could not be acquired. fn runs inside the
  * calling task and may suspend. */
-int al_lock_with(al_lock *lock, int (*fn)(void *arg), void *arg);
+AL_API int al_lock_with(al_lock *lock, int (*fn)(void *arg), void *arg);
 
 /* ---- Event ------------------------------------------------------------------ */
 /* A flag that tasks wait for. */
 
 /* A new event, not set. -EINVAL, -ENOMEM. */
-int al_event_new(al_loop *loop, al_event **out);
+AL_API int al_event_new(al_loop *loop, al_event **out);
 /* AL_EINVALIDSTATE while tasks wait on it. */
-int al_event_free(al_event *ev);
+AL_API int al_event_free(al_event *ev);
 /* Returns 0 at once if set, else waits until set. Every waiter present at
  * al_event_set() wakes, even if the event is cleared before it runs. */
-int al_event_wait(al_event *ev);
+AL_API int al_event_wait(al_event *ev);
 /* Sets the flag and wakes every waiter (they run in a later iteration). */
-int al_event_set(al_event *ev);
+AL_API int al_event_set(al_event *ev);
 /* Clears the flag. */
-int al_event_clear(al_event *ev);
-bool al_event_is_set(const al_event *ev);
+AL_API int al_event_clear(al_event *ev);
+AL_API bool al_event_is_set(const al_event *ev);
 
 /* ---- Condition -------------------------------------------------------------- */
 /* A condition variable over a Lock (its own, or one shared by the caller). */
@@ -86,63 +87,63 @@ bool al_event_is_set(const al_event *ev);
  * condition uses lock (borrowed: it must outlive the condition; several
  * conditions may share it). -EINVAL, AL_EWRONGLOOP (lock of another loop),
  * -ENOMEM. */
-int al_condition_new(al_loop *loop, al_lock *lock, al_condition **out);
+AL_API int al_condition_new(al_loop *loop, al_lock *lock, al_condition **out);
 /* Frees the condition (and its own lock). AL_EINVALIDSTATE while tasks wait
  * on it or on its own lock. */
-int al_condition_free(al_condition *cond);
+AL_API int al_condition_free(al_condition *cond);
 /* The underlying lock (borrowed). */
-al_lock *al_condition_lock(al_condition *cond);
+AL_API al_lock *al_condition_lock(al_condition *cond);
 /* al_lock_acquire / al_lock_release / al_lock_locked on the lock. */
-int al_condition_acquire(al_condition *cond);
-int al_condition_release(al_condition *cond);
-bool al_condition_locked(const al_condition *cond);
+AL_API int al_condition_acquire(al_condition *cond);
+AL_API int al_condition_release(al_condition *cond);
+AL_API bool al_condition_locked(const al_condition *cond);
 /* Releases the lock, waits to be notified, re-acquires the lock. However
  * it returns (notified: 0; cancelled before or after the notification or
  * while re-acquiring: AL_ECANCELLED) the lock is held again -- except on
  * -ENOMEM while re-acquiring. A notified waiter that is cancelled passes
  * the notification to the next waiter (gh-112202). AL_EINVALIDSTATE
  * without waiting if the lock is not held. */
-int al_condition_wait(al_condition *cond);
+AL_API int al_condition_wait(al_condition *cond);
 /* Waits until pred(arg) returns true: checks it first (a true predicate
  * returns 0 at once, even without the lock), then waits and re-checks after
  * each notification. Errors as al_condition_wait. */
-int al_condition_wait_for(al_condition *cond, bool (*pred)(void *arg), void *arg);
+AL_API int al_condition_wait_for(al_condition *cond, bool (*pred)(void *arg), void *arg);
 /* Wakes up to n waiters, FIFO (n may exceed the number of waiters).
  * AL_EINVALIDSTATE if the lock is not held; -EINVAL for n < 0. */
-int al_condition_notify(al_condition *cond, int n);
+AL_API int al_condition_notify(al_condition *cond, int n);
 /* Wakes every waiter. AL_EINVALIDSTATE if the lock is not held. */
-int al_condition_notify_all(al_condition *cond);
+AL_API int al_condition_notify_all(al_condition *cond);
 
 /* ---- Semaphore, BoundedSemaphore --------------------------------------------- */
 
 /* A semaphore with the given initial value: -EINVAL if value < 0. */
-int al_semaphore_new(al_loop *loop, long value, al_semaphore **out);
+AL_API int al_semaphore_new(al_loop *loop, long value, al_semaphore **out);
 /* A bounded semaphore: releasing it above its initial value is -EINVAL. */
-int al_bounded_semaphore_new(al_loop *loop, long value, al_semaphore **out);
+AL_API int al_bounded_semaphore_new(al_loop *loop, long value, al_semaphore **out);
 /* AL_EINVALIDSTATE while tasks wait on it. */
-int al_semaphore_free(al_semaphore *sem);
+AL_API int al_semaphore_free(al_semaphore *sem);
 /* Takes a unit, waiting FIFO if none is free or others wait already. A
  * unit released while tasks wait is reserved for the first of them; if
  * that task is cancelled before it runs, the unit goes to the next. */
-int al_semaphore_acquire(al_semaphore *sem);
+AL_API int al_semaphore_acquire(al_semaphore *sem);
 /* Gives a unit back and wakes the first waiter. -EINVAL when a bounded
  * semaphore would exceed its initial value, -EOVERFLOW when the value is
  * LONG_MAX (nothing changes). */
-int al_semaphore_release(al_semaphore *sem);
+AL_API int al_semaphore_release(al_semaphore *sem);
 /* True if an acquire would have to wait: no free unit, or a waiter that is
  * not cancelled exists (even if units are free: FIFO). */
-bool al_semaphore_locked(const al_semaphore *sem);
+AL_API bool al_semaphore_locked(const al_semaphore *sem);
 /* Free units (units reserved for woken waiters are not counted). */
-long al_semaphore_value(const al_semaphore *sem);
+AL_API long al_semaphore_value(const al_semaphore *sem);
 
 /* ---- Barrier ------------------------------------------------------------------ */
 /* A barrier for `parties` tasks: filling -> (trip) draining -> filling;
  * reset -> resetting -> filling; abort -> broken (for good). */
 
 /* parties < 1 is -EINVAL. */
-int al_barrier_new(al_loop *loop, int parties, al_barrier **out);
+AL_API int al_barrier_new(al_loop *loop, int parties, al_barrier **out);
 /* AL_EINVALIDSTATE while tasks wait on it. */
-int al_barrier_free(al_barrier *b);
+AL_API int al_barrier_free(al_barrier *b);
 /* Waits until `parties` tasks are waiting, then all pass; *index (may be
  * NULL) receives a distinct value 0..parties-1: the last arrival (which
  * trips the barrier) gets parties-1, the others 0, 1, ... in the order
@@ -152,18 +153,18 @@ int al_barrier_free(al_barrier *b);
  * drains or resets.
  * AL_EBROKENBARRIER if the barrier is broken, or reset/aborted while
  * waiting; AL_ECANCELLED (the task no longer counts as waiting). */
-int al_barrier_wait(al_barrier *b, int *index);
+AL_API int al_barrier_wait(al_barrier *b, int *index);
 /* Back to the empty filling state; current waiters fail with
  * AL_EBROKENBARRIER. Unlike asyncio's coroutine it takes effect at once
  * (it never waits) and may be called from callbacks. */
-int al_barrier_reset(al_barrier *b);
+AL_API int al_barrier_reset(al_barrier *b);
 /* Breaks the barrier: current and future waits fail with
  * AL_EBROKENBARRIER (until al_barrier_reset). Never waits. */
-int al_barrier_abort(al_barrier *b);
-int al_barrier_parties(const al_barrier *b);
+AL_API int al_barrier_abort(al_barrier *b);
+AL_API int al_barrier_parties(const al_barrier *b);
 /* Tasks waiting while filling (0 while draining, resetting, broken). */
-int al_barrier_n_waiting(const al_barrier *b);
-bool al_barrier_broken(const al_barrier *b);
+AL_API int al_barrier_n_waiting(const al_barrier *b);
+AL_API bool al_barrier_broken(const al_barrier *b);
 
 #ifdef __cplusplus
 }

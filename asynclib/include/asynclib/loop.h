@@ -20,6 +20,7 @@
 #ifndef ASYNCLIB_LOOP_H
 #define ASYNCLIB_LOOP_H
 
+#include <asynclib/export.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,13 +42,13 @@ typedef int (*al_callback_fn)(al_loop *loop, void *arg);
 /* A loop on the real monotonic clock (CLOCK_MONOTONIC); its wait sleeps on
  * a condition variable that al_loop_wakeup() signals. NULL on ENOMEM.
  * Debug mode is on when the environment has ASYNCLIB_DEBUG=1. */
-al_loop *al_loop_new(void);
+AL_API al_loop *al_loop_new(void);
 
 /* A loop on a virtual clock that starts at 0.0 and moves only when the loop
  * would otherwise sleep: it jumps straight to the next deadline. While work
  * from other threads is outstanding (executor jobs) it waits in real time
  * for it instead. Deterministic and instant for timing tests. NULL on ENOMEM. */
-al_loop *al_loop_new_virtual(void);
+AL_API al_loop *al_loop_new_virtual(void);
 
 /* Advances a virtual loop's clock by `seconds` (asyncio's test
  * TestLoop.advance_time), as if the loop had been busy that long: the
@@ -58,17 +59,17 @@ al_loop *al_loop_new_virtual(void);
  * (NULL loop; seconds negative, NaN or infinite), -ENOTSUP (not a virtual
  * loop), -ERANGE (the clock would overflow), AL_ELOOPCLOSED,
  * AL_EWRONGTHREAD (debug mode, foreign thread). */
-int al_loop_advance_time(al_loop *loop, double seconds);
+AL_API int al_loop_advance_time(al_loop *loop, double seconds);
 
 /* A pointer of the user's, stored with the loop and never touched by it
  * (libuv's loop->data): NULL until set. set_data fails only for a NULL
  * loop (-EINVAL). Not synchronised: set it before other threads read it. */
-int al_loop_set_data(al_loop *loop, void *data);
-void *al_loop_get_data(const al_loop *loop);
+AL_API int al_loop_set_data(al_loop *loop, void *data);
+AL_API void *al_loop_get_data(const al_loop *loop);
 
 /* Closes the loop if needed and drops the caller's reference. Fails with
  * AL_ELOOPRUNNING (and does nothing) while the loop runs; -EINVAL on NULL. */
-int al_loop_free(al_loop *loop);
+AL_API int al_loop_free(al_loop *loop);
 
 /* Closes the loop: first unwinds its pending tasks (each parked task is
  * resumed with AL_ELOOPCLOSING so that its cleanup runs; a task that never
@@ -79,23 +80,23 @@ int al_loop_free(al_loop *loop);
  * AL_ELOOPRUNNING while running, or when called from a task's cleanup
  * while the close unwinds it. May be called from a task of another loop.
  * Afterwards every scheduling call fails with AL_ELOOPCLOSED. */
-int al_loop_close(al_loop *loop);
+AL_API int al_loop_close(al_loop *loop);
 
-bool al_loop_is_running(const al_loop *loop);
-bool al_loop_is_closed(const al_loop *loop);
+AL_API bool al_loop_is_running(const al_loop *loop);
+AL_API bool al_loop_is_closed(const al_loop *loop);
 
 /* The loop running on the calling thread, or NULL (asyncio's
  * get_running_loop). Borrowed. */
-al_loop *al_loop_running(void);
+AL_API al_loop *al_loop_running(void);
 
 /* Name of the implementation ("real", "virtual", or the subclass's). */
-const char *al_loop_name(const al_loop *loop);
+AL_API const char *al_loop_name(const al_loop *loop);
 
 /* ---- running ----------------------------------------------------------- */
 
 /* Iterates until al_loop_stop(). Returns 0 after a stop, AL_ELOOPCLOSED,
  * AL_ELOOPRUNNING (this loop, or another loop on this thread, is running). */
-int al_loop_run_forever(al_loop *loop);
+AL_API int al_loop_run_forever(al_loop *loop);
 
 /* Runs until future f is done (asyncio's run_until_complete). Returns 0
  * once f is done, with f's status in *status (may be NULL): 0 when f has a
@@ -106,24 +107,24 @@ int al_loop_run_forever(al_loop *loop);
  * loop or f), AL_EWRONGLOOP (f belongs to another loop), AL_ELOOPCLOSED,
  * AL_ELOOPRUNNING (this loop, or another loop on this thread, is running).
  * The future stays owned by the caller. */
-int al_loop_run_until_done(al_loop *loop, al_future *f, int *status);
+AL_API int al_loop_run_until_done(al_loop *loop, al_future *f, int *status);
 
 /* al_loop_run_until_done returning f's status directly: f's status when f
  * got done, else the codes above. The two share one space (a future may
  * fail with any code, AL_ELOOPRUNNING included): use al_loop_run_until_done
  * to tell a refusal from a failure without reading the future. */
-int al_loop_run_until_complete(al_loop *loop, al_future *f);
+AL_API int al_loop_run_until_complete(al_loop *loop, al_future *f);
 
 /* Asks the loop to stop after the current iteration. Before run_forever,
  * the next run does exactly one iteration. */
-int al_loop_stop(al_loop *loop);
+AL_API int al_loop_stop(al_loop *loop);
 
 /* Runs a single iteration; it blocks until the next timer (or forever) when
  * nothing is ready, like any iteration. */
-int al_loop_run_once(al_loop *loop);
+AL_API int al_loop_run_once(al_loop *loop);
 
 /* Monotonic loop time in seconds (virtual time on a virtual loop). */
-double al_loop_time(al_loop *loop);
+AL_API double al_loop_time(al_loop *loop);
 
 /* ---- scheduling -------------------------------------------------------- */
 
@@ -132,7 +133,7 @@ double al_loop_time(al_loop *loop);
  * to the handle (release it with al_handle_unref) that can cancel the call.
  * Errors: -EINVAL (NULL loop or fn), AL_ELOOPCLOSED, -ENOMEM,
  * AL_EWRONGTHREAD (debug mode, foreign thread). Nothing is queued on error. */
-int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
+AL_API int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
 
 /* Like al_call_soon, callable from any thread; wakes the loop if it sleeps
  * (one wakeup per batch of calls: wakeups are coalesced). Called on the
@@ -141,28 +142,29 @@ int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
  * al_call_soon (the same FIFO). From any other thread the call is queued
  * under a lock and joins the ready queue after the loop's next wait; so
  * also from the creating thread once another thread runs the loop. */
-int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg);
+AL_API int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg);
 
 /* Runs fn after delay seconds (negative means now, as a timer; NaN is
  * -EINVAL). Equal deadlines fire in scheduling order. */
-int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_handle **out);
+AL_API int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg,
+                         al_handle **out);
 
 /* Runs fn at absolute loop time `when` (al_loop_time() scale). */
-int al_call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_handle **out);
+AL_API int al_call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_handle **out);
 
 /* Interrupts the loop's wait. Any thread. */
-void al_loop_wakeup(al_loop *loop);
+AL_API void al_loop_wakeup(al_loop *loop);
 
 /* ---- handles ----------------------------------------------------------- */
 
 /* Cancels the call if it has not run: it never runs. Idempotent; a no-op
  * after it ran. */
-void al_handle_cancel(al_handle *h);
-bool al_handle_cancelled(const al_handle *h);
+AL_API void al_handle_cancel(al_handle *h);
+AL_API bool al_handle_cancelled(const al_handle *h);
 /* Deadline of a timer handle, or NaN for a call_soon handle. */
-double al_handle_when(const al_handle *h);
+AL_API double al_handle_when(const al_handle *h);
 /* Releases the caller's reference. NULL is ignored. */
-void al_handle_unref(al_handle *h);
+AL_API void al_handle_unref(al_handle *h);
 
 /* ---- errors: the exception handler --------------------------------------- */
 
@@ -180,11 +182,11 @@ typedef struct al_error_context {
 typedef void (*al_exception_handler_fn)(al_loop *loop, const al_error_context *ctx, void *user);
 
 /* Sets the handler; fn NULL restores the default one. */
-int al_loop_set_exception_handler(al_loop *loop, al_exception_handler_fn fn, void *user);
+AL_API int al_loop_set_exception_handler(al_loop *loop, al_exception_handler_fn fn, void *user);
 /* Prints the context to stderr, one line: "asynclib: MESSAGE: ERROR (...)". */
-void al_loop_default_exception_handler(al_loop *loop, const al_error_context *ctx);
+AL_API void al_loop_default_exception_handler(al_loop *loop, const al_error_context *ctx);
 /* Passes ctx to the current handler. */
-void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx);
+AL_API void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx);
 
 /* ---- debug mode -------------------------------------------------------- */
 
@@ -192,9 +194,9 @@ void al_loop_call_exception_handler(al_loop *loop, const al_error_context *ctx);
  * while the loop runs, and callbacks or task steps that run longer than the
  * slow-callback duration (default 0.1 s) are reported to the exception
  * handler as "Executing <...> took N seconds". */
-int al_loop_set_debug(al_loop *loop, bool enabled);
-bool al_loop_get_debug(const al_loop *loop);
-int al_loop_set_slow_callback_duration(al_loop *loop, double seconds);
+AL_API int al_loop_set_debug(al_loop *loop, bool enabled);
+AL_API bool al_loop_get_debug(const al_loop *loop);
+AL_API int al_loop_set_slow_callback_duration(al_loop *loop, double seconds);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #ifndef ASYNCLIB_LOOP_OPS_H
 #define ASYNCLIB_LOOP_OPS_H
 
+#include <asynclib/export.h>
 #include <asynclib/loop.h>
 
 #ifdef __cplusplus
@@ -59,12 +60,12 @@ typedef struct al_loop_ops {
  * time, wait or wakeup (impl is then still the caller's). ops must outlive
  * the loop (a static table). Members added later go at the end, so a table
  * written for an older version stays valid (use designated initializers). */
-al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl);
+AL_API al_loop *al_loop_new_with_ops(const al_loop_ops *ops, void *impl);
 
 /* The implementation state given to al_loop_new_with_ops and the
  * operations table. Any thread. */
-void *al_loop_impl(const al_loop *loop);
-const al_loop_ops *al_loop_get_ops(const al_loop *loop);
+AL_API void *al_loop_impl(const al_loop *loop);
+AL_API const al_loop_ops *al_loop_get_ops(const al_loop *loop);
 
 /* ---- persistent handles: events become ready callbacks without malloc ----
  *
@@ -81,14 +82,14 @@ const al_loop_ops *al_loop_get_ops(const al_loop *loop);
  * run not happen and later queueing a no-op). The handle must not be given
  * to anyone else. Loop thread. Errors: -EINVAL, AL_ELOOPCLOSED, -ENOMEM;
  * AL_EWRONGTHREAD in debug mode. */
-int al_loop_handle_new(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
+AL_API int al_loop_handle_new(al_loop *loop, al_callback_fn fn, void *arg, al_handle **out);
 
 /* Appends h (made by al_loop_handle_new on this loop) to the ready queue:
  * called from ops->wait, it runs in the iteration that wait belongs to.
  * Returns 1 if queued, 0 if h is cancelled or already queued (a source
  * ready twice runs once), -EINVAL for NULL or another loop's handle.
  * Loop thread. */
-int al_loop_queue_handle(al_loop *loop, al_handle *h);
+AL_API int al_loop_queue_handle(al_loop *loop, al_handle *h);
 
 /* The timeout the next iteration would pass to ops->wait, computed now: 0
  * when callbacks are ready or a stop was requested, the seconds to the
@@ -96,7 +97,7 @@ int al_loop_queue_handle(al_loop *loop, al_handle *h);
  * here: a loop driven by another event system (aio_loop_timeout, libuv's
  * uv_backend_timeout) tells its host how long it may sleep. NaN for NULL.
  * Loop thread. */
-double al_loop_next_timeout(al_loop *loop);
+AL_API double al_loop_next_timeout(al_loop *loop);
 
 #ifdef __cplusplus
 }

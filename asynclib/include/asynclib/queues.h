@@ -34,6 +34,7 @@
 #ifndef ASYNCLIB_QUEUES_H
 #define ASYNCLIB_QUEUES_H
 
+#include <asynclib/export.h>
 #include <asynclib/future.h>
 
 #include <stdbool.h>
@@ -50,53 +51,53 @@ typedef struct al_queue al_queue;
 typedef int (*al_queue_cmp)(const void *a, const void *b, void *user);
 
 /* A FIFO queue. -EINVAL (NULL), -ENOMEM. */
-int al_queue_new(al_loop *loop, long maxsize, al_queue **out);
+AL_API int al_queue_new(al_loop *loop, long maxsize, al_queue **out);
 /* A LIFO queue (last put, first got). */
-int al_lifo_queue_new(al_loop *loop, long maxsize, al_queue **out);
+AL_API int al_lifo_queue_new(al_loop *loop, long maxsize, al_queue **out);
 /* A priority queue: get returns the smallest item under cmp(a, b, user).
  * -EINVAL if cmp is NULL. */
-int al_priority_queue_new(al_loop *loop, long maxsize, al_queue_cmp cmp, void *user,
-                          al_queue **out);
+AL_API int al_priority_queue_new(al_loop *loop, long maxsize, al_queue_cmp cmp, void *user,
+                                 al_queue **out);
 /* Destructor for items the queue drops itself (shutdown(immediate), free). */
-int al_queue_set_item_dtor(al_queue *q, al_value_dtor dtor);
+AL_API int al_queue_set_item_dtor(al_queue *q, al_value_dtor dtor);
 /* Frees the queue and drops its items. AL_EINVALIDSTATE while tasks wait
  * on it. NULL is ignored. */
-int al_queue_free(al_queue *q);
+AL_API int al_queue_free(al_queue *q);
 
 /* Puts item, waiting while the queue is full. AL_EQUEUESHUTDOWN if the
  * queue is (or gets) shut down; on any error item was not inserted. */
-int al_queue_put(al_queue *q, void *item);
+AL_API int al_queue_put(al_queue *q, void *item);
 /* Puts without waiting: AL_EQUEUEFULL, AL_EQUEUESHUTDOWN, -ENOMEM. */
-int al_queue_put_nowait(al_queue *q, void *item);
+AL_API int al_queue_put_nowait(al_queue *q, void *item);
 /* Removes and returns an item in *item, waiting while the queue is empty.
  * AL_EQUEUESHUTDOWN once the queue is shut down and empty. */
-int al_queue_get(al_queue *q, void **item);
+AL_API int al_queue_get(al_queue *q, void **item);
 /* Gets without waiting: AL_EQUEUEEMPTY (AL_EQUEUESHUTDOWN if shut down). */
-int al_queue_get_nowait(al_queue *q, void **item);
+AL_API int al_queue_get_nowait(al_queue *q, void **item);
 
 /* One got item is fully processed. "task" here means a work item, not an
  * al_task: the name is asyncio's (Queue.task_done), kept on purpose. Call
  * it once per item got, also when processing it failed or was cancelled
  * (see above). -EINVAL if called more times than items were put (asyncio's
  * ValueError). */
-int al_queue_task_done(al_queue *q);
+AL_API int al_queue_task_done(al_queue *q);
 /* Waits until every item put has been marked done (at once if none). */
-int al_queue_join(al_queue *q);
+AL_API int al_queue_join(al_queue *q);
 
 /* Shuts the queue down: puts fail with AL_EQUEUESHUTDOWN from now on, gets
  * fail once the queue is empty; blocked putters and getters wake and
  * re-check. immediate: the items left are dropped (item destructor) and
  * each counts as done, so join returns unless an item is still being
  * processed. Idempotent. */
-int al_queue_shutdown(al_queue *q, bool immediate);
-bool al_queue_is_shutdown(const al_queue *q);
+AL_API int al_queue_shutdown(al_queue *q, bool immediate);
+AL_API bool al_queue_is_shutdown(const al_queue *q);
 
-size_t al_queue_qsize(const al_queue *q);
+AL_API size_t al_queue_qsize(const al_queue *q);
 /* maxsize as given (<= 0: unbounded). */
-long al_queue_maxsize(const al_queue *q);
-bool al_queue_empty(const al_queue *q);
+AL_API long al_queue_maxsize(const al_queue *q);
+AL_API bool al_queue_empty(const al_queue *q);
 /* Whether a put would wait (never for an unbounded queue). */
-bool al_queue_full(const al_queue *q);
+AL_API bool al_queue_full(const al_queue *q);
 
 #ifdef __cplusplus
 }

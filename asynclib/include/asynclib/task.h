@@ -53,6 +53,7 @@
 #ifndef ASYNCLIB_TASK_H
 #define ASYNCLIB_TASK_H
 
+#include <asynclib/export.h>
 #include <asynclib/future.h>
 
 #ifdef __cplusplus
@@ -110,33 +111,33 @@ enum {
  * Errors: -EINVAL (NULL loop/fn, stack size out of range, unknown flags,
  * an eager value outside enum al_eager),
  * AL_ELOOPCLOSED, AL_EWRONGTHREAD, -ENOMEM; nothing is created on error. */
-int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
-                al_task **out);
+AL_API int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *opts,
+                       al_task **out);
 
 /* The task as a future (same object, no new reference). */
-al_future *al_task_future(al_task *t);
+AL_API al_future *al_task_future(al_task *t);
 /* The future as a task, or NULL if f is not a task. */
-al_task *al_future_task(al_future *f);
-void al_task_unref(al_task *t);
+AL_API al_task *al_future_task(al_future *f);
+AL_API void al_task_unref(al_task *t);
 
 /* Requests cancellation (message copied, may be NULL). Returns 1, or 0 if
  * the task is already done. */
-int al_task_cancel(al_task *t, const char *message);
+AL_API int al_task_cancel(al_task *t, const char *message);
 /* Number of pending cancellation requests (it stops counting at INT_MAX). */
-int al_task_cancelling(const al_task *t);
+AL_API int al_task_cancelling(const al_task *t);
 /* Decrements the count (not below 0) and returns the new value; at 0 a
  * cancellation not yet delivered is withdrawn. */
-int al_task_uncancel(al_task *t);
+AL_API int al_task_uncancel(al_task *t);
 
 /* Name: "Task-N" by default. Borrowed while t lives. */
-const char *al_task_name(const al_task *t);
-int al_task_set_name(al_task *t, const char *name);
+AL_API const char *al_task_name(const al_task *t);
+AL_API int al_task_set_name(al_task *t, const char *name);
 
 /* The task whose step is running on this thread, or NULL. Borrowed. */
-al_task *al_current_task(void);
+AL_API al_task *al_current_task(void);
 /* Fills out[0..max) with the loop's not-done tasks (borrowed) and returns
  * how many there are (may exceed max). */
-size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max);
+AL_API size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max);
 
 /* A task factory (asyncio's set_task_factory): when set, al_task_new(loop,
  * fn, arg, opts, out) calls factory(loop, fn, arg, opts, &task, user),
@@ -147,10 +148,10 @@ size_t al_loop_all_tasks(al_loop *loop, al_task **out, size_t max);
 typedef int (*al_task_factory_fn)(al_loop *loop, al_task_fn fn, void *arg,
                                   const al_task_options *opts, al_task **task, void *user);
 /* Sets the loop's factory; NULL restores the plain al_task_new. */
-int al_loop_set_task_factory(al_loop *loop, al_task_factory_fn factory, void *user);
+AL_API int al_loop_set_task_factory(al_loop *loop, al_task_factory_fn factory, void *user);
 
 /* Loop-wide default for eager start (asyncio's eager_task_factory). */
-int al_loop_set_eager_tasks(al_loop *loop, bool eager);
+AL_API int al_loop_set_eager_tasks(al_loop *loop, bool eager);
 
 /* ---- suspending (inside a task only) -------------------------------------- */
 
@@ -160,11 +161,11 @@ int al_loop_set_eager_tasks(al_loop *loop, bool eager);
  * meanwhile (f is then cancelled too, as in asyncio). Errors without
  * suspending: AL_ENOTINTASK outside a task, AL_EWRONGLOOP for another
  * loop's future, AL_EINVALIDSTATE when a task awaits itself, -EINVAL. */
-int al_await(al_future *f);
+AL_API int al_await(al_future *f);
 
 /* Suspends for delay seconds (<= 0: exactly one loop iteration). 0, or
  * AL_ECANCELLED; -EINVAL for NaN; AL_ENOTINTASK outside a task. */
-int al_sleep(double delay);
+AL_API int al_sleep(double delay);
 
 /* ---- asyncio.run ------------------------------------------------------------ */
 
@@ -182,7 +183,7 @@ int al_sleep(double delay);
  * SIGINT is then blocked in the calling thread, and in threads it creates,
  * until the main task is done. Call from the thread that should own the
  * loop; one al_run per thread. */
-int al_run(al_task_fn fn, void *arg, void **result);
+AL_API int al_run(al_task_fn fn, void *arg, void **result);
 
 /* al_run on a loop the caller made (asyncio.run(main, loop_factory=...),
  * asyncio.Runner): any implementation, a virtual loop for tests included,
@@ -195,7 +196,7 @@ int al_run(al_task_fn fn, void *arg, void **result);
  * AL_ELOOPCLOSED, AL_ELOOPRUNNING (this or another loop runs on this
  * thread), and the errors of al_task_new (-ENOMEM, AL_EWRONGTHREAD, or
  * those of the loop's task factory). */
-int al_run_on(al_loop *loop, al_task_fn fn, void *arg, void **result);
+AL_API int al_run_on(al_loop *loop, al_task_fn fn, void *arg, void **result);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,7 @@
 #ifndef ASYNCLIB_TASKGROUP_H
 #define ASYNCLIB_TASKGROUP_H
 
+#include <asynclib/export.h>
 #include <asynclib/task.h>
 
 #include <stddef.h>
@@ -61,28 +62,28 @@ typedef struct al_taskgroup al_taskgroup;
  * belongs to the task that enters it, and takes that task's loop at
  * al_taskgroup_enter. A loop given here could only disagree with it; as
  * asyncio.TaskGroup() takes none. */
-int al_taskgroup_new(al_taskgroup **out);
+AL_API int al_taskgroup_new(al_taskgroup **out);
 /* Binds the group to the current task (the parent) and its loop. */
-int al_taskgroup_enter(al_taskgroup *tg);
+AL_API int al_taskgroup_enter(al_taskgroup *tg);
 /* Creates a child task (as al_task_new; opts may be NULL, name and eager
  * are honoured). out may be NULL. An eager child that is already done
  * is accounted for by its done-callback, in the next iteration, like any
  * other (so a failing eager child cannot cancel the parent inside this
  * call; gh-128550). */
-int al_taskgroup_create_task(al_taskgroup *tg, al_task_fn fn, void *arg,
-                             const al_task_options *opts, al_task **out);
+AL_API int al_taskgroup_create_task(al_taskgroup *tg, al_task_fn fn, void *arg,
+                                    const al_task_options *opts, al_task **out);
 /* Leaves the block: body_status is what the body ended with (0, an error,
  * or AL_ECANCELLED). Waits for every child, even if the parent is
  * cancelled meanwhile. Returns 0, AL_ECANCELLED or AL_EGROUP (see above),
  * or AL_EINVALIDSTATE. */
-int al_taskgroup_exit(al_taskgroup *tg, int body_status);
+AL_API int al_taskgroup_exit(al_taskgroup *tg, int body_status);
 /* The errors kept, in order (borrowed, valid until free or the next
  * create_task); *n receives their number. */
-const int *al_taskgroup_errors(const al_taskgroup *tg, size_t *n);
+AL_API const int *al_taskgroup_errors(const al_taskgroup *tg, size_t *n);
 /* Number of children not yet done. */
-size_t al_taskgroup_size(const al_taskgroup *tg);
+AL_API size_t al_taskgroup_size(const al_taskgroup *tg);
 /* Releases the group. NULL is ignored. */
-int al_taskgroup_free(al_taskgroup *tg);
+AL_API int al_taskgroup_free(al_taskgroup *tg);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #ifndef ASYNCLIB_TIMEOUT_H
 #define ASYNCLIB_TIMEOUT_H
 
+#include <asynclib/export.h>
 #include <asynclib/task.h>
 
 #include <math.h>
@@ -60,9 +61,9 @@ typedef struct al_timeout {
 
 /* Enters the scope in the current task with a deadline delay seconds from
  * now (AL_FOREVER: none yet). */
-int al_timeout_enter(al_timeout *to, double delay);
+AL_API int al_timeout_enter(al_timeout *to, double delay);
 /* Same with an absolute deadline. */
-int al_timeout_enter_at(al_timeout *to, double when);
+AL_API int al_timeout_enter_at(al_timeout *to, double when);
 /* Leaves the scope: status is what the body returned. Returns AL_ETIMEOUT
  * if this scope expired, status is AL_ECANCELLED and no other cancellation
  * of the task is pending; else status unchanged. A cancellation requested
@@ -70,18 +71,18 @@ int al_timeout_enter_at(al_timeout *to, double when);
  * counts as pending: it propagates even if the deadline had passed
  * (CPython's timeout(0) turns it into TimeoutError, cpython#134471). AL_EINVALIDSTATE if the
  * scope is not entered (status is then ignored). */
-int al_timeout_exit(al_timeout *to, int status);
+AL_API int al_timeout_exit(al_timeout *to, int status);
 /* Moves the deadline (absolute; AL_FOREVER disables it). Only while
  * entered and not yet expiring: else AL_EINVALIDSTATE. */
-int al_timeout_reschedule(al_timeout *to, double when);
+AL_API int al_timeout_reschedule(al_timeout *to, double when);
 /* True once the deadline fired (expiring or expired). */
-bool al_timeout_expired(const al_timeout *to);
+AL_API bool al_timeout_expired(const al_timeout *to);
 /* The deadline, AL_FOREVER when none (NaN before enter). */
-double al_timeout_when(const al_timeout *to);
+AL_API double al_timeout_when(const al_timeout *to);
 
 /* Inside a task: runs fn(arg, result) under a timeout of delay seconds and
  * returns its converted status. */
-int al_with_timeout(double delay, al_task_fn fn, void *arg, void **result);
+AL_API int al_with_timeout(double delay, al_task_fn fn, void *arg, void **result);
 
 #ifdef __cplusplus
 }
