@@ -242,7 +242,7 @@ static int sel__uring_select(sel_selector *sel, double timeout, sel_event *out, 
         int rc = sel__uring_arm(sel);
         if (rc < 0)
             return rc;
-        if (max == 0 || io_uring_cq_ready(&be->ring) > 0 || timeout == 0) {
+        if (io_uring_cq_ready(&be->ring) > 0 || timeout == 0) {
             rc = io_uring_submit(&be->ring);
         } else if (timeout < 0) {
             rc = io_uring_submit_and_wait(&be->ring, 1);
@@ -260,7 +260,7 @@ static int sel__uring_select(sel_selector *sel, double timeout, sel_event *out, 
         /* A wait that submitted requests returns their count even when a
          * signal or the timeout ended it: no completion at all means
          * interrupted or timed out, both a 0 result. */
-        if (k > 0 || timeout == 0 || max == 0 || rc == -ETIME || rc == -EINTR || seen == 0)
+        if (k > 0 || timeout == 0 || rc == -ETIME || rc == -EINTR || seen == 0)
             return k;
         /* Only stale completions woke us: wait for the rest of the time. */
         if (timeout > 0 && (timeout = deadline - sel__now()) <= 0)
