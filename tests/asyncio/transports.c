@@ -6,6 +6,7 @@
 #include "net_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,6 +635,138 @@ START_TEST(test_one_byte_at_a_time)
 }
 END_TEST
 
+/* ---- sendfile on a transport ------------------------------------------------------------ */
+
+typedef struct sf_case {
+    bool pipe_source; /* sendfile(2) refuses a pipe: the fallback */
+} sf_case;
+
+typedef struct peer_reader {
+    int fd;
+    unsigned char *out;
+    size_t n;
+} peer_reader;
+
+static int peer_read_task(void *arg, void **result)
+{
+    (void)result;
+    peer_reader *p = arg;
+    read_all(p->fd, p->out, p->n);
+    return 0;
+}
+
+static int sendfile_main(void *arg, void **result)
+{
+    (void)result;
+    sf_case *c = arg;
+    sm s;
+    sm_init(&s, ac_loop());
+    int peer;
+    aio_transport *t = accepted(AC_INET, &sm_protocol, &s, &peer);
+    size_t fsize = 100000, max = 64 << 20;
+    unsigned char *fdata = pattern(fsize);
+    for (size_t i = 0; i < fsize; i++)
+        fdata[i] ^= 0x5a;
+    int file;
+    int p[2] = {-1, -1};
+    if (c->pipe_source) {
+        ck_assert_int_eq(pipe(p), 0);
+        ck_assert_int_ge(fcntl(p[1], F_SETPIPE_SZ, 1 << 18), (int)fsize);
+        ck_assert_int_eq(write(p[1], fdata, fsize), (ssize_t)fsize);
+        close(p[1]);
+        file = p[0];
+    } else {
+        char name[] = "/tmp/aio-sendfile-XXXXXX";
+        file = mkstemp(name);
+        ck_assert_int_ge(file, 0);
+        unlink(name);
+        ck_assert_int_eq(write(file, fdata, fsize), (ssize_t)fsize);
+    }
+    /* something buffered first: the file goes after it */
+    unsigned char *data = pattern(max);
+    ck_assert_int_eq(aio_transport_set_write_buffer_limits(t, 1 << 30, -1), 0);
+    size_t off = fill(t, data, max);
+    ck_assert(aio_transport_is_reading(t));
+    /* the peer reads concurrently */
+    size_t total = off + fsize;
+    unsigned char *in = malloc(total);
+    peer_reader ra = {peer, in, total};
+    al_task *reader_task = ac_spawn(peer_read_task, &ra);
+    size_t sent = 0;
+    int rc = aio_transport_sendfile(t, file, 0, 0, &sent);
+    ck_assert_msg(rc == 0, "sendfile: %s", aio_strerror(rc));
+    ck_assert_uint_eq(sent, fsize);
+    ck_assert(aio_transport_is_reading(t)); /* reading resumed */
+    ck_assert_int_eq(ac_join(reader_task), 0);
+    ck_assert(memcmp(in, data, off) == 0);
+    ck_assert(memcmp(in + off, fdata, fsize) == 0);
+    ck_assert_int_eq(aio_transport_sendfile(t, -1, 0, 0, NULL), -EBADF);
+    aio_transport_close(t);
+    ck_assert_int_eq(aio_transport_sendfile(t, file, 0, 0, NULL), AL_EINVALIDSTATE);
+    ck_assert_int_eq(sm_wait_lost(&s), 0);
+    sm_check_closed(&s, 0);
+    close(file);
+    close(peer);
+    free(in);
+    free(data);
+    free(fdata);
+    sm_fini(&s);
+    return 0;
+}
+
+START_TEST(test_sendfile)
+{
+    sf_case c = {.pipe_source = _i == 1};
+    ac_run_main(sendfile_main, &c);
+}
+END_TEST
+
+/* ---- the loop closes under open transports and servers ---------------------------------- */
+
+typedef struct left_open {
+    sm_pool pool;
+    sm cl[3];
+    aio_server *srv;
+    char path[108];
+} left_open;
+
+static int leave_open_main(void *arg, void **result)
+{
+    (void)result;
+    left_open *lo = arg;
+    al_loop *loop = ac_loop();
+    sm_pool_init(&lo->pool, loop, 3);
+    lo->srv = nu_serve(AC_UNIX, sm_pool_factory, &lo->pool, NULL, lo->path);
+    for (int i = 0; i < 3; i++) {
+        sm_init(&lo->cl[i], loop);
+        ck_assert_int_eq(nu_connect(AC_UNIX, lo->srv, lo->path, &sm_protocol, &lo->cl[i], NULL), 0);
+    }
+    aio_transport_write(lo->cl[0].t, "pending", 7);
+    return 0; /* everything still open */
+}
+
+START_TEST(test_loop_close_ends_transports)
+{
+    int before = ac_open_fds();
+    left_open lo;
+    memset(&lo, 0, sizeof lo);
+    ac_run_main(leave_open_main, &lo);
+    /* every connection_lost ran once, with AL_ELOOPCLOSED, in order */
+    for (int i = 0; i < 3; i++)
+        sm_check_closed(&lo.cl[i], AL_ELOOPCLOSED);
+    ck_assert_uint_eq(lo.pool.used, 3);
+    for (size_t i = 0; i < lo.pool.used; i++)
+        sm_check_closed(&lo.pool.slots[i], AL_ELOOPCLOSED);
+    ck_assert_int_ne(access(lo.path, F_OK), 0); /* the Unix server's file went */
+    ck_assert(!aio_server_is_serving(lo.srv));
+    aio_server_free(lo.srv);
+    for (int i = 0; i < 3; i++)
+        sm_fini(&lo.cl[i]);
+    sm_pool_fini(&lo.pool);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_transports)
 {
     ac_require_backend();
@@ -653,6 +786,8 @@ AL_TEST_SUITE(suite_transports)
     tcase_add_test(tc, test_reset_mid_read);
     tcase_add_test(tc, test_reset_mid_write);
     tcase_add_test(tc, test_one_byte_at_a_time);
+    tcase_add_loop_test(tc, test_sendfile, 0, 2);
+    tcase_add_test(tc, test_loop_close_ends_transports);
     suite_add_tcase(s, tc);
     return s;
 }
