@@ -256,11 +256,22 @@ static int connect_addrs(al_loop *loop, const struct addrinfo *res, const struct
 
 /* ---- the transport ------------------------------------------------------------- */
 
-static int made(al_loop *loop, void *arg)
+int aio__settle_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     settle(arg);
     return 0;
+}
+
+int aio__transport_await_made(aio_transport *t, al_future *made)
+{
+    aio_transport_ref(t);
+    int rc = al_await(made);
+    t->start_done = NULL;
+    if (rc < 0)
+        aio_transport_abort(t); /* connection_made still runs first */
+    aio_transport_unref(t);
+    return rc;
 }
 
 /* A transport over connected fd; returns once connection_made has run. */
@@ -273,17 +284,9 @@ static int finish(al_loop *loop, int fd, const aio_protocol *proto, void *user, 
         return rc;
     }
     aio_transport *t;
-    rc = aio__socket_transport_new(loop, fd, proto, user, NULL, made, f, &t);
-    if (rc == 0) {
-        aio_transport_ref(t);
-        rc = al_await(f);
-        t->start_done = NULL;
-        if (rc < 0)
-            aio_transport_abort(t); /* connection_made still runs first */
-        else if (out)
-            *out = t;
-        aio_transport_unref(t);
-    }
+    rc = aio__socket_transport_new(loop, fd, proto, user, NULL, aio__settle_cb, f, &t);
+    if (rc == 0 && (rc = aio__transport_await_made(t, f)) == 0 && out)
+        *out = t;
     al_future_unref(f);
     return rc;
 }

@@ -15,10 +15,16 @@
 int aio__resolve(al_loop *loop, const char *host, int port, int family, int flags,
                  struct addrinfo **res)
 {
+    return aio__resolve_type(loop, host, port, family, SOCK_STREAM, flags, res);
+}
+
+int aio__resolve_type(al_loop *loop, const char *host, int port, int family, int socktype,
+                      int flags, struct addrinfo **res)
+{
     if (port < 0 || port > 65535)
         return -EINVAL;
     struct addrinfo hints = {.ai_family = family,
-                             .ai_socktype = SOCK_STREAM,
+                             .ai_socktype = socktype,
                              .ai_flags = flags | AI_NUMERICHOST | AI_NUMERICSERV};
     char serv[8];
     snprintf(serv, sizeof serv, "%d", port);

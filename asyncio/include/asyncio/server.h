@@ -148,6 +148,30 @@ AIO_API int aio_create_unix_connection(al_loop *loop, const aio_protocol *proto,
 AIO_API int aio_connect_accepted_socket(al_loop *loop, const aio_protocol *proto, void *user,
                                         int fd, aio_transport **out);
 
+/* ---- datagrams ------------------------------------------------------------------- */
+
+typedef struct aio_datagram_options {
+    int family;              /* AF_UNSPEC (0): from the addresses */
+    const char *local_host;  /* bind here (NULL: no bind unless local_port) */
+    int local_port;          /* 0: the kernel picks */
+    const char *remote_host; /* connect here (NULL: unconnected) */
+    int remote_port;
+    bool reuse_port;      /* SO_REUSEPORT */
+    bool allow_broadcast; /* SO_BROADCAST */
+} aio_datagram_options;
+
+/* Task: a UDP endpoint (create_datagram_endpoint): a socket bound to the
+ * local address and/or connected to the remote one (numeric addresses or
+ * names, as aio_create_connection), with a datagram transport driving
+ * proto. Returns once connection_made has run, with *out (borrowed, as
+ * aio_create_connection's). Send with aio_transport_sendto; its write
+ * buffer has its own watermarks (aio_transport_set_write_buffer_limits).
+ * Errors: -EINVAL (no address at all, NULL proto), AIO_EAI_*, the
+ * errors of socket/bind/connect (-EADDRINUSE...), AL_ENOTINTASK. */
+AIO_API int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto,
+                                         void *user, const aio_datagram_options *opts,
+                                         aio_transport **out);
+
 #ifdef __cplusplus
 }
 #endif

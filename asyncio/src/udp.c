@@ -1,0 +1,300 @@
+/* The selector datagram transport (selector_events._SelectorDatagramTransport)
+ * and create_datagram_endpoint: one datagram per read into the loop's
+ * shared buffer, sends tried at once, queued (with their address) when the
+ * socket would block, errors to error_received. */
+#include "transport_internal.h"
+
+#include <asynclib/task.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct dgram {
+    struct dgram *next;
+    size_t len;
+    socklen_t addrlen; /* 0: the connected peer */
+    struct sockaddr_storage addr;
+    unsigned char data[];
+} dgram;
+
+typedef struct udp_transport {
+    aio_transport base;
+    dgram *head, *tail; /* queued sends */
+    bool writer_on;
+    bool connected;
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+} udp_transport;
+
+static udp_transport *ut_of(aio_transport *t)
+{
+    return (udp_transport *)t;
+}
+
+static void report(aio_transport *t, int error)
+{
+    if (t->dproto->error_received)
+        t->dproto->error_received(t, error, t->user);
+}
+
+static void drop_queue(udp_transport *u)
+{
+    while (u->head) {
+        dgram *d = u->head;
+        u->head = d->next;
+        free(d);
+    }
+    u->tail = NULL;
+    u->base.wsize = 0;
+}
+
+static int write_ready(al_loop *loop, void *arg);
+
+static void set_writer(udp_transport *u, bool on)
+{
+    if (u->writer_on == on)
+        return;
+    if (aio__set_interest(u->base.io, u->base.fd, AIO_WRITE, on ? write_ready : NULL, u) >= 0 ||
+        !on)
+        u->writer_on = on;
+}
+
+static void ut_abort(aio_transport *t, int error)
+{
+    udp_transport *u = ut_of(t);
+    if (t->lost)
+        return;
+    drop_queue(u);
+    set_writer(u, false);
+    aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
+    t->closing = true;
+    aio__transport_lost(t, error);
+}
+
+static void ut_close(aio_transport *t)
+{
+    t->closing = true;
+    aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
+    if (!ut_of(t)->head)
+        aio__transport_lost(t, 0);
+}
+
+static int read_ready(al_loop *loop, void *arg)
+{
+    (void)loop;
+    udp_transport *u = arg;
+    aio_transport *t = &u->base;
+    if (t->closing || !t->reading)
+        return 0;
+    size_t size;
+    void *buf = aio__read_buffer(t->io, &size);
+    if (!buf)
+        return 0;
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof from;
+    ssize_t n = recvfrom(t->fd, buf, size, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
+    aio_transport_ref(t);
+    if (n >= 0 && t->dproto->datagram_received)
+        t->dproto->datagram_received(t, buf, (size_t)n, (struct sockaddr *)&from, fromlen, t->user);
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        report(t, -errno); /* ECONNREFUSED after an ICMP error: the endpoint stays */
+    aio_transport_unref(t);
+    return 0;
+}
+
+static int ut_set_reading(aio_transport *t, bool on)
+{
+    int rc = aio__set_interest(t->io, t->fd, AIO_READ, on ? read_ready : NULL, t);
+    return rc < 0 ? rc : 0;
+}
+
+static ssize_t send_one(udp_transport *u, const void *data, size_t len, const struct sockaddr *addr,
+                        socklen_t addrlen)
+{
+    if (u->connected || !addr)
+        return send(u->base.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sendto(u->base.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addrlen);
+}
+
+static bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ENOBUFS;
+}
+
+static bool same_addr(const struct sockaddr *a, socklen_t alen, const struct sockaddr_storage *b,
+                      socklen_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+static int ut_sendto(aio_transport *t, const void *data, size_t len, const struct sockaddr *addr,
+                     socklen_t addrlen)
+{
+    udp_transport *u = ut_of(t);
+    if (addr && (addrlen == 0 || addrlen > sizeof(struct sockaddr_storage)))
+        return -EINVAL;
+    if (u->connected && addr && !same_addr(addr, addrlen, &u->peer, u->peerlen))
+        return -EISCONN; /* asyncio: "Invalid address: must be None or <peer>" */
+    if (!u->connected && !addr)
+        return -EDESTADDRREQ;
+    if (t->closing)
+        return 0; /* dropped */
+    if (!u->head) {
+        if (send_one(u, data, len, addr, addrlen) >= 0)
+            return 0;
+        if (!would_block(errno)) {
+            report(t, -errno);
+            return 0;
+        }
+    }
+    dgram *d = malloc(sizeof *d + len);
+    if (!d)
+        return -ENOMEM;
+    d->next = NULL;
+    d->len = len;
+    d->addrlen = addr ? addrlen : 0;
+    if (addr)
+        memcpy(&d->addr, addr, addrlen);
+    if (len)
+        memcpy(d->data, data, len);
+    if (u->tail)
+        u->tail->next = d;
+    else
+        u->head = d;
+    u->tail = d;
+    t->wsize += len;
+    set_writer(u, true);
+    aio__transport_flow(t);
+    return 0;
+}
+
+static int write_ready(al_loop *loop, void *arg)
+{
+    (void)loop;
+    udp_transport *u = arg;
+    aio_transport *t = &u->base;
+    aio_transport_ref(t);
+    while (u->head && !t->lost) {
+        dgram *d = u->head;
+        ssize_t n = send_one(u, d->data, d->len, d->addrlen ? (struct sockaddr *)&d->addr : NULL,
+                             d->addrlen);
+        if (n < 0 && would_block(errno))
+            break;
+        u->head = d->next;
+        if (!u->head)
+            u->tail = NULL;
+        t->wsize -= d->len;
+        free(d);
+        if (n < 0)
+            report(t, -errno);
+    }
+    if (!t->lost) {
+        aio__transport_flow(t);
+        if (!u->head) {
+            set_writer(u, false);
+            if (t->closing)
+                aio__transport_lost(t, 0);
+        }
+    }
+    aio_transport_unref(t);
+    return 0;
+}
+
+static void ut_free(aio_transport *t)
+{
+    drop_queue(ut_of(t));
+    free(t);
+}
+
+static const aio__transport_ops udp_ops = {
+    .set_reading = ut_set_reading,
+    .close = ut_close,
+    .abort = ut_abort,
+    .sendto = ut_sendto,
+    .free = ut_free,
+};
+
+/* ---- create_datagram_endpoint --------------------------------------------------------- */
+
+/* The socket, bound and/or connected as asked: the fd or a negative code. */
+static int endpoint_socket(al_loop *loop, const aio_datagram_options *o, udp_transport *u)
+{
+    struct addrinfo *local = NULL, *remote = NULL;
+    int rc = 0, family = o->family;
+    if (o->remote_host)
+        rc =
+            aio__resolve_type(loop, o->remote_host, o->remote_port, family, SOCK_DGRAM, 0, &remote);
+    if (rc == 0 && remote)
+        family = remote->ai_family;
+    if (rc == 0 && (o->local_host || o->local_port))
+        rc = aio__resolve_type(loop, o->local_host, o->local_port, family, SOCK_DGRAM, AI_PASSIVE,
+                               &local);
+    if (rc == 0 && local)
+        family = local->ai_family;
+    int fd = -1;
+    if (rc == 0 && (fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+        rc = -errno;
+    int one = 1;
+    if (rc == 0 && o->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one))
+        rc = -errno;
+    if (rc == 0 && o->allow_broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one))
+        rc = -errno;
+    if (rc == 0 && local && bind(fd, local->ai_addr, local->ai_addrlen) < 0)
+        rc = -errno;
+    if (rc == 0 && remote) {
+        if (connect(fd, remote->ai_addr, remote->ai_addrlen) < 0) {
+            rc = -errno;
+        } else {
+            u->connected = true;
+            u->peerlen = remote->ai_addrlen;
+            memcpy(&u->peer, remote->ai_addr, remote->ai_addrlen);
+        }
+    }
+    if (local)
+        freeaddrinfo(local);
+    if (remote)
+        freeaddrinfo(remote);
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
+}
+
+int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto, void *user,
+                                 const aio_datagram_options *opts, aio_transport **out)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (!proto || !opts || (!opts->local_host && !opts->local_port && !opts->remote_host))
+        return -EINVAL;
+    if (!al_current_task() || al_loop_running() != loop)
+        return AL_ENOTINTASK;
+    udp_transport *u = calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    int fd = endpoint_socket(loop, opts, u);
+    if (fd < 0) {
+        free(u);
+        return fd;
+    }
+    al_future *f = NULL;
+    aio_transport *t = &u->base;
+    if ((rc = al_future_new(loop, &f)) == 0 &&
+        (rc = aio__transport_init(t, &udp_ops, loop, fd, NULL, proto, user)) == 0 &&
+        (rc = aio__transport_start(t, aio__settle_cb, f)) < 0)
+        aio__res_remove(io, &t->res);
+    if (rc < 0) {
+        close(fd);
+        free(u);
+        al_future_unref(f);
+        return rc;
+    }
+    if ((rc = aio__transport_await_made(t, f)) == 0 && out)
+        *out = t;
+    al_future_unref(f);
+    return rc;
+}
