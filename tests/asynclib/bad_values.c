@@ -82,34 +82,31 @@ static int p_as_completed(double v, int *outcome)
     return *outcome = rc;
 }
 
-static int p_timeout_enter(double v, int *outcome)
+/* A scope entered by enter(to, v) around a wait for a future that never
+ * completes: the scope's converted status. */
+static int scope_over_never(int (*enter)(al_timeout *, double), double v)
 {
     al_timeout *to = malloc(sizeof *to); /* heap: valid in shared-stack tasks too */
     ck_assert_ptr_nonnull(to);
     *to = (al_timeout)AL_TIMEOUT_INIT;
-    int rc = al_timeout_enter(to, v);
+    int rc = enter(to, v);
     if (rc == 0) {
         al_future *f = never();
         rc = al_timeout_exit(to, al_await(f));
         al_future_unref(f);
     }
     free(to);
-    return *outcome = rc;
+    return rc;
+}
+
+static int p_timeout_enter(double v, int *outcome)
+{
+    return *outcome = scope_over_never(al_timeout_enter, v);
 }
 
 static int p_timeout_enter_at(double v, int *outcome)
 {
-    al_timeout *to = malloc(sizeof *to);
-    ck_assert_ptr_nonnull(to);
-    *to = (al_timeout)AL_TIMEOUT_INIT;
-    int rc = al_timeout_enter_at(to, v);
-    if (rc == 0) {
-        al_future *f = never();
-        rc = al_timeout_exit(to, al_await(f));
-        al_future_unref(f);
-    }
-    free(to);
-    return *outcome = rc;
+    return *outcome = scope_over_never(al_timeout_enter_at, v);
 }
 
 static int p_timeout_reschedule(double v, int *outcome)
@@ -152,14 +149,16 @@ static int fired_cb(al_loop *loop, void *arg)
     return 0;
 }
 
-static int p_call_later(double v, int *outcome)
+/* A timer set by schedule(loop, v, ...) that records its firing in
+ * *outcome; the child parks until cancelled, then cancels the timer. */
+static int timer_probe(int (*schedule)(al_loop *, double, al_callback_fn, void *, al_handle **),
+                       double v, int *outcome)
 {
     al_handle *h = NULL;
-    int rc = al_call_later(conf_cur_loop(), v, fired_cb, outcome, &h);
+    int rc = schedule(conf_cur_loop(), v, fired_cb, outcome, &h);
     if (rc < 0)
         return *outcome = rc;
     ck_assert(al_handle_when(h) == al_handle_when(h)); /* never a NaN deadline */
-    /* Park until cancelled or until it fired: outcome is written by the callback. */
     al_future *f = never();
     int await_rc = al_await(f);
     al_future_unref(f);
@@ -168,18 +167,14 @@ static int p_call_later(double v, int *outcome)
     return await_rc;
 }
 
+static int p_call_later(double v, int *outcome)
+{
+    return timer_probe(al_call_later, v, outcome);
+}
+
 static int p_call_at(double v, int *outcome)
 {
-    al_handle *h = NULL;
-    int rc = al_call_at(conf_cur_loop(), v, fired_cb, outcome, &h);
-    if (rc < 0)
-        return *outcome = rc;
-    al_future *f = never();
-    int await_rc = al_await(f);
-    al_future_unref(f);
-    al_handle_cancel(h);
-    al_handle_unref(h);
-    return await_rc;
+    return timer_probe(al_call_at, v, outcome);
 }
 
 static const probe probes[] = {

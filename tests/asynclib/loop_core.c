@@ -235,15 +235,21 @@ static int stop_then_sleep(void *arg, void **result)
     return 0;
 }
 
-/* R9: stopped before the future completed -> AL_ESTOPPED, task pending. */
+/* R9: stopped before the future completed -> AL_ESTOPPED, task pending
+ * (also from al_loop_run_until_done, which leaves *status alone then). */
 START_TEST(r9_stopped_before_complete)
 {
     al_loop *loop = conf_loop_new();
     al_task *t;
     ck_assert_int_eq(al_task_new(loop, stop_then_sleep, NULL, NULL, &t), 0);
-    ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), AL_ESTOPPED);
+    int status = 5;
+    ck_assert_int_eq(al_loop_run_until_done(loop, al_task_future(t), &status), AL_ESTOPPED);
+    ck_assert_int_eq(status, 5); /* not the future's: untouched */
     ck_assert(!al_future_done(al_task_future(t)));
     ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
+    status = 5;
+    ck_assert_int_eq(al_loop_run_until_done(loop, al_task_future(t), &status), 0);
+    ck_assert_int_eq(status, 0);
     al_task_unref(t);
     al_loop_free(loop);
 }

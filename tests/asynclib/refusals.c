@@ -141,30 +141,6 @@ START_TEST(run_until_done_tells_refusal_from_failure)
 }
 END_TEST
 
-static int stop_then_sleep(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    al_loop_stop(conf_cur_loop());
-    return al_sleep(0.01);
-}
-
-START_TEST(run_until_done_stopped)
-{
-    al_loop *loop = conf_loop_new();
-    al_task *t;
-    ck_assert_int_eq(al_task_new(loop, stop_then_sleep, NULL, NULL, &t), 0);
-    int status = 5;
-    ck_assert_int_eq(al_loop_run_until_done(loop, al_task_future(t), &status), AL_ESTOPPED);
-    ck_assert_int_eq(status, 5);
-    ck_assert(!al_future_done(al_task_future(t)));
-    ck_assert_int_eq(al_loop_run_until_done(loop, al_task_future(t), &status), 0);
-    ck_assert_int_eq(status, 0);
-    al_task_unref(t);
-    al_loop_free(loop);
-}
-END_TEST
-
 AL_TEST_SUITE(suite_refusals)
 {
     Suite *s = suite_create("refusals");
@@ -173,7 +149,6 @@ AL_TEST_SUITE(suite_refusals)
     tcase_add_test(tc, run_until_complete_refused_other_loop_running);
     tcase_add_test(tc, run_until_complete_refusals_leave_future_alone);
     tcase_add_test(tc, run_until_done_tells_refusal_from_failure);
-    tcase_add_test(tc, run_until_done_stopped);
     suite_add_tcase(s, tc);
     return s;
 }
