@@ -2,15 +2,18 @@
  * calls, on every backend.
  *
  * The exchange: 64-byte ping-pong over an AF_UNIX socketpair.
- *   loop: two tasks on an I/O loop, aio_sock_sendall + aio_sock_recv_into
- *         (each side tries the call, waits for readiness on EAGAIN);
- *   raw:  the same exchange with sel_select / read / write on a selector
- *         holding both ends (no loop, no tasks, no futures).
- * Rounds alternate loop and raw so that both see the same machine; the
+ *   loop:    two tasks on an I/O loop, aio_sock_sendall + aio_sock_recv_into
+ *            (each side tries the call, waits for readiness on EAGAIN);
+ *   raw:     the same exchange with sel_select / read / write on a selector
+ *            holding both ends (no loop, no tasks, no futures): the least
+ *            system calls, 6 per round trip;
+ *   raw_try: raw, but each side tries its read before selecting, as the
+ *            socket coroutines do (asyncio's sock_recv): 8 per round trip.
+ * Rounds alternate the three so that they see the same machine; the
  * medians are reported as `name value unit` lines:
- *   pingpong.BACKEND.raw   round trips/s
- *   pingpong.BACKEND.loop  round trips/s
- *   pingpong.BACKEND.overhead  %  (raw / loop - 1: the extra time per trip)
+ *   pingpong.BACKEND.raw | .raw_try | .loop   round trips per CPU second
+ *   pingpong.BACKEND.overhead      %  (raw / loop - 1: the extra time per trip)
+ *   pingpong.BACKEND.overhead_try  %  (raw_try / loop - 1)
  */
 #include <asyncio/asyncio.h>
 #include <selectors/selectors.h>
@@ -32,6 +35,16 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread: the rates are round trips per CPU second, so
+ * that other processes on a loaded machine do not blur the comparison
+ * (every variant runs on this one thread). */
+static double cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -75,7 +88,7 @@ static double raw_pingpong(const char *backend)
         die("write", -errno);
     long trips = 0;
     sel_event out[4];
-    double t0 = now(), t;
+    double t0 = now(), c0 = cpu();
     do {
         for (int i = 0; i < 256; i++) {
             int k = sel_select(sel, 1, out, 4);
@@ -87,11 +100,52 @@ static double raw_pingpong(const char *backend)
                     die("write", -errno);
             }
         }
-    } while ((t = now() - t0) < round_seconds);
+    } while (now() - t0 < round_seconds);
+    double c = cpu() - c0;
     sel_free(sel);
     close(sv[0]);
     close(sv[1]);
-    return (double)trips / t;
+    return (double)trips / c;
+}
+
+/* raw_try: after sending, a side tries to read at once and selects only
+ * on EAGAIN (both ends stay registered). */
+static double raw_try_pingpong(const char *backend)
+{
+    sel_selector *sel;
+    int rc = sel_open(&sel, backend);
+    if (rc < 0)
+        die(backend, rc);
+    int sv[2];
+    pair(sv);
+    sel_register(sel, sv[0], SEL_READ, NULL);
+    sel_register(sel, sv[1], SEL_READ, NULL);
+    char buf[MSG] = {0};
+    if (write(sv[0], buf, MSG) != MSG)
+        die("write", -errno);
+    long trips = 0;
+    sel_event out[4];
+    double t0 = now(), c0 = cpu();
+    do {
+        for (int i = 0; i < 256; i++) {
+            int k = sel_select(sel, 1, out, 4);
+            for (int j = 0; j < k; j++) {
+                int fd = out[j].fd;
+                read_msg(fd, buf);
+                if (fd == sv[0])
+                    trips++;
+                if (write(fd, buf, MSG) != MSG)
+                    die("write", -errno);
+                if (recv(fd, buf, MSG, MSG_DONTWAIT) >= 0 || errno != EAGAIN)
+                    die("recv", -EPROTO); /* the peer cannot have answered yet */
+            }
+        }
+    } while (now() - t0 < round_seconds);
+    double c = cpu() - c0;
+    sel_free(sel);
+    close(sv[0]);
+    close(sv[1]);
+    return (double)trips / c;
 }
 
 /* ---- the I/O loop and two tasks ------------------------------------------------ */
@@ -147,7 +201,7 @@ static double loop_pingpong(const char *backend)
     int sv[2];
     pair(sv);
     volatile int stop = 0;
-    double t0 = now();
+    double t0 = now(), c0 = cpu();
     side a = {.fd = sv[0], .pinger = 1, .deadline = t0 + round_seconds, .stop = &stop};
     side b = {.fd = sv[1], .stop = &stop};
     al_task *ta, *tb;
@@ -155,7 +209,7 @@ static double loop_pingpong(const char *backend)
         (rc = al_task_new(loop, side_task, &b, NULL, &tb)) < 0)
         die("al_task_new", rc);
     al_loop_run_until_complete(loop, al_task_future(ta));
-    double t = now() - t0;
+    double c = cpu() - c0;
     al_loop_run_until_complete(loop, al_task_future(tb));
     if ((rc = al_future_error(al_task_future(ta))) < 0)
         die("pinger", rc);
@@ -164,7 +218,7 @@ static double loop_pingpong(const char *backend)
     al_loop_free(loop);
     close(sv[0]);
     close(sv[1]);
-    return (double)a.trips / t;
+    return (double)a.trips / c;
 }
 
 static int by_value(const void *x, const void *y)
@@ -184,11 +238,12 @@ static void usage(void)
     printf("asyncio-bench: the I/O loop and its tasks against raw selector calls.\n\n"
            "Usage: asyncio-bench [BACKEND...]\n\n"
            "Per backend: 64-byte ping-pong over a socketpair, between two tasks with\n"
-           "aio_sock_sendall/aio_sock_recv_into on an I/O loop, and with sel_select +\n"
-           "read/write on a bare selector; rounds interleaved, medians printed as\n"
-           "`name value unit` lines (pingpong.BACKEND.raw, .loop in round trips/s,\n"
-           ".overhead in %%). Default: select poll epoll libev io_uring (those that\n"
-           "open here).\n\n"
+           "aio_sock_sendall/aio_sock_recv_into on an I/O loop (loop), with sel_select +\n"
+           "read/write on a bare selector (raw), and the same trying each read before\n"
+           "selecting as the coroutines do (raw_try); rounds interleaved, medians\n"
+           "printed as `name value unit` lines (pingpong.BACKEND.raw, .raw_try, .loop\n"
+           "in round trips per CPU second; .overhead, .overhead_try in %%). Default: select poll\n"
+           "epoll libev io_uring (those that open here).\n\n"
            "Options:\n"
            "  -h, --help   print this help and exit\n\n"
            "Environment:\n"
@@ -240,15 +295,18 @@ int main(int argc, char **argv)
             continue;
         }
         sel_free(probe);
-        double raw[99], io[99];
+        double raw[99], raw_try[99], io[99];
         for (int r = 0; r < rounds; r++) {
             raw[r] = raw_pingpong(names[i]);
+            raw_try[r] = raw_try_pingpong(names[i]);
             io[r] = loop_pingpong(names[i]);
         }
-        double mr = median(raw, rounds), ml = median(io, rounds);
-        printf("pingpong.%s.raw %.0f round_trips/s\n", names[i], mr);
-        printf("pingpong.%s.loop %.0f round_trips/s\n", names[i], ml);
+        double mr = median(raw, rounds), mt = median(raw_try, rounds), ml = median(io, rounds);
+        printf("pingpong.%s.raw %.0f round_trips/cpu_s\n", names[i], mr);
+        printf("pingpong.%s.raw_try %.0f round_trips/cpu_s\n", names[i], mt);
+        printf("pingpong.%s.loop %.0f round_trips/cpu_s\n", names[i], ml);
         printf("pingpong.%s.overhead %.1f %%\n", names[i], (mr / ml - 1) * 100);
+        printf("pingpong.%s.overhead_try %.1f %%\n", names[i], (mt / ml - 1) * 100);
         fflush(stdout);
     }
     return 0;

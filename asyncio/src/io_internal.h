@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum { AIO_READ = 0, AIO_WRITE = 1 };
@@ -26,10 +27,11 @@ enum { AIO_READ = 0, AIO_WRITE = 1 };
  * each time the fd is ready (no allocation per event). */
 typedef struct aio__fd {
     int fd;
-    unsigned mask; /* registered with the selector; 0: not registered */
-    unsigned want; /* the directions with a handle: mask after the next flush */
-    bool pending;  /* in io->pending: a removal waits for the flush */
-    dev_t dev;     /* the file registered (fstat), to tell a reused number */
+    unsigned mask;   /* registered with the selector; 0: not registered */
+    unsigned want;   /* the directions with a handle: mask after the next flush */
+    bool pending;    /* in io->pending: a removal waits for the flush */
+    uint64_t cookie; /* the file registered: a socket's SO_COOKIE, or 0 and */
+    dev_t dev;       /* its device and inode (fstat), to tell a reused number */
     ino_t ino;
     al_handle *h[2];      /* reader / writer: a user callback or a waiter's wake */
     al_future *waiter[2]; /* a sock_* call parked on this direction, or NULL */

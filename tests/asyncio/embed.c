@@ -1,0 +1,157 @@
+/* Living inside another loop: a plain epoll loop drives the I/O loop with
+ * aio_loop_fd (watched for reading), aio_loop_timeout (how long it may
+ * sleep) and aio_loop_run_nowait (one iteration that does not block), as
+ * a GUI or libuv program would (uv_backend_fd / uv_backend_timeout). */
+#include "aio_conf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct exchange {
+    int a, b;
+    char got[16];
+    ssize_t n;
+} exchange;
+
+static int recv_task(void *arg, void **result)
+{
+    (void)result;
+    exchange *x = arg;
+    x->n = aio_sock_recv_into(al_loop_running(), x->a, x->got, sizeof x->got);
+    return x->n < 0 ? (int)x->n : 0;
+}
+
+static int write_later(al_loop *loop, void *arg)
+{
+    (void)loop;
+    exchange *x = arg;
+    ck_assert_int_eq(write(x->b, "hosted", 6), 6);
+    return 0;
+}
+
+static int set_flag(al_loop *loop, void *arg)
+{
+    (void)loop;
+    *(int *)arg = 1;
+    return 0;
+}
+
+static void *threadsafe_later(void *arg)
+{
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    static int flag;
+    al_call_soon_threadsafe(arg, set_flag, &flag);
+    return &flag;
+}
+
+/* The host: epoll_wait on the loop's fd with the loop's timeout, then one
+ * non-blocking iteration; returns the number of host iterations. */
+static int host_until(al_loop *loop, int host, bool (*done)(void *), void *arg)
+{
+    int iterations = 0;
+    while (!done(arg)) {
+        ck_assert_int_lt(++iterations, 200); /* bounded: no spinning */
+        double t = aio_loop_timeout(loop);
+        ck_assert(!isnan(t));
+        int ms = t < 0 ? 2000 : (int)ceil(t * 1000);
+        struct epoll_event ev;
+        int n = epoll_wait(host, &ev, 1, ms);
+        ck_assert_int_ge(n, 0);
+        ck_assert_int_eq(aio_loop_run_nowait(loop), 0);
+    }
+    return iterations;
+}
+
+static bool task_done(void *arg)
+{
+    return al_future_done(al_task_future(arg));
+}
+
+static bool flag_set(void *arg)
+{
+    return **(int **)arg != 0;
+}
+
+START_TEST(test_driven_by_a_plain_epoll_loop)
+{
+    al_loop *loop = ac_loop_new();
+    int fd = aio_loop_fd(loop);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(aio_loop_fd(loop), fd); /* one fd for the loop's life */
+    int host = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+
+    /* Nothing to do: the host may sleep without limit. */
+    ck_assert(aio_loop_timeout(loop) < 0);
+
+    /* A task waiting in sock_recv, woken by a timer's write 50 ms later. */
+    exchange x;
+    ac_socketpair(&x.a, &x.b);
+    al_task *t;
+    ck_assert_int_eq(al_task_new(loop, recv_task, &x, NULL, &t), 0);
+    ck_assert(aio_loop_timeout(loop) == 0); /* its first step is ready */
+    ck_assert_int_eq(al_call_later(loop, 0.05, write_later, &x, NULL), 0);
+    int iterations = host_until(loop, host, task_done, t);
+    ck_assert_int_le(iterations, 20);
+    ck_assert_int_eq(al_future_error(al_task_future(t)), 0);
+    ck_assert_int_eq(x.n, 6);
+    ck_assert(memcmp(x.got, "hosted", 6) == 0);
+    al_task_unref(t);
+
+    /* A timer alone: the timeout says when. */
+    int fired = 0;
+    ck_assert_int_eq(al_call_later(loop, 0.2, set_flag, &fired, NULL), 0);
+    double t0 = aio_loop_timeout(loop);
+    ck_assert_msg(t0 > 0.1 && t0 <= 0.2, "timeout %.3f", t0);
+    int *pf = &fired;
+    ck_assert_int_le(host_until(loop, host, flag_set, &pf), 10);
+
+    /* Another thread's call wakes the host through the loop's fd. */
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, threadsafe_later, loop), 0);
+    void *flag;
+    pthread_join(th, &flag);
+    ck_assert_int_eq(epoll_wait(host, &ev, 1, 2000), 1);
+    ck_assert_int_eq(aio_loop_run_nowait(loop), 0);
+    ck_assert_int_eq(*(int *)flag, 1);
+
+    close(x.a);
+    close(x.b);
+    close(host);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+START_TEST(test_embedding_refusals)
+{
+    al_loop *pure = al_loop_new();
+    ck_assert_int_eq(aio_loop_fd(pure), AL_ENOTIOLOOP);
+    ck_assert(isnan(aio_loop_timeout(pure)));
+    ck_assert_int_eq(aio_loop_run_nowait(pure), AL_ENOTIOLOOP);
+    ck_assert_int_eq(al_loop_free(pure), 0);
+    al_loop *loop = ac_loop_new();
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert_int_eq(aio_loop_fd(loop), AL_ELOOPCLOSED);
+    ck_assert_int_eq(aio_loop_run_nowait(loop), AL_ELOOPCLOSED);
+    ck_assert(isnan(aio_loop_timeout(loop)));
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+AL_TEST_SUITE(suite_embed)
+{
+    ac_require_backend();
+    Suite *s = suite_create("embed");
+    TCase *tc = al_tcase("embed");
+    tcase_add_test(tc, test_driven_by_a_plain_epoll_loop);
+    tcase_add_test(tc, test_embedding_refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
