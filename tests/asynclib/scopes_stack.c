@@ -66,7 +66,10 @@ static int sample_main(void *arg, void **r)
         ck_assert_int_eq(al_timeout_enter_at(&inner, t_start + s->deadline / 2), 0);
         s->inner_rc = al_timeout_exit(&inner, al_sleep(1000.0)); /* never is for the outer */
         s->inner_end = conf_now() - t_start;
-        s->rc = al_timeout_exit(&to, al_await(s->never));
+        /* A task that starts late (a loaded machine) finds both deadlines
+         * passed: the inner scope then passes the cancellation on, as
+         * asyncio's does, and correct code hands it to the outer scope. */
+        s->rc = al_timeout_exit(&to, s->inner_rc == AL_ETIMEOUT ? al_await(s->never) : s->inner_rc);
         break;
     case K_WAIT: {
         size_t ndone = 9, npending = 9;
@@ -113,7 +116,6 @@ static void run_samples(int shared, const int *kinds, int n)
     al_task *t[N_TASKS];
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.flags = shared ? AL_TASK_SHARED_STACK : 0;
-    t_start = al_loop_time(loop);
     al_handle *guard; /* a task that never times out fails the case, not the harness */
     ck_assert_int_eq(al_call_later(loop, 30.0, stop_cb, NULL, &guard), 0);
     for (int i = n - 1; i >= 0; i--) {
@@ -121,6 +123,7 @@ static void run_samples(int shared, const int *kinds, int n)
         ck_assert_int_eq(al_future_new(loop, &s[i].never), 0);
         ck_assert_int_eq(al_task_new(loop, sample_main, &s[i], &o, &t[i]), 0);
     }
+    t_start = al_loop_time(loop); /* after the set-up: deadlines count from the first run */
     for (int i = 0; i < n; i++) {
         int rc = al_loop_run_until_complete(loop, CONF_F(t[i]));
         ck_assert_msg(rc == 0, "task %d of kind %d never ended (%s)", i, s[i].kind,
@@ -128,7 +131,11 @@ static void run_samples(int shared, const int *kinds, int n)
         ck_assert_msg(s[i].rc == AL_ETIMEOUT, "task %d of kind %d: %s", i, s[i].kind,
                       al_strerror(s[i].rc));
         check_end(&s[i], s[i].end, s[i].deadline, "the wait");
-        if (s[i].kind == K_NESTED) {
+        /* A nested case that started after both deadlines (real clock on a
+         * loaded machine) sees AL_ECANCELLED in the inner scope: see sample_main. */
+        bool late =
+            s[i].inner_rc == AL_ECANCELLED && !conf_is_virtual() && s[i].inner_end >= s[i].deadline;
+        if (s[i].kind == K_NESTED && !late) {
             ck_assert_int_eq(s[i].inner_rc, AL_ETIMEOUT);
             check_end(&s[i], s[i].inner_end, s[i].deadline / 2, "the inner scope");
         }
