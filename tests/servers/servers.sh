@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# servers/<backend>: the three servers answer their real clients on one
+# selector backend, over loopback:
+#   asyncio-echo   1 MiB of random bytes echoed back intact (every --api)
+#   asyncio-http   curl GET / and a 404; a pipelined pair on one connection
+#                  answered in order; a malformed request gets 400 and the
+#                  connection closes, the server keeps serving
+#   asyncio-redis  redis-cli PING SET GET INCR MGET, a key with a 300 ms
+#                  TTL gone after it, malformed input gets a protocol error
+#                  and the connection closes, the server keeps serving
+#   shutdown       SIGTERM with a live idle client: the client sees EOF
+#                  after --grace (0.5 s), the server exits 0
+# Every server is started here and stopped by its PID (also on failure);
+# every wait is bounded. Exit 77 (skipped) when the kernel refuses the
+# backend.
+#
+# Usage: tests/servers/servers.sh TOOLS_DIR BACKEND
+set -uo pipefail
+bin=${1:?usage: $0 TOOLS_DIR BACKEND}
+backend=${2:?usage: $0 TOOLS_DIR BACKEND}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/servers-test.XXXXXX")
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+for t in python3 curl redis-cli; do
+    command -v "$t" >/dev/null || { echo "FAIL: $t not installed (tools/bootstrap test)"; exit 1; }
+done
+
+# start NAME ARGS...: runs the server on port 0, sets PORT and PID.
+nstarted=0
+start() {
+    local name=$1 i
+    shift
+    nstarted=$((nstarted + 1))
+    local out="$tmp/$name.$nstarted.out"
+    "$bin/$name" --port 0 --selector "$backend" --grace 0.5 "$@" >"$out" 2>&1 &
+    PID=$!
+    pids+=("$PID")
+    PORT=
+    for ((i = 0; i < 100; i++)); do
+        PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\) .*/\1/p' "$out" 2>/dev/null)
+        [ -n "$PORT" ] && return 0
+        if ! kill -0 "$PID" 2>/dev/null; then
+            if grep -qiE "selector.*(not supported|operation not permitted|function not implemented|no such backend)" "$out"; then
+                echo "skip: backend $backend refused: $(cat "$out")"
+                exit 77
+            fi
+            fail "$name $* did not start: $(cat "$out")"
+            return 1
+        fi
+        sleep 0.05
+    done
+    fail "$name $*: no port after 5 s"
+    return 1
+}
+
+# stop PID: SIGTERM, then the exit status must be 0 within 5 s.
+stop() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "pid $pid still running 5 s after SIGTERM"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    local rc=$?
+    [ "$rc" -eq 0 ] || fail "pid $pid exited with $rc after SIGTERM"
+}
+
+py() { timeout 20 python3 -c "$@"; }
+
+# ---- echo: 1 MiB through each --api
+for api in $("$bin/asyncio-echo" --help | sed -n 's/.*which level of the library serves:\(.*\) (default.*/\1/p'); do
+    start asyncio-echo --api "$api" || continue
+    if py "
+import os, socket, sys
+data = os.urandom(1 << 20)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=10)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += b
+sys.exit(0 if bytes(got) == data else 1)
+"; then ok "echo --api $api: 1 MiB echoed intact"; else fail "echo --api $api: 1 MiB not echoed intact"; fi
+    stop "$PID"
+done
+
+# ---- http
+if [ -x "$bin/asyncio-http" ]; then
+    start asyncio-http && {
+        body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+        [ "$body" = "Hello, World!" ] && ok "http: curl GET /" || fail "http: curl GET / gave '$body'"
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/nope")
+        [ "$code" = 404 ] && ok "http: 404 for /nope" || fail "http: /nope gave $code"
+        py "
+import socket, sys
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s.sendall(b'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')
+got = b''
+while got.count(b'HTTP/1.1 ') < 2 or not got.endswith(b'Not Found\n'):
+    b = s.recv(4096)
+    if not b: break
+    got += b
+first, second = got.index(b'200 OK'), got.index(b'404 Not Found')
+sys.exit(0 if first < second and b'Hello, World!' in got else 1)
+" && ok "http: pipelined pair answered in order" || fail "http: pipelined pair"
+        py "
+import socket, sys
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s.sendall(b'NOT HTTP AT ALL\r\n\r\n')
+got = b''
+while True:
+    b = s.recv(4096)
+    if not b: break
+    got += b
+sys.exit(0 if got.startswith(b'HTTP/1.1 400 ') and b'Connection: close' in got else 1)
+" && ok "http: malformed request: 400, connection closed" || fail "http: malformed request"
+        body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+        [ "$body" = "Hello, World!" ] && ok "http: still serving" || fail "http: not serving after bad input"
+        stop "$PID"
+    }
+fi
+
+# ---- redis
+start asyncio-redis && {
+    r() { timeout 5 redis-cli -p "$PORT" "$@" 2>&1; }
+    [ "$(r PING)" = PONG ] && ok "redis: PING" || fail "redis: PING"
+    [ "$(r SET k hello)" = OK ] && [ "$(r GET k)" = hello ] && ok "redis: SET/GET" || fail "redis: SET/GET"
+    [ "$(r INCR n)" = 1 ] && [ "$(r INCR n)" = 2 ] && ok "redis: INCR" || fail "redis: INCR"
+    [ "$(r MGET k nope n | tr '\n' ,)" = "hello,,2," ] && ok "redis: MGET" || fail "redis: MGET gave '$(r MGET k nope n | tr '\n' ,)'"
+    r SET t v PX 300 >/dev/null
+    [ "$(r GET t)" = v ] && sleep 0.5 && [ "$(r GET t)" = "" ] && [ "$(r EXISTS t)" = 0 ] &&
+        ok "redis: a 300 ms TTL expires" || fail "redis: TTL"
+    [ "$(r SET u v EX 100 >/dev/null; r TTL u)" = 100 ] && ok "redis: TTL" || fail "redis: TTL u"
+    py "
+import socket, sys
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s.sendall(b'PING\r\n*1\r\n\$x\r\n')
+got = b''
+while True:
+    b = s.recv(4096)
+    if not b: break
+    got += b
+sys.exit(0 if got == b'+PONG\r\n-ERR Protocol error: invalid bulk length\r\n' else 1)
+" && ok "redis: malformed input: protocol error, connection closed" || fail "redis: malformed input"
+    [ "$(r DBSIZE)" = 3 ] && ok "redis: still serving (DBSIZE 3)" || fail "redis: DBSIZE $(r DBSIZE)"
+    stop "$PID"
+}
+
+# ---- graceful shutdown with a live client
+start asyncio-echo && {
+    py "
+import os, signal, socket, sys, time
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=10)
+s.sendall(b'x'); assert s.recv(1) == b'x'
+t = time.monotonic()
+os.kill($PID, signal.SIGTERM)
+time.sleep(0.1)
+try:
+    socket.create_connection(('127.0.0.1', $PORT), timeout=2).close()
+    sys.exit(2)  # still accepting
+except OSError:
+    pass
+s.sendall(b'y'); assert s.recv(1) == b'y'  # served during the grace period
+assert s.recv(1) == b''  # then closed
+sys.exit(0 if 0.3 < time.monotonic() - t < 5 else 3)
+" && ok "shutdown: stops accepting, serves, closes after the grace period" || fail "shutdown with a live client (status $?)"
+    for ((i = 0; i < 100; i++)); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$PID" 2>/dev/null; then
+        fail "shutdown: still running"
+    else
+        wait "$PID"
+        rc=$?
+        [ "$rc" -eq 0 ] && ok "shutdown: exit 0" || fail "shutdown: exit $rc"
+    fi
+}
+
+echo "servers/$backend: $failures failure(s)"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,36 @@
+/* A server of request/response connections on the socket coroutines
+ * (aio_sock_accept / aio_sock_recv_into / aio_sock_sendall): one task
+ * accepts, one task per connection reads, hands the bytes to a protocol
+ * handler, and sends what the handler appended to its output in one
+ * sendall per read (so pipelined requests are answered in one write).
+ * Graceful shutdown through server_cli's srv_shutdown. asyncio-http and
+ * asyncio-redis are this plus their protocol logic (http_conn, resp_db). */
+#ifndef SERVERS_CONN_SERVER_H
+#define SERVERS_CONN_SERVER_H
+
+#include <stddef.h>
+
+#include "bytebuf.h"
+#include "server_cli.h"
+
+enum { CONN_OPEN = 0, CONN_CLOSE = 1 };
+
+typedef struct conn_handler {
+    size_t state_size; /* bytes of per-connection state (zeroed, then init) */
+    void (*init)(void *state, void *shared);
+    /* len > 0 bytes arrived in data (writable, the caller's until return):
+     * append the answers to out. CONN_OPEN, CONN_CLOSE (send out, then
+     * close), or a negative code (close at once). NULL: every byte read
+     * is sent back as it is (the echo server, without a copy). */
+    int (*feed)(void *state, char *data, size_t len, bytebuf *out, void *shared);
+    void (*fini)(void *state);
+    /* Called every 100 ms on the loop while serving (timers such as
+     * Redis's active expiry), or NULL. time is al_loop_time's. */
+    void (*tick)(void *shared, double time);
+} conn_handler;
+
+/* Listens (o), serves with h until shut down, returns the exit status.
+ * shared is given to every callback (the database, ...). */
+int conn_server_run(const srv_desc *d, const srv_options *o, const conn_handler *h, void *shared);
+
+#endif
