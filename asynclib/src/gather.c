@@ -15,10 +15,11 @@
  *
  * child_done has a drop hook, for when it never runs (the loop is closed
  * with it queued or registered): a dropped child counts as reported
- * without a say in the outcome. al_gather_wait keeps the gather future on
- * a callback of the calling task (see guard_dropped). */
+ * without a say in the outcome. al_gather_wait's reference to the gather
+ * future is a hold of the calling task (hold.h). */
 #include "combinators_internal.h"
 #include "future_internal.h"
+#include "hold.h"
 
 #include <asynclib/combinators.h>
 #include <asynclib/error.h>
@@ -247,21 +248,9 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
     return 0;
 }
 
-/* The reference to the gather future that al_gather_wait's frame holds
- * while it waits is carried by a done-callback on the calling task: if the
- * loop is closed meanwhile and the task ignores the close (it unwinds
- * otherwise, task.h), its stack is dropped without unwinding,
- * the task ends, and the callback's drop hook releases the reference. The
- * callback never runs otherwise (the task cannot end while the frame
- * waits; the frame takes it back first). */
-static int guard_done(al_future *f, void *arg)
-{
-    (void)f;
-    al_future_unref(arg);
-    return 0;
-}
-
-static void guard_dropped(void *arg)
+/* al_gather_wait's frame keeps its reference to the gather across the
+ * await: a hold (hold.h). */
+static void release_gather(void *arg)
 {
     al_future_unref(arg);
 }
@@ -275,14 +264,12 @@ int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future
     int rc = al_gather(al_future_loop(al_task_future(self)), fs, n, return_errors, &g);
     if (rc < 0)
         return rc;
-    al_future *tf = al_task_future(self);
-    /* Out of memory: wait unguarded (only a close mid-wait would leak). */
-    bool guarded = al__future_add_done_callback_ex(tf, guard_done, g, guard_dropped) == 0;
+    bool held = al__hold(self, release_gather, g) == 0; /* else unguarded (hold.h) */
     /* A cancellation of the calling task goes to the gather (its fut_waiter),
      * which passes it on to the children and ends when they report. */
     rc = al_await(g);
-    if (guarded)
-        al_future_remove_done_callback(tf, guard_done, g); /* the reference is ours again */
+    if (held)
+        al__unhold(self, release_gather, g);
     if (out)
         *out = g;
     else

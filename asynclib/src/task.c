@@ -6,6 +6,7 @@
  * is asyncio's: a wake-up costs exactly one loop iteration. */
 #include "coro.h"
 #include "future_internal.h"
+#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/task.h>
@@ -93,11 +94,57 @@ static void set_cancel_msg(al_task *t, const char *msg)
     t->cancel_msg = msg ? strdup(msg) : NULL;
 }
 
+/* ---- holds (hold.h) ---------------------------------------------------------
+ * A hold is a done-callback slot on the task's own future whose fn is the
+ * marker below and whose drop hook is the release: no memory of its own.
+ * The marker never runs: the holds left are taken out and released when
+ * the task ends, before its completion schedules the other callbacks. */
+
+static int hold_marker(al_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    return 0;
+}
+
+int al__hold(al_task *t, al_drop_fn release, void *arg)
+{
+    return al__future_add_cb_ex(&t->fut, hold_marker, arg, release);
+}
+
+bool al__unhold(al_task *t, al_drop_fn release, void *arg)
+{
+    al_future *f = &t->fut;
+    for (size_t i = f->ncbs; i-- > 0;) {
+        if (f->cbs[i].fn == hold_marker && f->cbs[i].arg == arg && f->cbs[i].drop == release) {
+            memmove(&f->cbs[i], &f->cbs[i + 1], (f->ncbs - i - 1) * sizeof f->cbs[0]);
+            f->ncbs--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The frames are gone: what they still hold is released, latest first. */
+static void release_holds(al_task *t)
+{
+    al_future *f = &t->fut;
+    for (size_t i = f->ncbs; i-- > 0;) {
+        if (i >= f->ncbs || f->cbs[i].fn != hold_marker)
+            continue; /* a release may have taken other entries out */
+        al_done_cb cb = f->cbs[i];
+        memmove(&f->cbs[i], &f->cbs[i + 1], (f->ncbs - i - 1) * sizeof f->cbs[0]);
+        f->ncbs--;
+        cb.drop(cb.arg);
+    }
+}
+
 static void task_finish(al_task *t, int state, int error)
 {
     al_loop *loop = t->fut.loop;
     al__coro_free(t->coro);
     t->coro = NULL;
+    release_holds(t);
     if (state == AL_RESULT) {
         al__future_finish(&t->fut, AL_RESULT, 0, t->result, t->result_dtor, NULL);
         t->result = NULL;

@@ -8,11 +8,12 @@
  *
  * Between enter and exit the group is used by its parent task's frame,
  * which a loop close unwinds (exit then lets go of the children), or drops
- * without unwinding if the parent ignores the close (task.h): a
- * done-callback on the parent (the guard) then lets go of what the group
- * holds, from its drop hook. Either way the group itself stays the
- * caller's: al_taskgroup_free is right exactly once, whatever ran. */
+ * without unwinding if the parent ignores the close (task.h): the group is
+ * a hold of its parent (hold.h), which then lets go of what the group
+ * holds (parent_gone). Either way the group itself stays the caller's:
+ * al_taskgroup_free is right exactly once, whatever ran. */
 #include "future_internal.h"
+#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/taskgroup.h>
@@ -42,14 +43,6 @@ int al_taskgroup_new(al_taskgroup **out)
 
 static int task_done_cb(al_future *f, void *arg);
 
-/* Runs only if the parent ended inside the group (it never exited). */
-static int guard_done(al_future *f, void *arg)
-{
-    (void)f;
-    (void)arg;
-    return 0;
-}
-
 /* Lets go of the children still counted: their done-callbacks will not
  * run (the loop is closing). */
 static void forget_children(al_taskgroup *tg)
@@ -63,11 +56,12 @@ static void forget_children(al_taskgroup *tg)
     tg->ntasks = 0;
 }
 
-/* The loop closed with the parent between enter and exit and dropped it
- * without unwinding: its exit will never run. The group lets go of the
- * children and the parent and counts as exited; freeing it stays the
- * caller's job (ownership must not depend on whether this ran). */
-static void guard_dropped(void *arg)
+/* The parent ended between enter and exit (it ignored the loop's close
+ * and was dropped without unwinding): its exit will never run. The group
+ * lets go of the children and the parent and counts as exited; freeing it
+ * stays the caller's job (ownership must not depend on whether this ran).
+ * A hold of the parent (hold.h) from enter to exit. */
+static void parent_gone(void *arg)
 {
     al_taskgroup *tg = arg;
     forget_children(tg);
@@ -87,7 +81,7 @@ int al_taskgroup_enter(al_taskgroup *tg)
     al_task *parent = al_current_task();
     if (!parent)
         return AL_ENOTINTASK;
-    int rc = al__future_add_done_callback_ex(al_task_future(parent), guard_done, tg, guard_dropped);
+    int rc = al__hold(parent, parent_gone, tg);
     if (rc < 0)
         return rc;
     tg->loop = al_future_loop(al_task_future(parent));
@@ -230,7 +224,7 @@ int al_taskgroup_exit(al_taskgroup *tg, int body_status)
         closing = rc == AL_ELOOPCLOSING;
     }
     tg->exited = true;
-    al_future_remove_done_callback(al_task_future(tg->parent), guard_done, tg);
+    al__unhold(tg->parent, parent_gone, tg);
     if (closing) {
         /* The loop closes and unwinds the parent: the children are unwound
          * (or dropped) too, and their outcomes will never be reported. */

@@ -6,13 +6,11 @@
  * scope or an external cancel is never mistaken for ours, not even one
  * pending (requested, not yet delivered) when the scope was entered.
  *
- * The scope's timer handle is held through a done-callback on its task
- * (the guard): if the loop is closed while the scope is entered and the
- * task ignores the close (it unwinds otherwise, task.h), the task's stack
- * (where scopes usually live) is dropped without unwinding, and the
- * guard's drop hook cancels and releases the handle, which would otherwise
- * leak with the loop's memory it references. */
+ * The scope's timer handle is a hold of its task (hold.h): released by
+ * the exit, or when the task ends without it (a scope left without its
+ * exit, a task that ignores the loop's close). */
 #include "future_internal.h"
+#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/timeout.h>
@@ -24,7 +22,7 @@ enum { TO_CREATED = 0, TO_ENTERED, TO_EXPIRING, TO_EXPIRED, TO_EXITED };
 /* The timer's argument is the task, never the scope: a scope usually lives
  * on its task's stack, where another task's frames are while this one is
  * parked in shared-stack mode (task.h). The timer is cancelled before the
- * task can be freed (the scope's exit, or the guard below). Whether it
+ * task can be freed (the scope's exit, or the hold). Whether it
  * fired is read from its handle by the task itself (fired). */
 static int on_timeout(al_loop *loop, void *arg)
 {
@@ -47,30 +45,16 @@ static void sync_state(al_timeout *to)
         to->state = TO_EXPIRING;
 }
 
-static void release_handle(al_handle *h)
+static void release_handle(void *arg)
 {
-    al_handle_cancel(h);
-    al_handle_unref(h);
-}
-
-/* Runs only if the task ended inside the scope (it never exited it). */
-static int guard_done(al_future *f, void *arg)
-{
-    (void)f;
-    release_handle(arg);
-    return 0;
-}
-
-static void guard_dropped(void *arg)
-{
-    release_handle(arg);
+    al_handle_cancel(arg);
+    al_handle_unref(arg);
 }
 
 static void drop_handle(al_timeout *to)
 {
     if (to->handle) {
-        /* Not registered any more: the guard took the handle with it. */
-        if (al_future_remove_done_callback(al_task_future(to->task), guard_done, to->handle) > 0)
+        if (al__unhold(to->task, release_handle, to->handle))
             release_handle(to->handle);
         to->handle = NULL;
     }
@@ -93,7 +77,7 @@ int al_timeout_reschedule(al_timeout *to, double when)
                                         : al_call_at(loop, when, on_timeout, to->task, &h);
     if (rc < 0)
         return rc;
-    rc = al__future_add_done_callback_ex(al_task_future(to->task), guard_done, h, guard_dropped);
+    rc = al__hold(to->task, release_handle, h);
     if (rc < 0) {
         release_handle(h);
         return rc;

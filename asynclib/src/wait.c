@@ -5,13 +5,13 @@
  * future cannot be removed any more, so the state must outlive the waiting
  * task's call until every such callback has run.
  *
- * If the loop is closed meanwhile, nothing may be left behind: the
- * callbacks' drop hooks release the state when they are dropped, and what
- * a waiting task's frame holds is carried by a done-callback on the task
- * itself (its stack is dropped without unwinding if it ignores the close,
- * task.h). */
+ * If the loop is closed meanwhile, nothing may be left behind: the waiting
+ * task unwinds and releases its reference (a hold, hold.h, in case it
+ * ignores the close), and the callbacks' drop hooks release theirs when
+ * they are dropped. */
 #include "combinators_internal.h"
 #include "future_internal.h"
+#include "hold.h"
 
 #include <asynclib/combinators.h>
 #include <asynclib/error.h>
@@ -70,20 +70,8 @@ static void wait_completion_dropped(void *arg)
     wait_unref(arg);
 }
 
-/* The waiting frame's reference to the state is carried by a done-callback
- * on the calling task: if the loop is closed while the task waits and it
- * ignores the close, its stack is dropped without unwinding, the task
- * ends, and the callback's
- * drop hook releases what the frame held. It never runs otherwise: the
- * frame takes it back before returning, and the task cannot end first. */
-static int wait_guard_done(al_future *f, void *arg)
-{
-    (void)f;
-    wait_unref(arg);
-    return 0;
-}
-
-static void wait_guard_dropped(void *arg)
+/* The waiting frame's reference to the state is a hold (hold.h). */
+static void wait_release(void *arg)
 {
     wait_unref(arg);
 }
@@ -122,8 +110,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     al_task *self = al_current_task();
     if (!self)
         return AL_ENOTINTASK;
-    al_future *tf = al_task_future(self);
-    al_loop *loop = al_future_loop(tf);
+    al_loop *loop = al_future_loop(al_task_future(self));
     if (n == 0 || timeout != timeout || return_when < AL_FIRST_COMPLETED ||
         return_when > AL_ALL_COMPLETED)
         return -EINVAL;
@@ -137,10 +124,10 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     }
     size_t k = distinct(fs, n, w->uniq);
     w->k = k;
-    w->refs = 1; /* the frame's, carried by the guard on the task */
+    w->refs = 1; /* the frame's, a hold of the task */
     w->counter = k;
     w->return_when = return_when;
-    if (al__future_add_done_callback_ex(tf, wait_guard_done, w, wait_guard_dropped) < 0) {
+    if (al__hold(self, wait_release, w) < 0) {
         wait_unref(w);
         return -ENOMEM;
     }
@@ -159,7 +146,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     }
     if (rc == 0)
         rc = al_await(w->waiter);
-    al_future_remove_done_callback(tf, wait_guard_done, w); /* the frame's own again */
+    al__unhold(self, wait_release, w);
     if (w->timer) {
         al_handle_cancel(w->timer);
         al__handle_release(w->timer);

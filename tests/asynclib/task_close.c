@@ -6,6 +6,7 @@
  * loop tests' index _i is the stack mode). */
 #include "al_conf.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -362,6 +363,73 @@ START_TEST(close_reports_task_that_ignores_it)
 }
 END_TEST
 
+/* What a task that ignores the close held inside a timeout scope or a
+ * TaskGroup is released when it is dropped (hold.h): checked by the leak
+ * checkers, and the group stays the caller's to free once. */
+typedef struct ignoring_holder {
+    al_future *gate;
+    al_taskgroup *tg;
+    bool in_group, in_scope;
+} ignoring_holder;
+
+static int ignore_close_inside(void *arg, void **result)
+{
+    (void)result;
+    ignoring_holder *h = arg;
+    al_timeout to = AL_TIMEOUT_INIT;
+    ck_assert_int_eq(al_timeout_enter(&to, 1000.0), 0);
+    ck_assert_int_eq(al_taskgroup_enter(h->tg), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(al_taskgroup_create_task(h->tg, conf_await_arg, h->gate, NULL, NULL), 0);
+    h->in_group = h->in_scope = true;
+    while (al_await(h->gate) == AL_ELOOPCLOSING || !al_future_done(h->gate))
+        ; /* never leaves the group nor the scope */
+    ck_abort_msg("resumed after being dropped");
+    return 0;
+}
+
+START_TEST(close_releases_holds_of_task_that_ignores_it)
+{
+    al_loop *loop = recording_loop();
+    ignoring_holder h = {.gate = new_future(loop)};
+    ck_assert_int_eq(al_taskgroup_new(&h.tg), 0);
+    al_task *bad = spawn_on(loop, ignore_close_inside, &h, _i);
+    run_briefly(loop);
+    ck_assert(h.in_group && h.in_scope);
+    ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), 3);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert(al_future_cancelled(CONF_F(bad)));
+    ck_assert_uint_eq(al_taskgroup_size(h.tg), 0); /* it let go of the children */
+    ck_assert_int_eq(al_taskgroup_free(h.tg), 0);
+    al_task_unref(bad);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    al_future_unref(h.gate);
+}
+END_TEST
+
+/* A scope left without its exit: the task's end releases its timer (a
+ * hold, hold.h); the leak checkers see it otherwise. */
+static int leave_scope_open(void *arg, void **result)
+{
+    (void)result;
+    al_timeout *to = arg; /* outlives the task: it is never exited */
+    ck_assert_int_eq(al_timeout_enter(to, 1000.0), 0);
+    return 0;
+}
+
+START_TEST(task_end_releases_scope_left_open)
+{
+    al_loop *loop = recording_loop();
+    al_timeout *to = malloc(sizeof *to);
+    *to = (al_timeout)AL_TIMEOUT_INIT;
+    al_task *t = spawn_on(loop, leave_scope_open, to, _i);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, CONF_F(t)), 0);
+    al_task_unref(t);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    free(to);
+}
+END_TEST
+
 /* ---- closing a loop from a task of another loop ---------------------------------- */
 
 typedef struct other_close {
@@ -490,6 +558,8 @@ AL_TEST_SUITE(suite_task_close)
     tcase_add_loop_test(tc, close_releases_result_of_unwound_task, 0, 2);
     tcase_add_loop_test(tc, close_drops_task_that_ignores_it, 0, 2);
     tcase_add_loop_test(tc, close_reports_task_that_ignores_it, 0, 2);
+    tcase_add_loop_test(tc, close_releases_holds_of_task_that_ignores_it, 0, 2);
+    tcase_add_loop_test(tc, task_end_releases_scope_left_open, 0, 2);
     tcase_add_loop_test(tc, close_from_a_task_of_another_loop, 0, 2);
     tcase_add_test(tc, close_many_parked_on_one_future);
     tcase_add_test(tc, future_outlives_loop);
