@@ -2,10 +2,10 @@
 # servers/<backend>: the three servers answer their real clients on one
 # selector backend, over loopback:
 #   asyncio-echo   1 MiB of random bytes echoed back intact (every --api)
-#   asyncio-http   curl GET / and a 404; a pipelined pair on one connection
+#   asyncio-http   (each --api) curl GET / and a 404; a pipelined pair on one connection
 #                  answered in order; a malformed request gets 400 and the
 #                  connection closes, the server keeps serving
-#   asyncio-redis  redis-cli PING SET GET INCR MGET, a key with a 300 ms
+#   asyncio-redis  (each --api) redis-cli PING SET GET INCR MGET, a key with a 300 ms
 #                  TTL gone after it, malformed input gets a protocol error
 #                  and the connection closes, the server keeps serving
 #   shutdown       SIGTERM with a live idle client: the client sees EOF
@@ -99,13 +99,14 @@ sys.exit(0 if bytes(got) == data else 1)
     stop "$PID"
 done
 
+for api in buffered protocol sockets; do
 # ---- http
 if [ -x "$bin/asyncio-http" ]; then
-    start asyncio-http && {
+    start asyncio-http --api "$api" && {
         body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
-        [ "$body" = "Hello, World!" ] && ok "http: curl GET /" || fail "http: curl GET / gave '$body'"
+        [ "$body" = "Hello, World!" ] && ok "http --api $api: curl GET /" || fail "http --api $api: curl GET / gave '$body'"
         code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/nope")
-        [ "$code" = 404 ] && ok "http: 404 for /nope" || fail "http: /nope gave $code"
+        [ "$code" = 404 ] && ok "http --api $api: 404 for /nope" || fail "http --api $api: /nope gave $code"
         py "
 import socket, sys
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
@@ -117,7 +118,7 @@ while got.count(b'HTTP/1.1 ') < 2 or not got.endswith(b'Not Found\n'):
     got += b
 first, second = got.index(b'200 OK'), got.index(b'404 Not Found')
 sys.exit(0 if first < second and b'Hello, World!' in got else 1)
-" && ok "http: pipelined pair answered in order" || fail "http: pipelined pair"
+" && ok "http --api $api: pipelined pair answered in order" || fail "http --api $api: pipelined pair"
         py "
 import socket, sys
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
@@ -128,24 +129,24 @@ while True:
     if not b: break
     got += b
 sys.exit(0 if got.startswith(b'HTTP/1.1 400 ') and b'Connection: close' in got else 1)
-" && ok "http: malformed request: 400, connection closed" || fail "http: malformed request"
+" && ok "http --api $api: malformed request: 400, connection closed" || fail "http --api $api: malformed request"
         body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
-        [ "$body" = "Hello, World!" ] && ok "http: still serving" || fail "http: not serving after bad input"
+        [ "$body" = "Hello, World!" ] && ok "http --api $api: still serving" || fail "http --api $api: not serving after bad input"
         stop "$PID"
     }
 fi
 
 # ---- redis
-start asyncio-redis && {
+start asyncio-redis --api "$api" && {
     r() { timeout 5 redis-cli -p "$PORT" "$@" 2>&1; }
-    [ "$(r PING)" = PONG ] && ok "redis: PING" || fail "redis: PING"
-    [ "$(r SET k hello)" = OK ] && [ "$(r GET k)" = hello ] && ok "redis: SET/GET" || fail "redis: SET/GET"
-    [ "$(r INCR n)" = 1 ] && [ "$(r INCR n)" = 2 ] && ok "redis: INCR" || fail "redis: INCR"
-    [ "$(r MGET k nope n | tr '\n' ,)" = "hello,,2," ] && ok "redis: MGET" || fail "redis: MGET gave '$(r MGET k nope n | tr '\n' ,)'"
+    [ "$(r PING)" = PONG ] && ok "redis --api $api: PING" || fail "redis --api $api: PING"
+    [ "$(r SET k hello)" = OK ] && [ "$(r GET k)" = hello ] && ok "redis --api $api: SET/GET" || fail "redis --api $api: SET/GET"
+    [ "$(r INCR n)" = 1 ] && [ "$(r INCR n)" = 2 ] && ok "redis --api $api: INCR" || fail "redis --api $api: INCR"
+    [ "$(r MGET k nope n | tr '\n' ,)" = "hello,,2," ] && ok "redis --api $api: MGET" || fail "redis --api $api: MGET gave '$(r MGET k nope n | tr '\n' ,)'"
     r SET t v PX 300 >/dev/null
     [ "$(r GET t)" = v ] && sleep 0.5 && [ "$(r GET t)" = "" ] && [ "$(r EXISTS t)" = 0 ] &&
-        ok "redis: a 300 ms TTL expires" || fail "redis: TTL"
-    [ "$(r SET u v EX 100 >/dev/null; r TTL u)" = 100 ] && ok "redis: TTL" || fail "redis: TTL u"
+        ok "redis --api $api: a 300 ms TTL expires" || fail "redis --api $api: TTL"
+    [ "$(r SET u v EX 100 >/dev/null; r TTL u)" = 100 ] && ok "redis --api $api: TTL" || fail "redis --api $api: TTL u"
     py "
 import socket, sys
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
@@ -156,10 +157,12 @@ while True:
     if not b: break
     got += b
 sys.exit(0 if got == b'+PONG\r\n-ERR Protocol error: invalid bulk length\r\n' else 1)
-" && ok "redis: malformed input: protocol error, connection closed" || fail "redis: malformed input"
-    [ "$(r DBSIZE)" = 3 ] && ok "redis: still serving (DBSIZE 3)" || fail "redis: DBSIZE $(r DBSIZE)"
+" && ok "redis --api $api: malformed input: protocol error, connection closed" || fail "redis --api $api: malformed input"
+    [ "$(r DBSIZE)" = 3 ] && ok "redis --api $api: still serving (DBSIZE 3)" || fail "redis --api $api: DBSIZE $(r DBSIZE)"
     stop "$PID"
 }
+
+done
 
 # ---- graceful shutdown with a live client
 start asyncio-echo && {

@@ -1,13 +1,15 @@
-/* A server of request/response connections on the socket coroutines
- * (aio_sock_accept / aio_sock_recv_into / aio_sock_sendall): one task
- * accepts, one task per connection reads, hands the bytes to a protocol
- * handler, and sends what the handler appended to its output in one
- * sendall per read (so pipelined requests are answered in one write).
+/* A server of request/response connections: a protocol handler gets the
+ * bytes of each read and appends its answers to an output buffer, sent in
+ * one write per read (so pipelined requests are answered in one write).
+ * Two drivers: the socket coroutines (aio_sock_accept / recv_into /
+ * sendall: one task accepts, one task per connection) and transports with
+ * protocols (aio_create_server).
  * Graceful shutdown through server_cli's srv_shutdown. asyncio-http and
  * asyncio-redis are this plus their protocol logic (http_conn, resp_db). */
 #ifndef SERVERS_CONN_SERVER_H
 #define SERVERS_CONN_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bytebuf.h"
@@ -30,7 +32,18 @@ typedef struct conn_handler {
 } conn_handler;
 
 /* Listens (o), serves with h until shut down, returns the exit status.
- * shared is given to every callback (the database, ...). */
+ * shared is given to every callback (the database, ...). On the socket
+ * coroutines (--api sockets). */
 int conn_server_run(const srv_desc *d, const srv_options *o, const conn_handler *h, void *shared);
+
+/* The same on transports and protocols (proto_server.c): aio_create_server
+ * with a protocol per connection; use_buffered: a buffered protocol that
+ * reads into the server's own buffer (--api buffered), else data_received
+ * (--api protocol; handlers that write into the bytes get a copy). A
+ * client that does not read its answers is paused (pause_writing pauses
+ * reading). Shutdown through aio_server_close / close_clients /
+ * wait_closed. */
+int conn_server_run_protocol(const srv_desc *d, const srv_options *o, const conn_handler *h,
+                             void *shared, bool use_buffered);
 
 #endif

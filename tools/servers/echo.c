@@ -4,15 +4,19 @@
 
 #include <string.h>
 
-static const char *const apis[] = {"sockets", NULL};
+int echo_serve_streams(const srv_desc *d, const srv_options *o); /* echo_streams.c */
+
+static const char *const apis[] = {"protocol", "buffered", "streams", "sockets", NULL};
 static const srv_desc desc; /* defined below: serve() needs it */
 
 static int serve(const srv_options *o)
 {
     static const conn_handler echo = {0}; /* no feed: bytes go back as read */
+    if (strcmp(o->api, "streams") == 0)
+        return echo_serve_streams(&desc, o);
     if (strcmp(o->api, "sockets") == 0)
         return conn_server_run(&desc, o, &echo, NULL);
-    return 2;
+    return conn_server_run_protocol(&desc, o, &echo, NULL, strcmp(o->api, "buffered") == 0);
 }
 
 static const srv_desc desc = {
@@ -20,9 +24,14 @@ static const srv_desc desc = {
     .summary = "TCP echo server on the asynclib I/O layer (every byte sent back until EOF)",
     .default_port = 8888,
     .apis = apis,
-    .extra_help = "                   sockets: a task per connection over aio_sock_recv_into /\n"
-                  "                   aio_sock_sendall, a task accepting with aio_sock_accept\n",
-    .example = "asyncio-echo --port 8888 --selector epoll --api sockets",
+    .extra_help =
+        "                   protocol: aio_create_server, data_received writes back\n"
+        "                   buffered: the same with a buffered protocol (get_buffer)\n"
+        "                   streams:  aio_start_server, a task per connection with\n"
+        "                             aio_stream_read / write / drain\n"
+        "                   sockets:  a task per connection over aio_sock_recv_into /\n"
+        "                             aio_sock_sendall, a task accepting (aio_sock_accept)\n",
+    .example = "asyncio-echo --port 8888 --selector epoll --api protocol",
     .serve = serve,
 };
 
