@@ -145,11 +145,16 @@ AL_API int al_call_soon(al_loop *loop, al_callback_fn fn, void *arg, al_handle *
 AL_API int al_call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg);
 
 /* Runs fn after delay seconds (negative means now, as a timer; NaN is
- * -EINVAL). Equal deadlines fire in scheduling order. */
+ * -EINVAL and queues nothing). Equal deadlines fire in scheduling order.
+ * Any other value is valid: +infinity (AL_FOREVER) never fires (the timer
+ * stays until cancelled, and a loop with nothing else to do waits to be
+ * woken); a huge finite delay is a timer that far away (a virtual loop
+ * jumps straight to it when nothing else is due). */
 AL_API int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg,
                          al_handle **out);
 
-/* Runs fn at absolute loop time `when` (al_loop_time() scale). */
+/* Runs fn at absolute loop time `when` (al_loop_time() scale); values as
+ * for al_call_later (-infinity or any past time: now). */
 AL_API int al_call_at(al_loop *loop, double when, al_callback_fn fn, void *arg, al_handle **out);
 
 /* Interrupts the loop's wait. Any thread. */

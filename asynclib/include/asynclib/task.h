@@ -163,8 +163,9 @@ AL_API int al_loop_set_eager_tasks(al_loop *loop, bool eager);
  * loop's future, AL_EINVALIDSTATE when a task awaits itself, -EINVAL. */
 AL_API int al_await(al_future *f);
 
-/* Suspends for delay seconds (<= 0: exactly one loop iteration). 0, or
- * AL_ECANCELLED; -EINVAL for NaN; AL_ENOTINTASK outside a task. */
+/* Suspends for delay seconds (<= 0: exactly one loop iteration;
+ * AL_FOREVER: until cancelled). 0, or AL_ECANCELLED; -EINVAL for NaN;
+ * AL_ENOTINTASK outside a task. */
 AL_API int al_sleep(double delay);
 
 /* ---- asyncio.run ------------------------------------------------------------ */
