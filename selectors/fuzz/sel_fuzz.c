@@ -559,6 +559,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.pos = 0;
     int pick = fz.pinned ? 0 : next() % fz.nnames;
     fz.backend = fz.pinned ? fz.pinned : fz.names[pick];
+    /* A selector freed at the end of this input must have its own fds (epoll,
+     * io_uring, libev) closed by then; a kept one's stay open. */
+    if (!fz.reuse)
+        open_fds(fz.open_at_start);
     if (fz.reuse && fz.kept[pick]) {
         fz.sel = fz.kept[pick];
     } else {
@@ -567,7 +571,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (fz.reuse)
             fz.kept[pick] = fz.sel;
     }
-    open_fds(fz.open_at_start); /* after a first open: kept selectors' fds are no leak */
+    if (fz.reuse)
+        open_fds(fz.open_at_start); /* after a first open: kept selectors' fds are no leak */
     int op;
     while ((op = next()) >= 0) {
         int b = arg();
