@@ -281,15 +281,22 @@ static void op_unregister(int b)
     r->current = is_open(fd) && slot_of(b)->fd == fd;
 }
 
+/* Every close of a pool fd: closing a registered number (whichever end or
+ * dup it is) leaves stale state that the model does not follow. */
+static void fz_close(int fd)
+{
+    close(fd);
+    if (fz.reg[fd].registered)
+        fz.tainted = 1;
+    fz.reg[fd].current = 0;
+}
+
 static void op_close(int b)
 {
     struct slot *s = slot_of(b);
     if (s->fd < 0)
         return;
-    close(s->fd);
-    if (fz.reg[s->fd].registered)
-        fz.tainted = 1;
-    fz.reg[s->fd].current = 0;
+    fz_close(s->fd);
     s->num = s->fd;
     s->fd = -1;
     s->pending = 0;
@@ -315,7 +322,7 @@ static void op_close_dup(int b)
 {
     int *d = &fz.dups[(unsigned)b % NDUP];
     if (*d >= 0)
-        close(*d);
+        fz_close(*d);
     *d = -1;
 }
 
@@ -331,7 +338,7 @@ static void op_reopen_dup(struct slot *s, int b)
     if (k == NDUP || dup3(*d, s->num, O_CLOEXEC) < 0)
         return;
     if (s->peer >= 0)
-        close(s->peer);
+        fz_close(s->peer);
     *s = (struct slot){.kind = s->kind, .fd = s->num, .peer = -1, .num = -1, .unknown = 1};
     fz.reg[s->fd].current = 0;
 }
@@ -371,7 +378,7 @@ static void op_reopen(int b)
         close(fd);
     }
     if (s->peer >= 0)
-        close(s->peer);
+        fz_close(s->peer);
     *s = (struct slot){.kind = kind, .fd = s->num, .peer = peer, .num = -1};
     /* Still registered (closed without unregister): the registration is
      * stale, the new file's readiness under it is not modelled. */
@@ -424,7 +431,7 @@ static void op_close_peer(int b)
     struct slot *s = slot_of(b);
     if (s->peer < 0)
         return;
-    close(s->peer);
+    fz_close(s->peer);
     s->peer = -1;
     s->eof = 1;
     if (s->fd >= 0)
@@ -559,20 +566,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.pos = 0;
     int pick = fz.pinned ? 0 : next() % fz.nnames;
     fz.backend = fz.pinned ? fz.pinned : fz.names[pick];
-    /* A selector freed at the end of this input must have its own fds (epoll,
-     * io_uring, libev) closed by then; a kept one's stay open. */
-    if (!fz.reuse)
-        open_fds(fz.open_at_start);
-    if (fz.reuse && fz.kept[pick]) {
+    /* The fds open before the input (libFuzzer's own change between
+     * inputs), the kept selector's included when reusing: none may be
+     * left open or closed by it. */
+    if (fz.reuse && !fz.kept[pick]) {
+        int rc = sel_open(&fz.kept[pick], fz.backend);
+        FZ_CHECK(rc == 0, "sel_open: %s", sel_strerror(rc));
+    }
+    open_fds(fz.open_at_start);
+    if (fz.reuse) {
         fz.sel = fz.kept[pick];
     } else {
         int rc = sel_open(&fz.sel, fz.backend);
         FZ_CHECK(rc == 0, "sel_open: %s", sel_strerror(rc));
-        if (fz.reuse)
-            fz.kept[pick] = fz.sel;
     }
-    if (fz.reuse)
-        open_fds(fz.open_at_start); /* after a first open: kept selectors' fds are no leak */
     int op;
     while ((op = next()) >= 0) {
         int b = arg();
