@@ -417,7 +417,8 @@ static int connect_errors_main(void *arg, void **result)
                      -EINVAL);
     aio_connect_options v6only = {.family = AF_INET6};
     int rc = aio_create_connection(loop, &sm_protocol, &cl, "127.0.0.1", 1, &v6only, &t);
-    ck_assert_msg(rc <= AIO_ERROR_FIRST && rc >= AIO_ERROR_LAST, "family mismatch: %s", aio_strerror(rc));
+    ck_assert_msg(rc <= AIO_ERROR_FIRST && rc >= AIO_ERROR_LAST, "family mismatch: %s",
+                  aio_strerror(rc));
     char path[108];
     ck_assert_int_eq(
         aio_create_unix_connection(loop, &sm_protocol, &cl, nu_path(path, sizeof path), &t),
@@ -726,6 +727,12 @@ static int emfile_main(void *arg, void **result)
 
 START_TEST(test_emfile_storm)
 {
+    if (AC_UNDER_VALGRIND()) {
+        /* Valgrind emulates RLIMIT_NOFILE: it closes an accepted fd above
+         * its own limit and reports EMFILE, consuming the connection. */
+        printf("EMFILE storm not run under Valgrind (it emulates RLIMIT_NOFILE)\n");
+        return;
+    }
     ac_run_main(emfile_main, NULL);
 }
 END_TEST

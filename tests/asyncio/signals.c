@@ -235,6 +235,70 @@ START_TEST(test_signals_with_executor_threads)
 }
 END_TEST
 
+/* SA_RESTART: a blocking read in a pool thread that takes the signals is
+ * restarted, not broken with EINTR. */
+typedef struct blocking_read {
+    int fd;
+    int eintr;
+} blocking_read;
+
+static int read_work(void *arg, void **result)
+{
+    blocking_read *b = arg;
+    char c;
+    ssize_t n = read(b->fd, &c, 1); /* blocks until the loop writes */
+    if (n < 0 && errno == EINTR)
+        b->eintr = 1;
+    *result = AC_VP(n == 1 ? c : -1);
+    return 0;
+}
+
+static int restart_main(void *arg, void **result)
+{
+    (void)result;
+    sig_count *c = arg;
+    al_loop *loop = ac_loop();
+    c->loop = loop;
+    c->on_loop = 1;
+    ck_assert_int_eq(aio_loop_add_signal_handler(loop, SIGUSR1, on_sig, c), 0);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0); /* blocking */
+    blocking_read b = {.fd = p[0]};
+    al_future *job;
+    ck_assert_int_eq(al_loop_run_in_executor(loop, read_work, &b, NULL, &job), 0);
+    ck_assert_int_eq(al_sleep(0.02), 0);
+    /* Only the pool thread may take SIGUSR1 now: the loop's thread blocks it. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    for (int i = 0; i < 20; i++) {
+        kill(getpid(), SIGUSR1);
+        sleep_ms(1);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    ck_assert_int_eq(write(p[1], "r", 1), 1);
+    ck_assert_int_eq(al_await(job), 0);
+    void *v;
+    ck_assert_int_eq(al_future_result(job, &v), 0);
+    ck_assert_int_eq(AC_PV(v), 'r');
+    ck_assert_int_eq(b.eintr, 0);
+    al_future_unref(job);
+    for (int i = 0; i < 100 && c->calls == 0; i++)
+        ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_gt(c->calls, 0);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+START_TEST(test_sa_restart_in_pool_threads)
+{
+    sig_count c = {0};
+    ac_run_main(restart_main, &c);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_signals)
 {
     ac_require_backend();
@@ -245,6 +309,7 @@ AL_TEST_SUITE(suite_signals)
     tcase_add_test(tc, test_bad_signals_refused);
     tcase_add_test(tc, test_signal_storm_during_recv);
     tcase_add_test(tc, test_signals_with_executor_threads);
+    tcase_add_test(tc, test_sa_restart_in_pool_threads);
     suite_add_tcase(s, tc);
     return s;
 }

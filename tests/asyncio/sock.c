@@ -702,6 +702,110 @@ START_TEST(test_sendfile_fallback)
 }
 END_TEST
 
+/* ---- cancellation at the other wait points --------------------------------- */
+
+typedef struct dgram_args {
+    int fd;
+    ssize_t rc;
+} dgram_args;
+
+static int recvfrom_task(void *arg, void **result)
+{
+    (void)result;
+    dgram_args *d = arg;
+    char buf[64];
+    struct sockaddr_storage from;
+    socklen_t len = sizeof from;
+    d->rc =
+        aio_sock_recvfrom_into(ac_loop(), d->fd, buf, sizeof buf, (struct sockaddr *)&from, &len);
+    return 0;
+}
+
+/* A cancelled recvfrom consumed no datagram. */
+static int cancel_recvfrom_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    dgram_args d = {.fd = sv[0]};
+    al_task *t = ac_spawn(recvfrom_task, &d);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    al_task_cancel(t, NULL);
+    ck_assert_int_eq(ac_join(t), 0);
+    ck_assert_int_eq(d.rc, AL_ECANCELLED);
+    assert_unwatched(ac_loop(), sv[0]);
+    ck_assert_int_eq(aio_sock_sendto(ac_loop(), sv[1], "dgram", 5, NULL, 0), 5);
+    void *data = NULL;
+    ck_assert_int_eq(aio_sock_recvfrom(ac_loop(), sv[0], 64, &data, NULL, NULL), 5);
+    ck_assert(memcmp(data, "dgram", 5) == 0);
+    free(data);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+START_TEST(test_cancel_recvfrom)
+{
+    ac_run_main(cancel_recvfrom_main, NULL);
+}
+END_TEST
+
+typedef struct sendfile_cancel {
+    int sock, file;
+    size_t sent;
+    int rc;
+} sendfile_cancel;
+
+static int sendfile_task(void *arg, void **result)
+{
+    (void)result;
+    sendfile_cancel *c = arg;
+    c->rc = aio_sock_sendfile(ac_loop(), c->sock, c->file, 0, 0, &c->sent);
+    return 0;
+}
+
+/* A sendfile cancelled while the socket is full says how much it sent,
+ * the file offset follows, and the peer receives exactly that much. */
+static int cancel_sendfile_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    size_t size = 8u << 20;
+    char path[] = "/tmp/aio-sendfile-cancel-XXXXXX";
+    int file = mkstemp(path);
+    ck_assert_int_ge(file, 0);
+    unlink(path);
+    ck_assert_int_eq(ftruncate(file, (off_t)size), 0);
+    int a, b;
+    ac_socketpair(&a, &b);
+    sendfile_cancel c = {.sock = a, .file = file};
+    al_task *t = ac_spawn(sendfile_task, &c);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert(!al_future_done(al_task_future(t)));
+    al_task_cancel(t, NULL);
+    ck_assert_int_eq(ac_join(t), 0);
+    ck_assert_int_eq(c.rc, AL_ECANCELLED);
+    ck_assert_uint_gt(c.sent, 0);
+    ck_assert_uint_lt(c.sent, size);
+    ck_assert_int_eq(lseek(file, 0, SEEK_CUR), (off_t)c.sent);
+    assert_unwatched(ac_loop(), a);
+    size_t got = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = recv(b, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        got += (size_t)n;
+    ck_assert_uint_eq(got, c.sent);
+    close(a);
+    close(b);
+    close(file);
+    return 0;
+}
+
+START_TEST(test_cancel_sendfile)
+{
+    ac_run_main(cancel_sendfile_main, NULL);
+}
+END_TEST
+
 /* ---- the loop closes while tasks wait ------------------------------------------ */
 
 typedef struct parked {
@@ -794,6 +898,8 @@ AL_TEST_SUITE(suite_sock)
     tcase_add_test(tc, test_sendfile_regular_file);
     tcase_add_test(tc, test_sendfile_fallback);
     tcase_add_test(tc, test_close_unwinds_waiters);
+    tcase_add_test(tc, test_cancel_recvfrom);
+    tcase_add_test(tc, test_cancel_sendfile);
     suite_add_tcase(s, tc);
     return s;
 }
