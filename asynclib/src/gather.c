@@ -16,10 +16,9 @@
  * child_done has a drop hook, for when it never runs (the loop is closed
  * with it queued or registered): a dropped child counts as reported
  * without a say in the outcome. al_gather_wait's reference to the gather
- * future is a hold of the calling task (hold.h). */
+ * future is a hold of the calling task (task.h). */
 #include "combinators_internal.h"
 #include "future_internal.h"
-#include "hold.h"
 
 #include <asynclib/combinators.h>
 #include <asynclib/error.h>
@@ -249,7 +248,7 @@ int al_gather(al_loop *loop, al_future *const *fs, size_t n, bool return_errors,
 }
 
 /* al_gather_wait's frame keeps its reference to the gather across the
- * await: a hold (hold.h). */
+ * await: a hold (task.h). */
 static void release_gather(void *arg)
 {
     al_future_unref(arg);
@@ -264,12 +263,12 @@ int al_gather_wait(al_future *const *fs, size_t n, bool return_errors, al_future
     int rc = al_gather(al_future_loop(al_task_future(self)), fs, n, return_errors, &g);
     if (rc < 0)
         return rc;
-    bool held = al__hold(self, release_gather, g) == 0; /* else unguarded (hold.h) */
+    bool held = al_task_hold(self, release_gather, g) == 0; /* else unguarded (task.h) */
     /* A cancellation of the calling task goes to the gather (its fut_waiter),
      * which passes it on to the children and ends when they report. */
     rc = al_await(g);
     if (held)
-        al__unhold(self, release_gather, g);
+        al_task_unhold(self, release_gather, g);
     if (out)
         *out = g;
     else

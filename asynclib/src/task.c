@@ -6,7 +6,6 @@
  * is asyncio's: a wake-up costs exactly one loop iteration. */
 #include "coro.h"
 #include "future_internal.h"
-#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/task.h>
@@ -94,7 +93,7 @@ static void set_cancel_msg(al_task *t, const char *msg)
     t->cancel_msg = msg ? strdup(msg) : NULL;
 }
 
-/* ---- holds (hold.h) ---------------------------------------------------------
+/* ---- holds (task.h) ---------------------------------------------------------
  * A hold is a done-callback slot on the task's own future whose fn is the
  * marker below and whose drop hook is the release: no memory of its own.
  * The marker never runs: the holds left are taken out and released when
@@ -107,13 +106,19 @@ static int hold_marker(al_future *f, void *arg)
     return 0;
 }
 
-int al__hold(al_task *t, al_drop_fn release, void *arg)
+int al_task_hold(al_task *t, al_release_fn release, void *arg)
 {
+    if (!t || !release)
+        return -EINVAL;
+    if (t->fut.state != AL_PENDING)
+        return AL_EINVALIDSTATE;
     return al__future_add_cb_ex(&t->fut, hold_marker, arg, release);
 }
 
-bool al__unhold(al_task *t, al_drop_fn release, void *arg)
+bool al_task_unhold(al_task *t, al_release_fn release, void *arg)
 {
+    if (!t || !release)
+        return false;
     al_future *f = &t->fut;
     for (size_t i = f->ncbs; i-- > 0;) {
         if (f->cbs[i].fn == hold_marker && f->cbs[i].arg == arg && f->cbs[i].drop == release) {

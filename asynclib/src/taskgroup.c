@@ -9,11 +9,10 @@
  * Between enter and exit the group is used by its parent task's frame,
  * which a loop close unwinds (exit then lets go of the children), or drops
  * without unwinding if the parent ignores the close (task.h): the group is
- * a hold of its parent (hold.h), which then lets go of what the group
+ * a hold of its parent (task.h), which then lets go of what the group
  * holds (parent_gone). Either way the group itself stays the caller's:
  * al_taskgroup_free is right exactly once, whatever ran. */
 #include "future_internal.h"
-#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/taskgroup.h>
@@ -60,7 +59,7 @@ static void forget_children(al_taskgroup *tg)
  * and was dropped without unwinding): its exit will never run. The group
  * lets go of the children and the parent and counts as exited; freeing it
  * stays the caller's job (ownership must not depend on whether this ran).
- * A hold of the parent (hold.h) from enter to exit. */
+ * A hold of the parent (task.h) from enter to exit. */
 static void parent_gone(void *arg)
 {
     al_taskgroup *tg = arg;
@@ -81,7 +80,7 @@ int al_taskgroup_enter(al_taskgroup *tg)
     al_task *parent = al_current_task();
     if (!parent)
         return AL_ENOTINTASK;
-    int rc = al__hold(parent, parent_gone, tg);
+    int rc = al_task_hold(parent, parent_gone, tg);
     if (rc < 0)
         return rc;
     tg->loop = al_future_loop(al_task_future(parent));
@@ -224,7 +223,7 @@ int al_taskgroup_exit(al_taskgroup *tg, int body_status)
         closing = rc == AL_ELOOPCLOSING;
     }
     tg->exited = true;
-    al__unhold(tg->parent, parent_gone, tg);
+    al_task_unhold(tg->parent, parent_gone, tg);
     if (closing) {
         /* The loop closes and unwinds the parent: the children are unwound
          * (or dropped) too, and their outcomes will never be reported. */

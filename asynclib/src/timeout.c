@@ -6,11 +6,10 @@
  * scope or an external cancel is never mistaken for ours, not even one
  * pending (requested, not yet delivered) when the scope was entered.
  *
- * The scope's timer handle is a hold of its task (hold.h): released by
+ * The scope's timer handle is a hold of its task (task.h): released by
  * the exit, or when the task ends without it (a scope left without its
  * exit, a task that ignores the loop's close). */
 #include "future_internal.h"
-#include "hold.h"
 
 #include <asynclib/error.h>
 #include <asynclib/timeout.h>
@@ -54,7 +53,7 @@ static void release_handle(void *arg)
 static void drop_handle(al_timeout *to)
 {
     if (to->handle) {
-        if (al__unhold(to->task, release_handle, to->handle))
+        if (al_task_unhold(to->task, release_handle, to->handle))
             release_handle(to->handle);
         to->handle = NULL;
     }
@@ -77,7 +76,7 @@ int al_timeout_reschedule(al_timeout *to, double when)
                                         : al_call_at(loop, when, on_timeout, to->task, &h);
     if (rc < 0)
         return rc;
-    rc = al__hold(to->task, release_handle, h);
+    rc = al_task_hold(to->task, release_handle, h);
     if (rc < 0) {
         release_handle(h);
         return rc;

@@ -6,12 +6,11 @@
  * task's call until every such callback has run.
  *
  * If the loop is closed meanwhile, nothing may be left behind: the waiting
- * task unwinds and releases its reference (a hold, hold.h, in case it
+ * task unwinds and releases its reference (a hold, task.h, in case it
  * ignores the close), and the callbacks' drop hooks release theirs when
  * they are dropped. */
 #include "combinators_internal.h"
 #include "future_internal.h"
-#include "hold.h"
 
 #include <asynclib/combinators.h>
 #include <asynclib/error.h>
@@ -70,7 +69,7 @@ static void wait_completion_dropped(void *arg)
     wait_unref(arg);
 }
 
-/* The waiting frame's reference to the state is a hold (hold.h). */
+/* The waiting frame's reference to the state is a hold (task.h). */
 static void wait_release(void *arg)
 {
     wait_unref(arg);
@@ -127,7 +126,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     w->refs = 1; /* the frame's, a hold of the task */
     w->counter = k;
     w->return_when = return_when;
-    if (al__hold(self, wait_release, w) < 0) {
+    if (al_task_hold(self, wait_release, w) < 0) {
         wait_unref(w);
         return -ENOMEM;
     }
@@ -146,7 +145,7 @@ int al_wait(al_future *const *fs, size_t n, double timeout, int return_when, al_
     }
     if (rc == 0)
         rc = al_await(w->waiter);
-    al__unhold(self, wait_release, w);
+    al_task_unhold(self, wait_release, w);
     if (w->timer) {
         al_handle_cancel(w->timer);
         al__handle_release(w->timer);

@@ -6,6 +6,8 @@
  * loop tests' index _i is the stack mode). */
 #include "al_conf.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -364,7 +366,7 @@ START_TEST(close_reports_task_that_ignores_it)
 END_TEST
 
 /* What a task that ignores the close held inside a timeout scope or a
- * TaskGroup is released when it is dropped (hold.h): checked by the leak
+ * TaskGroup is released when it is dropped (holds, task.h): checked by the leak
  * checkers, and the group stays the caller's to free once. */
 typedef struct ignoring_holder {
     al_future *gate;
@@ -408,7 +410,7 @@ START_TEST(close_releases_holds_of_task_that_ignores_it)
 END_TEST
 
 /* A scope left without its exit: the task's end releases its timer (a
- * hold, hold.h); the leak checkers see it otherwise. */
+ * hold, task.h); the leak checkers see it otherwise. */
 static int leave_scope_open(void *arg, void **result)
 {
     (void)result;
@@ -427,6 +429,83 @@ START_TEST(task_end_releases_scope_left_open)
     al_task_unref(t);
     ck_assert_int_eq(al_loop_free(loop), 0);
     free(to);
+}
+END_TEST
+
+/* Holds through the public API: taken back on the normal path, released
+ * when the task ends with them (before its done-callbacks run), and when
+ * a task that ignores the close is dropped. */
+static int released;
+
+static void count_release(void *arg)
+{
+    ck_assert_ptr_eq(arg, &released);
+    released++;
+}
+
+static int hold_body(void *arg, void **result)
+{
+    (void)result;
+    al_future *gate = arg;
+    al_task *self = al_current_task();
+    ck_assert_int_eq(al_task_hold(self, count_release, &released), 0);
+    ck_assert_int_eq(al_await(gate), 0);
+    ck_assert(al_task_unhold(self, count_release, &released)); /* ours again */
+    ck_assert(!al_task_unhold(self, count_release, &released));
+    ck_assert_int_eq(al_task_hold(self, count_release, &released), 0);
+    return 0; /* ends holding it: the task's end releases it */
+}
+
+static int seen_at_done;
+
+static int note_released(al_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    seen_at_done = released;
+    return 0;
+}
+
+static int hold_and_ignore(void *arg, void **result)
+{
+    (void)result;
+    ck_assert_int_eq(al_task_hold(al_current_task(), count_release, &released), 0);
+    while (al_await(arg) == AL_ELOOPCLOSING || !al_future_done(arg))
+        ;
+    return 0;
+}
+
+START_TEST(holds_released_once_when_the_frame_cannot)
+{
+    al_loop *loop = recording_loop();
+    al_future *gate = new_future(loop);
+    released = 0;
+    seen_at_done = -1;
+    al_task *t = spawn_on(loop, hold_body, gate, _i);
+    ck_assert_int_eq(al_future_add_done_callback(CONF_F(t), note_released, NULL), 0);
+    run_briefly(loop);
+    ck_assert_int_eq(al_future_set_result(gate, NULL, NULL), 0);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, CONF_F(t)), 0);
+    run_briefly(loop);
+    ck_assert_int_eq(released, 1); /* once: by the task's end */
+    ck_assert_int_eq(seen_at_done, 1);
+    /* Misuse. */
+    ck_assert_int_eq(al_task_hold(t, count_release, &released), AL_EINVALIDSTATE);
+    ck_assert_int_eq(al_task_hold(NULL, count_release, NULL), -EINVAL);
+    ck_assert_int_eq(al_task_hold(t, NULL, NULL), -EINVAL);
+    ck_assert(!al_task_unhold(NULL, count_release, NULL));
+    al_task_unref(t);
+    /* A task that ignores the close while holding. */
+    al_future *never = new_future(loop);
+    released = 0;
+    t = spawn_on(loop, hold_and_ignore, never, _i);
+    run_briefly(loop);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert_int_eq(released, 1);
+    al_task_unref(t);
+    al_loop_free(loop);
+    al_future_unref(gate);
+    al_future_unref(never);
 }
 END_TEST
 
@@ -571,6 +650,7 @@ AL_TEST_SUITE(suite_task_close)
     tcase_add_loop_test(tc, close_reports_task_that_ignores_it, 0, 2);
     tcase_add_loop_test(tc, close_releases_holds_of_task_that_ignores_it, 0, 2);
     tcase_add_loop_test(tc, task_end_releases_scope_left_open, 0, 2);
+    tcase_add_loop_test(tc, holds_released_once_when_the_frame_cannot, 0, 2);
     tcase_add_loop_test(tc, close_from_a_task_of_another_loop, 0, 2);
     tcase_add_test(tc, close_many_parked_on_one_future);
     tcase_add_test(tc, future_outlives_loop);

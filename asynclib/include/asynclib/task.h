@@ -168,6 +168,39 @@ AL_API int al_await(al_future *f);
  * AL_ENOTINTASK outside a task. */
 AL_API int al_sleep(double delay);
 
+/* ---- holds: what a frame keeps across a suspension ------------------------
+ *
+ * A call that keeps a resource across a suspension (a reference, a timer,
+ * a socket) releases it itself once the suspension returns, however it
+ * returns: a loop close resumes the task with AL_ELOOPCLOSING, so the
+ * frame unwinds through that same code. Only a frame that never returns
+ * loses what it kept: a task that ignores the close is dropped without
+ * unwinding. For that case, and only for it, the call registers the
+ * resource as a hold of the running task before it suspends and takes the
+ * hold back when it resumes:
+ *
+ *     bool held = al_task_hold(t, release, res) == 0; // else unguarded
+ *     rc = al_await(f);
+ *     if (held)
+ *         al_task_unhold(t, release, res);            // res is ours again
+ *     ... release res as usual ...
+ *
+ * A task that ends with holds left (its frame never took them back) calls
+ * each release(arg) as it ends, latest first, before its done-callbacks
+ * are scheduled. Every blocking call of the library (timeout scopes,
+ * gather_wait, wait, TaskGroup, and the I/O layer's) follows this rule.
+ * A hold costs no allocation while the task has fewer than two
+ * done-callbacks. Threads: the loop's thread. */
+typedef void (*al_release_fn)(void *arg);
+
+/* Registers release(arg) as a hold of t (release must not be NULL).
+ * 0, -EINVAL, -ENOMEM, AL_EINVALIDSTATE if t is already done. */
+AL_API int al_task_hold(al_task *t, al_release_fn release, void *arg);
+/* Takes a hold back without calling release: true if it was registered
+ * (arg is the caller's again), false if not (t ended and released it, or
+ * it never was). */
+AL_API bool al_task_unhold(al_task *t, al_release_fn release, void *arg);
+
 /* ---- asyncio.run ------------------------------------------------------------ */
 
 /* Runs fn(arg) as the main task of a new real-clock loop, until it is done;
