@@ -23,7 +23,12 @@ function(asynclib_add_layer name)
     else()
       set(t ${name})
       add_library(${t} SHARED ${L_SOURCES})
-      set_target_properties(${t} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 0)
+      # $ORIGIN: an installed layer finds the layers it depends on beside it
+      # (libasyncio.so needs libselectors.so, which a program linked with
+      # --as-needed does not list itself, so the program's own rpath does not
+      # reach it).
+      set_target_properties(${t} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 0
+        INSTALL_RPATH "\$ORIGIN")
     endif()
     set_target_properties(${t} PROPERTIES OUTPUT_NAME ${name} C_VISIBILITY_PRESET ${visibility})
     if(ASYNCLIB_LTO)
