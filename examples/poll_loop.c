@@ -11,7 +11,9 @@
  * Everything of the pure layer runs on it unchanged: a task awaits a
  * future that an fd callback completes, sleeps on timers, and a thread's
  * al_call_soon_threadsafe wakes the poll. */
-#define _GNU_SOURCE /* pipe2 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pipe2, when built on its own */
+#endif
 #include "check.h"
 
 #include <asynclib/loop_ops.h>
