@@ -10,6 +10,8 @@
 #                  and the connection closes, the server keeps serving
 #   shutdown       SIGTERM with a live idle client: the client sees EOF
 #                  after --grace (0.5 s), the server exits 0
+#   --workers 2    two processes answer on one port; SIGTERM to the parent
+#                  ends both, exit 0
 # Every server is started here and stopped by its PID (also on failure);
 # every wait is bounded. Exit 77 (skipped) when the kernel refuses the
 # backend.
@@ -191,6 +193,28 @@ sys.exit(0 if 0.3 < time.monotonic() - t < 5 else 3)
         [ "$rc" -eq 0 ] && ok "shutdown: exit 0" || fail "shutdown: exit $rc"
     fi
 }
+
+# ---- --workers 2: both answer on one port; SIGTERM to the parent stops all
+wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/asyncio-echo" --port "$wport" --selector "$backend" --workers 2 --grace 0.2 >"$tmp/workers.out" 2>&1 &
+PID=$!
+pids+=("$PID")
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -c 'listening on' "$tmp/workers.out" 2>/dev/null)" -ge 2 ] 2>/dev/null && break
+    sleep 0.05
+done
+kids=$(sed -n 's/.*pid \([0-9]*\)).*/\1/p' "$tmp/workers.out" | tr '\n' ' ')
+pids+=($kids)
+if [ "$(wc -w <<<"$kids")" -eq 2 ] && py "
+import socket, sys
+for i in range(20):
+    s = socket.create_connection(('127.0.0.1', $wport), timeout=5)
+    s.sendall(b'w%d' % i)
+    if s.recv(16) != b'w%d' % i: sys.exit(1)
+    s.close()
+"; then ok "workers 2: two processes answer on one port"; else fail "workers 2: $(cat "$tmp/workers.out")"; fi
+stop "$PID"
+for k in $kids; do kill -0 "$k" 2>/dev/null && fail "workers: worker $k still running after the parent stopped"; done
 
 echo "servers/$backend: $failures failure(s)"
 [ "$failures" -eq 0 ]
