@@ -234,13 +234,9 @@ static int add_callback(al_loop *loop, int fd, int dir, al_callback_fn fn, void 
 
 static int remove_callback(al_loop *loop, int fd, int dir)
 {
-    if (!loop)
-        return -EINVAL;
     aio__io *io;
-    int rc = aio__io_get(loop, &io);
-    if (rc == AL_ELOOPCLOSED)
-        return 0;
-    if (rc < 0)
+    int rc = aio__io_get_removal(loop, &io);
+    if (rc < 0 || !io)
         return rc;
     aio__fd *rec = fd >= 0 ? record(io, fd) : NULL;
     if (!rec || !rec->h[dir] || rec->waiter[dir])

@@ -71,6 +71,10 @@ extern atomic_uint aio__fork_gen;
  * AL_EWRONGTHREAD (debug mode, while another thread runs it). */
 int aio__io_get(al_loop *loop, aio__io **out);
 
+/* aio__io_get for a removal: on a closed loop there is nothing to remove
+ * (asyncio returns False), which is 0 with *out NULL. */
+int aio__io_get_removal(al_loop *loop, aio__io **out);
+
 /* Sets or clears (fn NULL) the callback of one direction of fd, replacing
  * an existing one, and applies the new mask to the selector (and the
  * embedding mirror). Returns 1 if a callback was replaced or removed, 0,

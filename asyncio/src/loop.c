@@ -65,6 +65,15 @@ int aio__io_get(al_loop *loop, aio__io **out)
     return 0;
 }
 
+int aio__io_get_removal(al_loop *loop, aio__io **out)
+{
+    *out = NULL;
+    if (!loop)
+        return -EINVAL;
+    int rc = aio__io_get(loop, out);
+    return rc == AL_ELOOPCLOSED ? 0 : rc;
+}
+
 /* ---- the hooks ------------------------------------------------------------ */
 
 static double io_time(al_loop *loop)

@@ -172,13 +172,9 @@ static void signal_release(aio__io *io, int sig)
 
 int aio_loop_remove_signal_handler(al_loop *loop, int sig)
 {
-    if (!loop)
-        return -EINVAL;
     aio__io *io;
-    int rc = aio__io_get(loop, &io);
-    if (rc == AL_ELOOPCLOSED)
-        return 0;
-    if (rc < 0)
+    int rc = aio__io_get_removal(loop, &io);
+    if (rc < 0 || !io)
         return rc;
     if (!valid_signal(sig))
         return AIO_ESIGNAL;
