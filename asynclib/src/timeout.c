@@ -67,20 +67,21 @@ int al_timeout_reschedule(al_timeout *to, double when)
     if (to->state != TO_ENTERED)
         return AL_EINVALIDSTATE;
     al_loop *loop = al_future_loop(al_task_future(to->task));
+    /* The new timer first: a refusal (-ENOMEM) keeps the old deadline. */
+    al_handle *h = NULL;
+    if (when != AL_FOREVER) {
+        int rc = when <= al_loop_time(loop) ? al_call_soon(loop, on_timeout, to->task, &h)
+                                            : al_call_at(loop, when, on_timeout, to->task, &h);
+        if (rc < 0)
+            return rc;
+        rc = al_task_hold(to->task, release_handle, h);
+        if (rc < 0) {
+            release_handle(h);
+            return rc;
+        }
+    }
     drop_handle(to);
     to->when = when;
-    if (when == AL_FOREVER)
-        return 0;
-    al_handle *h;
-    int rc = when <= al_loop_time(loop) ? al_call_soon(loop, on_timeout, to->task, &h)
-                                        : al_call_at(loop, when, on_timeout, to->task, &h);
-    if (rc < 0)
-        return rc;
-    rc = al_task_hold(to->task, release_handle, h);
-    if (rc < 0) {
-        release_handle(h);
-        return rc;
-    }
     to->handle = h;
     return 0;
 }
