@@ -37,7 +37,7 @@ static int main_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     double t0 = al_loop_time(loop);
     al_task *tick;
     al_future *jobs[2], *slow;

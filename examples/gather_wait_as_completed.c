@@ -25,7 +25,7 @@ static int start_jobs(al_future *fs[N])
 {
     for (intptr_t i = 0; i < N; i++) {
         al_task *t;
-        CHECK(al_task_new(al_loop_running(), job, (void *)i, NULL, &t));
+        CHECK(al_task_new(al_get_running_loop(), job, (void *)i, NULL, &t));
         fs[i] = al_task_future(t);
     }
     return 0;
@@ -73,7 +73,7 @@ static int main_task(void *arg, void **result)
 
     al_as_completed *it;
     CHECK(start_jobs(fs));
-    CHECK(al_as_completed_new(al_loop_running(), fs, N, AL_FOREVER, &it));
+    CHECK(al_as_completed_new(al_get_running_loop(), fs, N, AL_FOREVER, &it));
     printf("as_completed: ");
     int rc, got = 0;
     while ((rc = al_as_completed_next(it, &next)) == 0 && next) { /* NULL: the end */

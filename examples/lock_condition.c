@@ -57,7 +57,7 @@ static int main_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_task *t;
     al_future *fs[WAITERS + DEPOSITORS], *all = NULL;
     CHECK(al_lock_new(loop, &lock));

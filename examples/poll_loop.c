@@ -180,7 +180,7 @@ static void *threadsafe_thread(void *arg)
 static int main_task(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     int p[2];
     if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
         return -errno;

@@ -46,7 +46,7 @@ static int main_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_task *producers[PRODUCERS], *consumers[CONSUMERS];
     CHECK(al_queue_new(loop, MAXSIZE, &queue));
     for (int i = 0; i < CONSUMERS; i++)

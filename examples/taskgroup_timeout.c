@@ -40,7 +40,7 @@ static int main_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     double t0 = al_loop_time(loop);
 
     al_timeout scope = AL_TIMEOUT_INIT;

@@ -18,7 +18,7 @@ static int echo_client_conn(void *arg, void **result) /* one task per connection
 {
     (void)result;
     int fd = (int)(intptr_t)arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     char buf[4096];
     ssize_t n;
     int rc = 0;
@@ -32,7 +32,7 @@ static int server(void *arg, void **result) /* accepts until cancelled */
 {
     (void)result;
     int listener = (int)(intptr_t)arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     for (;;) {
         int fd = aio_sock_accept(loop, listener, NULL, NULL);
         if (fd == AL_ECANCELLED)
@@ -46,7 +46,7 @@ static int client(void *arg, void **result)
 {
     (void)result;
     const struct sockaddr_in *addr = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -71,7 +71,7 @@ static int client(void *arg, void **result)
 static int main_task(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;

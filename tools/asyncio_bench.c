@@ -141,7 +141,7 @@ static int side_task(void *arg, void **result)
 {
     (void)result;
     side *s = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     char buf[MSG] = {0};
     int rc = 0;
     if (s->pinger)

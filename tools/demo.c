@@ -23,7 +23,7 @@ static double t0;
 
 static void say(const char *who, const char *what, long n)
 {
-    printf("[%6.3f s] %-6s %s", al_loop_time(al_loop_running()) - t0, who, what);
+    printf("[%6.3f s] %-6s %s", al_loop_time(al_get_running_loop()) - t0, who, what);
     if (n >= 0)
         printf(" %ld", n);
     printf("\n");
@@ -65,7 +65,7 @@ static int main_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     t0 = al_loop_time(loop);
     static const double fast = 0.01, slow = 0.05;
     al_task *a, *b;

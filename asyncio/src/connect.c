@@ -299,7 +299,7 @@ static int check_call(al_loop *loop, const aio_protocol *proto)
         return rc;
     if (!proto)
         return -EINVAL;
-    if (!al_current_task() || al_loop_running() != loop)
+    if (!al_current_task() || al_get_running_loop() != loop)
         return AL_ENOTINTASK;
     return 0;
 }

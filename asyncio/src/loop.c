@@ -59,7 +59,7 @@ int aio__io_get(al_loop *loop, aio__io **out)
     aio__io *io = io_of(loop);
     if (forked(io))
         return AIO_EFORKED;
-    if (al_loop_get_debug(loop) && al_loop_is_running(loop) && al_loop_running() != loop)
+    if (al_loop_get_debug(loop) && al_loop_is_running(loop) && al_get_running_loop() != loop)
         return AL_EWRONGTHREAD;
     *out = io;
     return 0;

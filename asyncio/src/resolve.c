@@ -32,7 +32,7 @@ int aio__resolve_type(al_loop *loop, const char *host, int port, int family, int
     if (rc != EAI_NONAME || !host)
         return aio_eai_code(rc, errno);
     hints.ai_flags &= ~AI_NUMERICHOST;
-    if (!al_current_task() || al_loop_running() != loop) {
+    if (!al_current_task() || al_get_running_loop() != loop) {
         rc = getaddrinfo(host, serv, &hints, res);
         return aio_eai_code(rc, errno);
     }

@@ -10,7 +10,7 @@ int aio_run(al_task_fn fn, void *arg, void **result, const char *backend)
 {
     if (!fn)
         return -EINVAL;
-    if (al_loop_running())
+    if (al_get_running_loop())
         return AL_ELOOPRUNNING;
     al_loop *loop;
     int rc = aio_loop_new(backend, &loop);

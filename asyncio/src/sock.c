@@ -18,7 +18,7 @@ static int sock_begin(al_loop *loop, int fd, aio__io **io)
     int rc = aio__io_get(loop, io);
     if (rc < 0)
         return rc;
-    if (!al_current_task() || al_loop_running() != loop)
+    if (!al_current_task() || al_get_running_loop() != loop)
         return AL_ENOTINTASK;
     if (fd < 0)
         return -EBADF;

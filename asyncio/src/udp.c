@@ -271,7 +271,7 @@ int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *pro
         return rc;
     if (!proto || !opts || (!opts->local_host && !opts->local_port && !opts->remote_host))
         return -EINVAL;
-    if (!al_current_task() || al_loop_running() != loop)
+    if (!al_current_task() || al_get_running_loop() != loop)
         return AL_ENOTINTASK;
     udp_transport *u = calloc(1, sizeof *u);
     if (!u)

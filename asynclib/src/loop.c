@@ -223,7 +223,7 @@ bool al_loop_is_closed(const al_loop *loop)
     return loop && loop->closed;
 }
 
-al_loop *al_loop_running(void)
+al_loop *al_get_running_loop(void)
 {
     return tl_running;
 }

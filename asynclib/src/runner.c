@@ -78,7 +78,7 @@ int al_run(al_task_fn fn, void *arg, void **result)
 {
     if (!fn)
         return -EINVAL;
-    if (al_loop_running())
+    if (al_get_running_loop())
         return AL_ELOOPRUNNING;
     al_loop *loop = al_loop_new();
     if (!loop)

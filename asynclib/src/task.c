@@ -328,7 +328,7 @@ int al_task_new(al_loop *loop, al_task_fn fn, void *arg, const al_task_options *
         t->name = t->name_inline;
     }
     bool eager = opts->eager == AL_EAGER_DEFAULT ? loop->tasks.eager : opts->eager == AL_EAGER_ON;
-    eager = eager && loop->running && al_loop_running() == loop;
+    eager = eager && loop->running && al_get_running_loop() == loop;
     rc = t->name ? al__coro_new_ex(&t->coro, opts->stack_size, task_entry, t,
                                    (opts->flags & AL_TASK_SHARED_STACK) ? AL_CORO_SHARED_STACK : 0u)
                  : -ENOMEM;
@@ -505,7 +505,7 @@ int al_task_set_name(al_task *t, const char *name)
 
 al_task *al_current_task(void)
 {
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     return loop ? loop->tasks.current : NULL;
 }
 

@@ -118,7 +118,7 @@ int al_timeout_enter(al_timeout *to, double delay)
         return -EINVAL;
     if (to->state != TO_CREATED)
         return AL_EINVALIDSTATE;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     if (!loop || !al_current_task())
         return AL_ENOTINTASK;
     return al_timeout_enter_at(to, delay == AL_FOREVER ? AL_FOREVER : al_loop_time(loop) + delay);

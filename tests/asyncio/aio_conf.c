@@ -56,7 +56,7 @@ void ac_run_main(al_task_fn fn, void *arg)
 
 al_loop *ac_loop(void)
 {
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     ck_assert_ptr_nonnull(loop);
     return loop;
 }

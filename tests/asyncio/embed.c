@@ -22,7 +22,7 @@ static int recv_task(void *arg, void **result)
 {
     (void)result;
     exchange *x = arg;
-    x->n = aio_sock_recv_into(al_loop_running(), x->a, x->got, sizeof x->got);
+    x->n = aio_sock_recv_into(al_get_running_loop(), x->a, x->got, sizeof x->got);
     return x->n < 0 ? (int)x->n : 0;
 }
 

@@ -34,7 +34,7 @@ static int ping(void *arg, void **result)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
         return -errno;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     char buf[4];
     int rc = aio_sock_sendall(loop, sv[0], "ping", 4, NULL);
     if (rc == 0)

@@ -11,7 +11,7 @@
 static int report_backend(void *arg, void **result)
 {
     (void)arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     if (!aio_loop_is_io(loop))
         return AL_ENOTIOLOOP;
     *result = strdup(aio_loop_backend(loop));
@@ -49,7 +49,7 @@ static int leave_a_task(void *arg, void **result)
 {
     (void)result;
     al_task *t;
-    int rc = al_task_new(al_loop_running(), leftover, arg, NULL, &t);
+    int rc = al_task_new(al_get_running_loop(), leftover, arg, NULL, &t);
     if (rc < 0)
         return rc;
     al_task_unref(t);

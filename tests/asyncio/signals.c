@@ -25,7 +25,7 @@ static int on_sig(al_loop *loop, void *arg)
 {
     sig_count *c = arg;
     c->calls++;
-    if (al_loop_running() != loop || loop != c->loop)
+    if (al_get_running_loop() != loop || loop != c->loop)
         c->on_loop = 0;
     if (c->stop_after && c->calls >= c->stop_after)
         al_loop_stop(loop);

@@ -279,7 +279,7 @@ START_TEST(r10_nested_run)
     ck_assert_int_eq(n.rc_same, AL_ELOOPRUNNING);
     ck_assert_int_eq(n.rc_other, AL_ELOOPRUNNING);
     ck_assert_int_eq(n.rc_once, AL_ELOOPRUNNING);
-    ck_assert_ptr_null(al_loop_running());
+    ck_assert_ptr_null(al_get_running_loop());
     al_loop_free(n.other);
     al_loop_free(loop);
 }

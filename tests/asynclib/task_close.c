@@ -77,7 +77,7 @@ static void cleanup(cleanup_env *e, int pending_rc)
     al_loop *loop = e->loop;
     al_task *self = al_current_task();
     e->wrong += pending_rc != AL_ELOOPCLOSING;
-    e->wrong += self == NULL || al_loop_running() != loop;
+    e->wrong += self == NULL || al_get_running_loop() != loop;
     e->wrong += al_sleep(1.0) != AL_ELOOPCLOSING; /* at once, without suspending */
     e->wrong += al_sleep(0) != AL_ELOOPCLOSING;
     e->wrong += al_await(e->gate) != AL_ELOOPCLOSING;
@@ -522,9 +522,9 @@ static int close_other_loop(void *arg, void **result)
 {
     (void)result;
     other_close *oc = arg;
-    al_loop *mine = al_loop_running();
+    al_loop *mine = al_get_running_loop();
     oc->rc = al_loop_close(oc->other); /* its tasks unwind nested in this one */
-    oc->outer_restored = al_loop_running() == mine && al_current_task() != NULL;
+    oc->outer_restored = al_get_running_loop() == mine && al_current_task() != NULL;
     return 0;
 }
 

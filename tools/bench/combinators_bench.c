@@ -25,7 +25,7 @@ static int gather_main(void *arg, void **result)
 {
     (void)result;
     gather_round *r = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_task *tasks[N];
     al_future *fs[N];
     uint64_t t0 = bench_now_ns();

@@ -46,7 +46,7 @@ static uint64_t run_main(al_task_fn fn, void *arg)
 /* Spawns n tasks of fn(arg) and awaits them all. */
 static void spawn_and_wait(int n, al_task_fn fn, void *arg)
 {
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_task **ts = calloc((size_t)n, sizeof *ts);
     for (int i = 0; i < n; i++)
         al_task_new(loop, fn, arg, NULL, &ts[i]);
@@ -65,7 +65,7 @@ static int uncontended(void *arg, void **result)
 {
     (void)arg, (void)result;
     al_lock *lk;
-    al_lock_new(al_loop_running(), &lk);
+    al_lock_new(al_get_running_loop(), &lk);
     for (long i = 0; i < n_ops; i++) {
         al_lock_acquire(lk);
         al_lock_release(lk);
@@ -97,7 +97,7 @@ static int handoff_worker(void *arg, void **result)
 static int handoff_main(void *arg, void **result)
 {
     (void)result;
-    al_lock_new(al_loop_running(), &shared_lock);
+    al_lock_new(al_get_running_loop(), &shared_lock);
     spawn_and_wait((int)(intptr_t)arg, handoff_worker, NULL);
     al_lock_free(shared_lock);
     return 0;
@@ -134,7 +134,7 @@ static int pong(void *arg, void **result)
 static int pingpong_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_queue_new(loop, 0, &qa);
     al_queue_new(loop, 0, &qb);
     al_task *t;
@@ -170,7 +170,7 @@ static int consumer(void *arg, void **result)
 static int prodcons_main(void *arg, void **result)
 {
     (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     al_queue_new(loop, (long)(intptr_t)arg, &qa);
     al_task *t;
     al_task_new(loop, consumer, NULL, NULL, &t);
@@ -209,7 +209,7 @@ static int sem_worker(void *arg, void **result)
 static int sem_main(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_semaphore_new(al_loop_running(), 10, &sem);
+    al_semaphore_new(al_get_running_loop(), 10, &sem);
     spawn_and_wait(1000, sem_worker, NULL);
     al_semaphore_free(sem);
     return 0;

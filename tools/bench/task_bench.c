@@ -37,7 +37,7 @@ static int await_done_main(void *arg, void **result)
     (void)result;
     long n = (long)(20000000 * bench_scale());
     al_future *f;
-    if (al_future_new(al_loop_running(), &f) < 0)
+    if (al_future_new(al_get_running_loop(), &f) < 0)
         return -1;
     al_future_set_result(f, IV(1), NULL);
     int acc = 0;
@@ -74,7 +74,7 @@ static int pp_side(void *arg, void **result)
     (void)result;
     side *s = arg;
     pingpong *pp = s->pp;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     for (long i = 0; i < pp->rounds; i++) {
         al_future *mine;
         if (al_future_new(loop, &mine) < 0)
@@ -104,7 +104,7 @@ static int roundtrip_main(void *arg, void **result)
 {
     (void)result;
     rt_arg *ra = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     long per_pair = (long)(2000000 * bench_scale()) / ra->pairs;
     pingpong *pps = calloc((size_t)ra->pairs, sizeof *pps);
     side *sides = calloc((size_t)ra->pairs * 2, sizeof *sides);
@@ -172,7 +172,7 @@ static int spawn_main(void *arg, void **result)
 {
     (void)result;
     spawn_arg *sa = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     long n = (long)(2000000 * bench_scale());
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;
     o.eager = sa->eager ? AL_EAGER_ON : AL_EAGER_OFF;
@@ -229,7 +229,7 @@ static int park_main(void *arg, void **result)
 {
     (void)result;
     park_arg *pa = arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     park_n = (long)(1000000 * bench_scale());
     park_finished = 0;
     al_task_options o = AL_TASK_OPTIONS_DEFAULT;

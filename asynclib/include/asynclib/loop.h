@@ -85,9 +85,17 @@ AL_API int al_loop_close(al_loop *loop);
 AL_API bool al_loop_is_running(const al_loop *loop);
 AL_API bool al_loop_is_closed(const al_loop *loop);
 
-/* The loop running on the calling thread, or NULL (asyncio's
- * get_running_loop). Borrowed. */
-AL_API al_loop *al_loop_running(void);
+/* The loop running on the calling thread, or NULL where asyncio's
+ * get_running_loop() raises RuntimeError. Borrowed. Any thread (each
+ * thread sees its own running loop). Not to be confused with
+ * al_loop_is_running(loop), which asks whether a given loop runs. */
+AL_API al_loop *al_get_running_loop(void);
+/* The former name of al_get_running_loop, for code not yet updated. */
+__attribute__((deprecated("renamed al_get_running_loop"))) static inline al_loop *
+al_loop_running(void)
+{
+    return al_get_running_loop();
+}
 
 /* Name of the implementation ("real", "virtual", or the subclass's). */
 AL_API const char *al_loop_name(const al_loop *loop);

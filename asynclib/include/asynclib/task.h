@@ -33,7 +33,7 @@
  *     once, without suspending (an await of a future already done returns
  *     its status, as always), so the body's cleanup runs to its end and
  *     releases what it holds. Meanwhile al_current_task() is the task and
- *     al_loop_running() its loop; al_task_new on that loop fails with
+ *     al_get_running_loop() its loop; al_task_new on that loop fails with
  *     AL_ELOOPCLOSED and al_loop_close with AL_ELOOPRUNNING.
  *   - a task that never ran is dropped without running (as CPython closes
  *     a never-started coroutine).

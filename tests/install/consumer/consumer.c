@@ -16,7 +16,7 @@
 static int sleeper(void *arg, void **result)
 {
     (void)arg;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     double t0 = al_loop_time(loop);
     int rc = al_sleep(0.01);
     if (rc != 0)
@@ -28,7 +28,7 @@ static int sleeper(void *arg, void **result)
 static int ping(void *arg, void **result)
 {
     (void)arg, (void)result;
-    al_loop *loop = al_loop_running();
+    al_loop *loop = al_get_running_loop();
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return AL_EFAILED;
