@@ -13,6 +13,7 @@
 #include <asyncio/server.h>
 #include <asyncio/signals.h>
 #include <asyncio/sock.h>
+#include <asyncio/subprocess.h>
 #include <asyncio/streams.h>
 #include <asyncio/transport.h>
 

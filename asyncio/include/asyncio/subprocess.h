@@ -1,0 +1,140 @@
+/* Subprocesses (asyncio's create_subprocess_exec / create_subprocess_shell
+ * and the Process object): spawn, watch, signal and wait for a child.
+ *
+ * Spawning uses posix_spawn (glibc reports every failure of the child
+ * before exec, so a missing program, a program without permission or a bad
+ * working directory comes back to the caller as -ENOENT, -EACCES, ...,
+ * never as a child exiting 127). In the child, stdin/stdout/stderr are set
+ * as asked, every other fd is closed (as close_fds=True), SIGPIPE and
+ * SIGXFSZ get their default disposition and the signal mask is emptied.
+ * The fds the library creates are close-on-exec.
+ *
+ * Child watching: a pidfd (pidfd_open) registered as a reader of the loop,
+ * so it works on every selector backend; on readiness the child is reaped
+ * with waitid(P_PIDFD, WNOHANG). Signals go through pidfd_send_signal, so a
+ * recycled pid is never signalled. Fallback when the kernel has no pidfd
+ * (pidfd_open fails with ENOSYS, or the environment variable
+ * ASYNCIO_SUBPROCESS_NO_PIDFD is set to a non-empty value, for tests): a
+ * timer polls waitpid(pid, WNOHANG) for this child only, every 1 ms at
+ * first, doubling up to 100 ms. Neither way calls waitpid(-1) or touches
+ * SIGCHLD; in the fallback, kill(pid) is used, which is safe as long as
+ * no other code reaps this library's children.
+ *
+ * Threads: the loop's thread only.
+ */
+#ifndef ASYNCIO_SUBPROCESS_H
+#define ASYNCIO_SUBPROCESS_H
+
+#include <asynclib/loop.h>
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <asyncio/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What one of the child's standard fds is. */
+typedef enum aio_stdio_kind {
+    AIO_STDIO_INHERIT = 0, /* the parent's own fd 0/1/2 (the default) */
+    AIO_STDIO_PIPE,        /* a pipe; the parent's end is the process's */
+    AIO_STDIO_DEVNULL,     /* /dev/null */
+    AIO_STDIO_FD,          /* the caller's fd `fd` (stays the caller's) */
+    AIO_STDIO_STDOUT,      /* stderr only: the same as the child's stdout */
+} aio_stdio_kind;
+
+typedef struct aio_stdio {
+    aio_stdio_kind kind;
+    int fd; /* AIO_STDIO_FD only */
+} aio_stdio;
+
+/* Options of a spawn; a NULL pointer means all defaults. The strings are
+ * read during the call only. */
+typedef struct aio_subprocess_options {
+    const char *const *envp; /* NULL-terminated "K=V" list; NULL: environ */
+    const char *cwd;         /* the child's working directory; NULL: ours */
+    aio_stdio stdin_fd, stdout_fd, stderr_fd;
+} aio_subprocess_options;
+
+typedef struct aio_process aio_process;
+
+/* Starts argv[0] (searched in PATH when it has no '/', as execvp) with
+ * argv (NULL-terminated, at least one entry) on loop. *out receives the
+ * caller's process (release with aio_process_free); unchanged on error.
+ * Errors: -EINVAL (NULL loop/argv/out, empty argv, a bad aio_stdio: kind
+ * out of range, STDOUT for stdin/stdout, FD with a negative fd),
+ * -EBADF (an AIO_STDIO_FD that is not open), AL_ENOTIOLOOP,
+ * AL_ELOOPCLOSED, AIO_EFORKED, the exec/chdir errno (-ENOENT, -EACCES,
+ * -ENOTDIR, -ENOEXEC...), -EMFILE, -ENOMEM, -EAGAIN. On error no child is
+ * left running and no fd is left open. */
+AIO_API int aio_create_subprocess_exec(al_loop *loop, const char *const *argv,
+                                       const aio_subprocess_options *opts, aio_process **out);
+
+/* The same for /bin/sh -c cmd. */
+AIO_API int aio_create_subprocess_shell(al_loop *loop, const char *cmd,
+                                        const aio_subprocess_options *opts, aio_process **out);
+
+/* The child's pid (still valid after it was reaped, as asyncio's pid). */
+AIO_API pid_t aio_process_pid(const aio_process *p);
+
+/* The parent's end of the stdin / stdout / stderr pipe (non-blocking,
+ * close-on-exec), or -1 when that fd is not AIO_STDIO_PIPE. Borrowed: the
+ * process closes it in aio_process_free, unless taken with
+ * aio_process_take_fd (which returns it, then -1, and the caller owns it).
+ * which: 0, 1 or 2; -EINVAL otherwise. */
+AIO_API int aio_process_fd(const aio_process *p, int which);
+AIO_API int aio_process_take_fd(aio_process *p, int which);
+
+/* asyncio's returncode: true and *status (may be NULL) once the child was
+ * reaped: its exit code, or the negative signal number when a signal
+ * killed it; false while it runs. */
+AIO_API bool aio_process_returncode(const aio_process *p, int *status);
+
+/* asyncio's Process.wait: suspends the current task until the child has
+ * exited (it does not wait for pipes: a grandchild holding one open does
+ * not delay it), then 0 and *status (may be NULL) as for returncode. Any
+ * number of tasks may wait at once; all get the status. Errors:
+ * AL_ECANCELLED (the waiting task was cancelled; the process and the other
+ * waits are unaffected), AL_ENOTINTASK, AL_EWRONGLOOP, -EINVAL,
+ * AL_ELOOPCLOSED. */
+AIO_API int aio_process_wait(aio_process *p, int *status);
+
+/* asyncio's Process.communicate: writes input (len bytes; may be NULL
+ * when len is 0) to the stdin pipe and then closes it, while reading the
+ * stdout and stderr pipes to end of file, then waits for the child. The
+ * pipes of the process are used directly (read, write and close); a
+ * stdin that is not a pipe is not written. A child that exits before
+ * reading all of input (EPIPE) is not an error: the rest is dropped, and
+ * SIGPIPE is never delivered to this process for it. On 0, *out / *err
+ * (each may be NULL) receive the bytes read (malloc'd, NUL-terminated for
+ * convenience, the caller frees; NULL when that fd is not a pipe) and
+ * *out_len / *err_len (may be NULL) their lengths; the child has been
+ * reaped (aio_process_returncode). Errors: AL_ECANCELLED (the task was
+ * cancelled: the bytes read so far are dropped, the process is intact and
+ * can still be waited for or freed), the read/write errno, -ENOMEM,
+ * -EINVAL (NULL p, or input NULL with len > 0), AL_ENOTINTASK, the errors
+ * of aio_process_wait. One communicate at a time per process (a second
+ * one meanwhile: AIO_EFDBUSY). */
+AIO_API int aio_process_communicate(aio_process *p, const void *input, size_t len, char **out,
+                                    size_t *out_len, char **err, size_t *err_len);
+
+/* Sends sig to the child (0 checks it can be signalled). 0, or -ESRCH
+ * once the child has been reaped (nothing is sent: the pid may be another
+ * process's by now), -EINVAL (NULL or a bad number), -EPERM. */
+AIO_API int aio_process_send_signal(aio_process *p, int sig);
+/* send_signal(SIGTERM) and send_signal(SIGKILL). */
+AIO_API int aio_process_terminate(aio_process *p);
+AIO_API int aio_process_kill(aio_process *p);
+
+/* Releases p: a child still running is killed (SIGKILL) and reaped before
+ * this returns (no zombie), pending waits are cancelled, and the pipe fds
+ * the process still owns are closed. Call it before freeing the loop.
+ * NULL is ignored. */
+AIO_API void aio_process_free(aio_process *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

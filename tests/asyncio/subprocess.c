@@ -1,0 +1,510 @@
+/* Subprocesses: spawn (stdio kinds, env, cwd, exec failures as errors),
+ * wait and returncode (exit codes, signals, many waiters, cancellation, a
+ * grandchild holding a pipe), signals to reaped children, no fd leak into
+ * children, no zombie left; with a pidfd and with the polling fallback. */
+#include "aio_conf.h"
+
+#include <asyncio/subprocess.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef int (*sp_case)(void);
+
+/* Reads what the exited child left in a pipe (small outputs only: they
+ * fit the pipe's buffer) until end of file. */
+static size_t read_rest(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (int spins = 0; spins < 1000 && n < cap - 1; spins++) {
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k == 0)
+            break;
+        if (k > 0)
+            n += (size_t)k;
+        else
+            ck_assert_int_eq(al_sleep(0.001), 0);
+    }
+    buf[n] = 0;
+    return n;
+}
+
+static bool proc_exists(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    return access(path, F_OK) == 0;
+}
+
+static int run_status(const char *const *argv, const aio_subprocess_options *o)
+{
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), argv, o, &p), 0);
+    int st = 12345;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    int rc2;
+    ck_assert(aio_process_returncode(p, &rc2));
+    ck_assert_int_eq(rc2, st);
+    pid_t pid = aio_process_pid(p);
+    aio_process_free(p);
+    ck_assert(!proc_exists(pid)); /* reaped: no zombie */
+    return st;
+}
+
+/* Runs fn as the main task with the pidfd turned off (the polling
+ * fallback of subprocess.h). */
+static void run_polling(al_task_fn fn)
+{
+    setenv("ASYNCIO_SUBPROCESS_NO_PIDFD", "1", 1);
+    ac_run_main(fn, NULL);
+    unsetenv("ASYNCIO_SUBPROCESS_NO_PIDFD");
+}
+
+/* ---- exit codes and signals ----------------------------------------------- */
+
+static int exits_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    const char *const t[] = {"true", NULL}, *const f[] = {"/bin/false", NULL};
+    ck_assert_int_eq(run_status(t, NULL), 0);
+    ck_assert_int_eq(run_status(f, NULL), 1);
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_shell(ac_loop(), "exit 7", NULL, &p), 0);
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 7);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0); /* again: the same */
+    ck_assert_int_eq(st, 7);
+    ck_assert_int_eq(aio_process_send_signal(p, SIGTERM), -ESRCH);
+    ck_assert_int_eq(aio_process_kill(p), -ESRCH);
+    aio_process_free(p);
+
+    const char *const sl[] = {"sleep", "30", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), sl, NULL, &p), 0);
+    ck_assert(!aio_process_returncode(p, &st));
+    ck_assert_int_eq(aio_process_send_signal(p, 0), 0);
+    ck_assert_int_eq(aio_process_send_signal(p, -1), -EINVAL);
+    ck_assert_int_eq(aio_process_terminate(p), 0);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, -SIGTERM);
+    aio_process_free(p);
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), sl, NULL, &p), 0);
+    ck_assert_int_eq(aio_process_kill(p), 0);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, -SIGKILL);
+    ck_assert_int_eq(aio_process_kill(p), -ESRCH);
+    aio_process_free(p);
+    return 0;
+}
+
+START_TEST(test_exit_codes_and_signals)
+{
+    ac_run_main(exits_main, NULL);
+}
+END_TEST
+
+START_TEST(test_exit_codes_polling_fallback)
+{
+    run_polling(exits_main);
+}
+END_TEST
+
+/* ---- exec failures and bad input ------------------------------------------ */
+
+static int failures_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    int before = ac_open_fds();
+    aio_process *p = (aio_process *)&p;
+    const char *const missing[] = {"/nonexistent/program", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, missing, NULL, &p), -ENOENT);
+    const char *const nopath[] = {"no-such-program-in-path-xyz", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, nopath, NULL, &p), -ENOENT);
+    char tmpl[] = "/tmp/aio-subproc-XXXXXX";
+    int fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "#!/bin/sh\n", 10), 10);
+    close(fd);
+    chmod(tmpl, 0644);
+    const char *const noexec[] = {tmpl, NULL};
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, noexec, &o, &p), -EACCES);
+    unlink(tmpl);
+    const char *const t[] = {"/bin/true", NULL};
+    o.cwd = "/nonexistent/dir";
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, &o, &p), -ENOENT);
+    o.cwd = NULL;
+    const char *const empty[] = {NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, empty, NULL, &p), -EINVAL);
+    ck_assert_int_eq(aio_create_subprocess_exec(NULL, t, NULL, &p), -EINVAL);
+    ck_assert_int_eq(aio_create_subprocess_shell(loop, NULL, NULL, &p), -EINVAL);
+    o.stdin_fd.kind = AIO_STDIO_STDOUT;
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, &o, &p), -EINVAL);
+    o.stdin_fd = (aio_stdio){AIO_STDIO_FD, 987};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, &o, &p), -EBADF);
+    o.stdin_fd = (aio_stdio){(aio_stdio_kind)42, 0};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, &o, &p), -EINVAL);
+    ck_assert(p == (aio_process *)&p); /* untouched on every error */
+    ck_assert_int_eq(ac_open_fds(), before);
+    al_loop *pure = al_loop_new();
+    ck_assert_int_eq(aio_create_subprocess_exec(pure, t, NULL, &p), AL_ENOTIOLOOP);
+    ck_assert_int_eq(al_loop_free(pure), 0);
+    return 0;
+}
+
+START_TEST(test_exec_failures_are_errors)
+{
+    ac_run_main(failures_main, NULL);
+}
+END_TEST
+
+/* ---- stdio kinds, environment, cwd ------------------------------------------ */
+
+static int stdio_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    const char *const env[] = {"AIO_TEST_VAR=hello there", NULL};
+    aio_subprocess_options o = {.envp = env,
+                                .cwd = "/proc",
+                                .stdin_fd = {AIO_STDIO_DEVNULL, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_STDOUT, -1}};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_shell(
+                         loop, "echo \"$AIO_TEST_VAR\"; pwd; echo err >&2; cat; echo end", &o, &p),
+                     0);
+    ck_assert_int_eq(aio_process_fd(p, 0), -1);
+    ck_assert_int_ge(aio_process_fd(p, 1), 0);
+    ck_assert_int_eq(aio_process_fd(p, 2), -1);
+    ck_assert_int_eq(aio_process_fd(p, 3), -EINVAL);
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    char buf[256];
+    read_rest(aio_process_fd(p, 1), buf, sizeof buf);
+    ck_assert_str_eq(buf, "hello there\n/proc\nerr\nend\n");
+    aio_process_free(p);
+
+    /* A caller's fd, also one among 0..2 given to another slot. */
+    int pp[2];
+    ck_assert_int_eq(pipe(pp), 0);
+    int saved0 = dup(0);
+    ck_assert_int_eq(dup2(pp[1], 0), 0); /* our fd 0 is now the pipe's write end */
+    o = (aio_subprocess_options){.stdout_fd = {AIO_STDIO_FD, 0},
+                                 .stdin_fd = {AIO_STDIO_DEVNULL, -1}};
+    ck_assert_int_eq(aio_create_subprocess_shell(loop, "echo via-caller-fd", &o, &p), 0);
+    dup2(saved0, 0);
+    close(saved0);
+    close(pp[1]);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    aio_process_free(p);
+    ssize_t got = read(pp[0], buf, sizeof buf - 1);
+    ck_assert_int_eq(got, 14);
+    buf[got] = 0;
+    ck_assert_str_eq(buf, "via-caller-fd\n");
+    close(pp[0]);
+
+    /* stdin a pipe: what we write the child reads (a small cat). */
+    o = (aio_subprocess_options){.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                 .stdout_fd = {AIO_STDIO_PIPE, -1}};
+    const char *const cat[] = {"cat", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, cat, &o, &p), 0);
+    int in = aio_process_take_fd(p, 0);
+    ck_assert_int_eq(aio_process_fd(p, 0), -1);
+    ck_assert_int_eq(write(in, "round trip\n", 11), 11);
+    close(in);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    read_rest(aio_process_fd(p, 1), buf, sizeof buf);
+    ck_assert_str_eq(buf, "round trip\n");
+    aio_process_free(p);
+    return 0;
+}
+
+START_TEST(test_stdio_env_cwd)
+{
+    ac_run_main(stdio_main, NULL);
+}
+END_TEST
+
+/* ---- no fd leak into children ----------------------------------------------- */
+
+static int fds_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int leaky = open("/dev/null", O_RDONLY); /* not close-on-exec */
+    ck_assert_int_ge(leaky, 0);
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_DEVNULL, -1}};
+    const char *const ls[] = {"ls", "/proc/self/fd", NULL};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), ls, &o, &p), 0);
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    char buf[512];
+    read_rest(aio_process_fd(p, 1), buf, sizeof buf);
+    /* 0, 1, 2 and ls's own directory fd (the lowest free: 3), nothing else. */
+    int n = 0;
+    for (char *s = strtok(buf, "\n"); s; s = strtok(NULL, "\n"), n++)
+        ck_assert_msg(atoi(s) <= 3, "fd %s leaked into the child", s);
+    ck_assert_int_eq(n, 4);
+    aio_process_free(p);
+    close(leaky);
+    return 0;
+}
+
+START_TEST(test_no_fd_leak_into_child)
+{
+    ac_run_main(fds_main, NULL);
+}
+END_TEST
+
+/* ---- many waiters, cancellation, grandchildren, free ----------------------- */
+
+static int wait_task(void *arg, void **result)
+{
+    int st = 0;
+    int rc = aio_process_wait(arg, &st);
+    *result = AC_VP(rc ? rc : st);
+    return 0;
+}
+
+/* The value a wait_task ended with (its reference dropped). */
+static int wait_result(al_task *t)
+{
+    void *v = NULL;
+    ck_assert_int_eq(al_await(al_task_future(t)), 0);
+    ck_assert_int_eq(al_future_result(al_task_future(t), &v), 0);
+    al_task_unref(t);
+    return AC_PV(v);
+}
+
+static int waiters_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    const char *const sl[] = {"sleep", "30", NULL};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, NULL, &p), 0);
+    al_task *t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = ac_spawn(wait_task, p);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_eq(al_task_cancel(t[1], NULL), 1);
+    ck_assert_int_eq(wait_result(t[1]), AL_ECANCELLED);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert(!aio_process_returncode(p, NULL)); /* the cancel did not touch it */
+    ck_assert_int_eq(aio_process_send_signal(p, SIGUSR1), 0);
+    for (int i = 0; i < 4; i++) {
+        if (i == 1)
+            continue;
+        ck_assert_int_eq(wait_result(t[i]), -SIGUSR1);
+    }
+    aio_process_free(p);
+
+    /* Freeing a running child with a task waiting: killed, reaped, the
+     * waiter ends. */
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, NULL, &p), 0);
+    pid_t pid = aio_process_pid(p);
+    al_task *w = ac_spawn(wait_task, p);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    aio_process_free(p);
+    ck_assert(!proc_exists(pid));
+    ck_assert_int_eq(wait_result(w), -SIGKILL);
+
+    /* A grandchild keeps stdout open: wait still ends at the child's exit. */
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
+    ck_assert_int_eq(aio_create_subprocess_shell(loop, "sleep 30 >&1 & echo $!; exit 3", &o, &p),
+                     0);
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 3);
+    char buf[64] = {0};
+    for (int i = 0; i < 1000 && !strchr(buf, '\n'); i++) {
+        ssize_t k = read(aio_process_fd(p, 1), buf + strlen(buf), sizeof buf - 1 - strlen(buf));
+        if (k <= 0)
+            ck_assert_int_eq(al_sleep(0.001), 0);
+    }
+    pid_t grandchild = atoi(buf);
+    ck_assert_int_gt(grandchild, 0);
+    ck_assert_int_eq(kill(grandchild, SIGKILL), 0); /* stopped by pid */
+    aio_process_free(p);
+    return 0;
+}
+
+START_TEST(test_waiters_cancel_free_grandchild)
+{
+    ac_run_main(waiters_main, NULL);
+}
+END_TEST
+
+/* ---- 100 concurrent short-lived children -------------------------------- */
+
+#define NCHILD 100
+
+static int many_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int before = ac_open_fds();
+    aio_process *p[NCHILD];
+    al_task *t[NCHILD];
+    for (int i = 0; i < NCHILD; i++) {
+        char cmd[32];
+        snprintf(cmd, sizeof cmd, "exit %d", i);
+        ck_assert_int_eq(aio_create_subprocess_shell(ac_loop(), cmd, NULL, &p[i]), 0);
+        t[i] = ac_spawn(wait_task, p[i]);
+    }
+    for (int i = 0; i < NCHILD; i++) {
+        ck_assert_int_eq(wait_result(t[i]), i);
+        pid_t pid = aio_process_pid(p[i]);
+        aio_process_free(p[i]);
+        ck_assert(!proc_exists(pid));
+    }
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_many_concurrent_children)
+{
+    ac_run_main(many_main, NULL);
+}
+END_TEST
+
+START_TEST(test_many_concurrent_children_polling)
+{
+    run_polling(many_main);
+}
+END_TEST
+
+/* ---- communicate ------------------------------------------------------------ */
+
+#define BIG (10u * 1024 * 1024)
+
+static int communicate_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    char *in = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        in[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+    /* 10 MiB in through cat to stdout while 10 MiB comes out on stderr at
+     * the same time: neither direction may wait for the other. */
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p;
+    ck_assert_int_eq(
+        aio_create_subprocess_shell(loop, "head -c 10485760 /dev/zero >&2 & cat; wait", &o, &p), 0);
+    char *out = NULL, *err = NULL;
+    size_t out_len = 0, err_len = 0;
+    ck_assert_int_eq(aio_process_communicate(p, in, BIG, &out, &out_len, &err, &err_len), 0);
+    ck_assert_uint_eq(out_len, BIG);
+    ck_assert(memcmp(out, in, BIG) == 0);
+    ck_assert_uint_eq(err_len, BIG);
+    for (size_t i = 0; i < BIG; i++)
+        if (err[i] != 0)
+            ck_abort_msg("stderr byte %zu is %d", i, err[i]);
+    int st;
+    ck_assert(aio_process_returncode(p, &st));
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(aio_process_fd(p, 0), -1); /* stdin was closed */
+    free(out);
+    free(err);
+    aio_process_free(p);
+
+    /* The child exits without reading: EPIPE is ignored, no SIGPIPE. */
+    o.stderr_fd = (aio_stdio){AIO_STDIO_DEVNULL, -1};
+    ck_assert_int_eq(aio_create_subprocess_shell(loop, "echo early; exit 4", &o, &p), 0);
+    ck_assert_int_eq(aio_process_communicate(p, in, BIG, &out, &out_len, &err, &err_len), 0);
+    ck_assert_str_eq(out, "early\n");
+    ck_assert_ptr_null(err); /* stderr was not a pipe */
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 4);
+    free(out);
+    aio_process_free(p);
+
+    /* No input, nothing written: "" for an empty pipe. */
+    const char *const t[] = {"true", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, &o, &p), 0);
+    ck_assert_int_eq(aio_process_communicate(p, NULL, 0, &out, &out_len, NULL, NULL), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_uint_eq(out_len, 0);
+    ck_assert_int_eq(aio_process_communicate(p, NULL, 1, &out, NULL, NULL, NULL), -EINVAL);
+    free(out);
+    aio_process_free(p);
+    free(in);
+    return 0;
+}
+
+START_TEST(test_communicate_large_both_ways)
+{
+    ac_run_main(communicate_main, NULL);
+}
+END_TEST
+
+static int comm_task(void *arg, void **result)
+{
+    char *out = NULL;
+    int rc = aio_process_communicate(arg, "x", 1, &out, NULL, NULL, NULL);
+    free(out);
+    *result = AC_VP(rc);
+    return 0;
+}
+
+static int comm_cancel_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1}};
+    const char *const sl[] = {"sleep", "30", NULL};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), sl, &o, &p), 0);
+    al_task *t = ac_spawn(comm_task, p);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_eq(aio_process_communicate(p, NULL, 0, NULL, NULL, NULL, NULL), AIO_EFDBUSY);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    ck_assert(!aio_process_returncode(p, NULL));
+    ck_assert_int_eq(aio_process_terminate(p), 0);
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0); /* intact after the cancel */
+    ck_assert_int_eq(st, -SIGTERM);
+    aio_process_free(p);
+    return 0;
+}
+
+START_TEST(test_communicate_cancelled)
+{
+    ac_run_main(comm_cancel_main, NULL);
+}
+END_TEST
+
+AL_TEST_SUITE(suite_subprocess)
+{
+    ac_require_backend();
+    Suite *s = suite_create("subprocess");
+    TCase *tc = al_tcase("subprocess");
+    tcase_add_test(tc, test_exit_codes_and_signals);
+    tcase_add_test(tc, test_exit_codes_polling_fallback);
+    tcase_add_test(tc, test_exec_failures_are_errors);
+    tcase_add_test(tc, test_stdio_env_cwd);
+    tcase_add_test(tc, test_no_fd_leak_into_child);
+    tcase_add_test(tc, test_waiters_cancel_free_grandchild);
+    tcase_add_test(tc, test_many_concurrent_children);
+    tcase_add_test(tc, test_many_concurrent_children_polling);
+    tcase_add_test(tc, test_communicate_large_both_ways);
+    tcase_add_test(tc, test_communicate_cancelled);
+    suite_add_tcase(s, tc);
+    return s;
+}
