@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct conn {
@@ -194,4 +195,14 @@ int conn_server_run(const srv_desc *d, const srv_options *o, const conn_handler 
         close(s.lfd);
     al_loop_free(s.loop);
     return r == 0 ? 0 : 1;
+}
+
+const char *const conn_server_apis[] = {"buffered", "protocol", "sockets", NULL};
+
+int conn_server_run_api(const srv_desc *d, const srv_options *o, const conn_handler *h,
+                        void *shared)
+{
+    if (strcmp(o->api, "sockets") == 0)
+        return conn_server_run(d, o, h, shared);
+    return conn_server_run_protocol(d, o, h, shared, strcmp(o->api, "buffered") == 0);
 }

@@ -46,4 +46,12 @@ int conn_server_run(const srv_desc *d, const srv_options *o, const conn_handler 
 int conn_server_run_protocol(const srv_desc *d, const srv_options *o, const conn_handler *h,
                              void *shared, bool use_buffered);
 
+/* Either of the two by o->api: "sockets" -> conn_server_run, "buffered" /
+ * "protocol" -> conn_server_run_protocol. */
+int conn_server_run_api(const srv_desc *d, const srv_options *o, const conn_handler *h,
+                        void *shared);
+
+/* The --api names conn_server_run_api knows, the default first (NULL-ended). */
+extern const char *const conn_server_apis[];
+
 #endif

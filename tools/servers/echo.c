@@ -14,9 +14,7 @@ static int serve(const srv_options *o)
     static const conn_handler echo = {0}; /* no feed: bytes go back as read */
     if (strcmp(o->api, "streams") == 0)
         return echo_serve_streams(&desc, o);
-    if (strcmp(o->api, "sockets") == 0)
-        return conn_server_run(&desc, o, &echo, NULL);
-    return conn_server_run_protocol(&desc, o, &echo, NULL, strcmp(o->api, "buffered") == 0);
+    return conn_server_run_api(&desc, o, &echo, NULL);
 }
 
 static const srv_desc desc = {

@@ -4,8 +4,6 @@
 #include "conn_server.h"
 #include "http_conn.h"
 
-#include <string.h>
-
 static void conn_init(void *state, void *shared)
 {
     (void)shared;
@@ -20,25 +18,17 @@ static int feed(void *state, char *data, size_t len, bytebuf *out, void *shared)
 }
 
 static const conn_handler handler = {sizeof(http_conn), conn_init, feed, NULL, NULL};
-static const char *const apis[] = {"buffered", "protocol", "sockets", NULL};
 static const srv_desc desc; /* defined below: serve() needs it */
-
-static int api_run(const srv_options *o, void *shared)
-{
-    if (strcmp(o->api, "sockets") == 0)
-        return conn_server_run(&desc, o, &handler, shared);
-    return conn_server_run_protocol(&desc, o, &handler, shared, strcmp(o->api, "buffered") == 0);
-}
 
 static int serve(const srv_options *o)
 {
-    return api_run(o, NULL);
+    return conn_server_run_api(&desc, o, &handler, NULL);
 }
 
 static const srv_desc desc = {
     .name = "asyncio-http",
     .summary = "HTTP/1.1 server on the asynclib I/O layer: GET / answers 'Hello, World!'",
-    .apis = apis,
+    .apis = conn_server_apis,
     .default_port = 8080,
     .extra_help =
         "\nKeep-alive, pipelined requests answered in order, 'Connection: close' honoured;\n"

@@ -91,15 +91,7 @@ static void tick(void *shared, double time)
 }
 
 static const conn_handler handler = {sizeof(redis_conn), conn_init, feed, conn_fini, tick};
-static const char *const apis[] = {"buffered", "protocol", "sockets", NULL};
 static const srv_desc desc; /* defined below: serve() needs it */
-
-static int api_run(const srv_options *o, void *shared)
-{
-    if (strcmp(o->api, "sockets") == 0)
-        return conn_server_run(&desc, o, &handler, shared);
-    return conn_server_run_protocol(&desc, o, &handler, shared, strcmp(o->api, "buffered") == 0);
-}
 
 static int serve(const srv_options *o)
 {
@@ -108,7 +100,7 @@ static int serve(const srv_options *o)
         fprintf(stderr, "asyncio-redis: out of memory\n");
         return 1;
     }
-    int r = api_run(o, db);
+    int r = conn_server_run_api(&desc, o, &handler, db);
     resp_db_free(db);
     return r;
 }
@@ -116,7 +108,7 @@ static int serve(const srv_options *o)
 static const srv_desc desc = {
     .name = "asyncio-redis",
     .summary = "RESP2 (Redis protocol) server on the asynclib I/O layer, keys in memory",
-    .apis = apis,
+    .apis = conn_server_apis,
     .default_port = 6380,
     .extra_help =
         "\nCommands: PING ECHO SET (EX PX NX XX KEEPTTL GET) GET DEL EXISTS INCR DECR\n"
