@@ -56,7 +56,8 @@ typedef struct aio__io {
     struct aio__dns *dns; /* lookups in flight (dns.c) */
     int *pending;         /* fds whose removals wait for the flush before the next select */
     size_t npending, cap_pending;
-    aio__net *net; /* transports and servers (transport.c), or NULL */
+    aio__net *net;             /* transports and servers (transport.c), or NULL */
+    struct aio_process *procs; /* children not yet reaped (subprocess.c) */
     sel_event events[AIO_MAX_EVENTS];
 } aio__io;
 
@@ -104,5 +105,7 @@ void aio__dns_close(aio__io *io);
 
 /* Signals of this loop (signals.c): released by the loop's close. */
 void aio__signals_close(aio__io *io);
+/* Kills (SIGKILL) and reaps every child of the loop still running. */
+void aio__subprocess_close(aio__io *io);
 
 #endif

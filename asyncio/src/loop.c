@@ -155,6 +155,7 @@ static void io_release(aio__io *io)
     aio__net_close(io);
     aio__dns_close(io);
     aio__signals_close(io);
+    aio__subprocess_close(io);
     aio__fds_free(io);
     sel_free(io->sel);
     io->sel = NULL;

@@ -50,8 +50,14 @@ static void reaped(aio_process *p, int status)
 {
     p->reaped = true;
     p->status = status;
+    if (p->prev_live) {
+        *p->prev_live = p->next_live;
+        if (p->next_live)
+            p->next_live->prev_live = p->prev_live;
+        p->prev_live = NULL;
+    }
     if (p->pidfd >= 0) {
-        aio_loop_remove_reader(p->loop, p->pidfd);
+        aio__set_interest(p->io, p->pidfd, AIO_READ, NULL, NULL); /* also while closing */
         close(p->pidfd);
         p->pidfd = -1;
     }
@@ -256,7 +262,7 @@ int aio_create_subprocess_exec(al_loop *loop, const char *const *argv,
     aio_process *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    *p = (aio_process){.loop = loop, .pidfd = -1, .fds = {-1, -1, -1}};
+    *p = (aio_process){.loop = loop, .io = io, .pidfd = -1, .fds = {-1, -1, -1}};
     plan pl = {.src = {-1, -1, -1}};
     for (int i = 0; i < 3 && !rc; i++)
         rc = plan_stdio(&pl, p, st[i], i);
@@ -276,6 +282,11 @@ int aio_create_subprocess_exec(al_loop *loop, const char *const *argv,
         free(p);
         return rc;
     }
+    p->next_live = io->procs; /* a live child of the loop until reaped */
+    if (p->next_live)
+        p->next_live->prev_live = &p->next_live;
+    p->prev_live = &io->procs;
+    io->procs = p;
     *out = p;
     return 0;
 }
@@ -371,14 +382,27 @@ int aio_process_kill(aio_process *p)
     return aio_process_send_signal(p, SIGKILL);
 }
 
-void aio_process_free(aio_process *p)
+/* Kills and reaps a child still running (no zombie); the waits get
+ * -SIGKILL. */
+static void kill_and_reap(aio_process *p)
 {
-    if (!p)
-        return;
     if (!p->reaped && !try_reap(p, false)) {
         aio_process_send_signal(p, SIGKILL);
         try_reap(p, true);
     }
+}
+
+void aio__subprocess_close(aio__io *io)
+{
+    while (io->procs)
+        kill_and_reap(io->procs); /* reaping unlinks it */
+}
+
+void aio_process_free(aio_process *p)
+{
+    if (!p)
+        return;
+    kill_and_reap(p);
     for (aio__waiter *w = p->waiters; w; w = w->next) {
         w->p = NULL;
         al_future_cancel(w->fut, NULL);

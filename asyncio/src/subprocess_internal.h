@@ -20,7 +20,9 @@ typedef struct aio__waiter {
 } aio__waiter;
 
 struct aio_process {
+    struct aio_process *next_live, **prev_live; /* the loop's unreaped children */
     al_loop *loop;
+    struct aio__io *io;
     pid_t pid;
     int pidfd;        /* -1 in the polling fallback or once reaped */
     al_handle *timer; /* the polling fallback's timer */

@@ -490,6 +490,37 @@ START_TEST(test_communicate_cancelled)
 }
 END_TEST
 
+/* ---- closing the loop with live children ---------------------------------- */
+
+START_TEST(test_loop_close_reaps_live_children)
+{
+    int before = ac_open_fds();
+    al_loop *loop = ac_loop_new();
+    const char *const sl[] = {"sleep", "30", NULL}, *const t[] = {"true", NULL};
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p, *q, *done;
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, &o, &p), 0);
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, NULL, &q), 0);
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, t, NULL, &done), 0);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    int st;
+    ck_assert(aio_process_returncode(p, &st));
+    ck_assert_int_eq(st, -SIGKILL);
+    ck_assert(aio_process_returncode(q, &st));
+    ck_assert_int_eq(st, -SIGKILL);
+    ck_assert(aio_process_returncode(done, &st)); /* reaped, killed or not */
+    ck_assert(!proc_exists(aio_process_pid(p)));
+    ck_assert(!proc_exists(aio_process_pid(q)));
+    ck_assert(!proc_exists(aio_process_pid(done)));
+    ck_assert_int_eq(aio_process_kill(p), -ESRCH);
+    aio_process_free(p);
+    aio_process_free(q);
+    aio_process_free(done);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_subprocess)
 {
     ac_require_backend();
@@ -505,6 +536,7 @@ AL_TEST_SUITE(suite_subprocess)
     tcase_add_test(tc, test_many_concurrent_children_polling);
     tcase_add_test(tc, test_communicate_large_both_ways);
     tcase_add_test(tc, test_communicate_cancelled);
+    tcase_add_test(tc, test_loop_close_reaps_live_children);
     suite_add_tcase(s, tc);
     return s;
 }

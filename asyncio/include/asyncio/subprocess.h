@@ -130,8 +130,10 @@ AIO_API int aio_process_kill(aio_process *p);
 
 /* Releases p: a child still running is killed (SIGKILL) and reaped before
  * this returns (no zombie), pending waits are cancelled, and the pipe fds
- * the process still owns are closed. Call it before freeing the loop.
- * NULL is ignored. */
+ * the process still owns are closed. NULL is ignored. Closing the loop
+ * (al_loop_close / al_loop_free) does the same for every child of the loop
+ * still running (killed, reaped, its pidfd closed; returncode -SIGKILL),
+ * leaving the object to be released here, also after the loop is gone. */
 AIO_API void aio_process_free(aio_process *p);
 
 #ifdef __cplusplus
