@@ -458,6 +458,12 @@ static void op_select(int b)
     FZ_CHECK(n >= 0 && n <= max, "select(max %d): %s", max, sel_err_name(n));
     unsigned char seen[MAXFD];
     memset(seen, 0, sizeof seen);
+    if (fz.trace) {
+        fprintf(stderr, "  select(max %d) = %d:", max, n);
+        for (int i = 0; i < n && n > 0; i++)
+            fprintf(stderr, " %d/%u", out[i].fd, out[i].events);
+        fputc('\n', stderr);
+    }
     for (int i = 0; i < n; i++) {
         int fd = out[i].fd;
         FZ_CHECK(fd >= 0 && fd < MAXFD, "reported fd %d", fd);

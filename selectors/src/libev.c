@@ -54,6 +54,8 @@ struct sel__libev_be {
     int *check; /* fds to validate before libev sees them; capacity >= registrations */
     int ncheck, capcheck;
     struct sel__fair fair; /* results of the select in progress */
+    int killed;            /* libev gave up on an fd during this run */
+    int rerun;             /* second run: skip fds already reported */
 };
 
 /* The selector backend names served here and the libev backends they
@@ -202,10 +204,14 @@ static void sel__libev_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         reg->be.flags &= ~SEL__LIBEV_STARTED;
         sel__libev_queue(be, fd, reg);
         sel__libev_report_closed(be, fd, reg);
+        be->killed = 1;
         return;
     }
     unsigned ev = (revents & EV_READ ? SEL_READ : 0) | (revents & EV_WRITE ? SEL_WRITE : 0);
     ev &= reg->events;
+    for (int i = 0; be->rerun && i < be->fair.k; i++)
+        if (be->fair.out[i].fd == fd)
+            return;
     if (ev)
         sel__fair_offer(&be->fair, (sel_event){fd, ev, reg->data, reg->gen});
 }
@@ -317,6 +323,15 @@ static int sel__libev_select(sel_selector *sel, double timeout, sel_event *out, 
         ev_timer_start(be->loop, &be->timer);
         ev_run(be->loop, EVRUN_ONCE);
         ev_timer_stop(be->loop, &be->timer);
+    }
+    if (be->killed) {
+        /* libev's select backend drops every event of a run whose select()
+         * failed on a closed fd: poll the others once more. */
+        be->killed = 0;
+        be->rerun = 1;
+        ev_run(be->loop, EVRUN_NOWAIT);
+        be->rerun = 0;
+        be->killed = 0;
     }
     return sel__fair_end(&be->fair);
 }
