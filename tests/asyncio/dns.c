@@ -7,7 +7,9 @@
 #include <arpa/inet.h>
 #include <asynclib/executor.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -40,6 +42,19 @@ static bool has_addr(const struct addrinfo *ai, int family, const char *text, in
     return false;
 }
 
+/* The C library can resolve "localhost" on this machine (a minimal chroot
+ * has no /etc/hosts); otherwise the case says so and checks nothing. */
+static bool localhost_resolves(void)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo("localhost", "80", &hints, &res) != 0) {
+        printf("skip: this machine cannot resolve localhost (no /etc/hosts?)\n");
+        return false;
+    }
+    freeaddrinfo(res);
+    return true;
+}
+
 static int localhost_main(void *arg, void **result)
 {
     (void)arg, (void)result;
@@ -67,6 +82,8 @@ static int localhost_main(void *arg, void **result)
 
 START_TEST(test_localhost)
 {
+    if (!localhost_resolves())
+        return;
     ac_run_main(localhost_main, NULL);
 }
 END_TEST
@@ -193,6 +210,8 @@ static int cancel_main(void *arg, void **result)
 
 START_TEST(test_cancel_queued_lookup)
 {
+    if (!localhost_resolves())
+        return;
     al_loop *loop = ac_loop_new();
     ck_assert_int_eq(al_loop_set_executor_workers(loop, 1), 0);
     al_task *t;
