@@ -214,7 +214,10 @@ static int r53_main(void *arg, void **res)
 {
     (void)arg, (void)res;
     al_loop *loop = conf_cur_loop();
-    child a = {.delay = 0.05}, b = {.delay = 0.05};
+    /* sleep(0): both yield once and finish in the same iteration on every
+     * loop (two 0.05 s timers armed microseconds apart can fire in two
+     * iterations on a real clock under ASan). */
+    child a = {.delay = 0}, b = {.delay = 0};
     al_task *ta = spawn(&a), *tb = spawn(&b);
     al_future *fs[] = {CONF_F(ta), CONF_F(tb)}, *done[2];
     size_t nd, np;
