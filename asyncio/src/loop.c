@@ -84,14 +84,19 @@ static double io_time(al_loop *loop)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* The flag is cleared before the counter is read: a wakeup racing with
- * this writes again, which is only an early return of the next wait. */
+/* The counter is read before the flag is cleared. A wakeup that finds the
+ * flag still set skips its write, but its call was queued before it and
+ * is taken after this wait (take_threadsafe_calls); a wakeup after the
+ * clear writes again, which is at worst an early return of the next wait.
+ * (Clearing first lost wakeups: a write landing between the clear and the
+ * read was consumed while the flag stayed set, so every later wakeup
+ * skipped its write and the loop slept through them: seen under TSan.) */
 static void drain_wakeup(aio__io *io)
 {
-    atomic_store(&io->wake_pending, false);
     uint64_t n;
     while (read(io->wake_fd, &n, sizeof n) < 0 && errno == EINTR)
         ;
+    atomic_store(&io->wake_pending, false);
 }
 
 /* A reader or writer callback runs as a ready callback of this iteration.
