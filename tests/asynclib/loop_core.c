@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -923,6 +925,48 @@ START_TEST(threadsafe_from_thread)
 }
 END_TEST
 
+/* One call at a time from another thread, each waiting until the loop ran
+ * it: every call finds the queue empty and must wake a loop that is about
+ * to sleep or just woke (a lost wakeup hangs here until the test timeout). */
+typedef struct ts_pingpong {
+    al_loop *loop;
+    atomic_int ran;
+} ts_pingpong;
+
+static int pingpong_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    atomic_fetch_add(&((ts_pingpong *)arg)->ran, 1);
+    return 0;
+}
+
+static void *pingpong_thread(void *arg)
+{
+    ts_pingpong *p = arg;
+    for (int i = 1; i <= 20000; i++) {
+        ck_assert_int_eq(al_call_soon_threadsafe(p->loop, pingpong_cb, p), 0);
+        while (atomic_load(&p->ran) < i)
+            sched_yield();
+    }
+    al_call_soon_threadsafe(p->loop, stop_cb, NULL);
+    return NULL;
+}
+
+START_TEST(threadsafe_pingpong)
+{
+    al_loop *loop = conf_loop_new();
+    ts_pingpong p = {.loop = loop};
+    int timer = 0;
+    al_call_later(loop, 3600, conf_count_cb, &timer, NULL); /* a real loop would sleep */
+    pthread_t th;
+    pthread_create(&th, NULL, pingpong_thread, &p);
+    al_loop_run_forever(loop);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&p.ran), 20000);
+    al_loop_free(loop);
+}
+END_TEST
+
 /* ---- the hook: a custom implementation through al_loop_ops ---------------- */
 
 typedef struct counting_impl {
@@ -1081,6 +1125,7 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(more, error_names);
     tcase_add_test(more, handle_outlives_loop);
     tcase_add_test(more, threadsafe_from_thread);
+    tcase_add_test(more, threadsafe_pingpong);
     tcase_add_test(more, ops_hook);
     suite_add_tcase(s, more);
     return s;
