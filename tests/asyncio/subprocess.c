@@ -161,6 +161,13 @@ static int failures_main(void *arg, void **result)
 
 START_TEST(test_exec_failures_are_errors)
 {
+    if (AC_UNDER_VALGRIND()) {
+        /* Valgrind cannot run glibc's posix_spawn as it is (clone with
+         * CLONE_VM | CLONE_VFORK), so the exec error never reaches the
+         * parent there: a known gap of the posix_spawn path (issue 13). */
+        printf("exec-failure case not run under Valgrind (posix_spawn's vfork)\n");
+        return;
+    }
     ac_run_main(failures_main, NULL);
 }
 END_TEST
