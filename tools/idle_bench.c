@@ -73,7 +73,8 @@ static int serve_main(void *arg, void **result)
     const char *hosts[] = {"127.0.0.1", NULL};
     aio_server_options o = {.backlog = 1024};
     aio_server *s;
-    int rc = aio_create_server(al_get_running_loop(), echo_factory, NULL, hosts, *(int *)arg, &o, &s);
+    int rc =
+        aio_create_server(al_get_running_loop(), echo_factory, NULL, hosts, *(int *)arg, &o, &s);
     if (rc < 0)
         return rc;
     rc = aio_server_serve_forever(s);
