@@ -397,7 +397,7 @@ static int slow_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     (void)arg;
-    usleep(2000);
+    usleep(100000);
     return 0;
 }
 
@@ -405,34 +405,55 @@ static int slow_task(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    usleep(2000);
+    usleep(100000);
     return 0;
 }
 
-/* R15: debug mode reports slow callbacks and slow task steps. */
+/* What r15 saw: reports blaming slow_cb, and whether one named the task.
+ * Other callbacks may be reported too when the machine is loaded or under
+ * Valgrind (whose first run of any code translates it): only these count. */
+typedef struct slow_reports {
+    int slow_cb;
+    bool sluggish;
+    char message[256];
+} slow_reports;
+
+static void slow_handler(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop;
+    slow_reports *r = user;
+    if (ctx->callback == slow_cb) {
+        r->slow_cb++;
+        snprintf(r->message, sizeof r->message, "%s", ctx->message);
+    }
+    if (ctx->message && strstr(ctx->message, "<Task 'sluggish'>"))
+        r->sluggish = true;
+}
+
+/* R15: debug mode reports slow callbacks and slow task steps (a 0.1 s
+ * callback against a 0.05 s threshold: margins for a loaded machine). */
 START_TEST(r15_slow_callbacks)
 {
     al_loop *loop = conf_loop_new();
-    conf_reports reports = {0};
-    al_loop_set_exception_handler(loop, conf_record_handler, &reports);
+    slow_reports reports = {0};
+    al_loop_set_exception_handler(loop, slow_handler, &reports);
     ck_assert_int_eq(al_loop_set_debug(loop, true), 0);
     ck_assert(al_loop_get_debug(loop));
-    ck_assert_int_eq(al_loop_set_slow_callback_duration(loop, 0.001), 0);
+    ck_assert_int_eq(al_loop_set_slow_callback_duration(loop, 0.05), 0);
     ck_assert_int_eq(al_loop_set_slow_callback_duration(loop, NAN), -EINVAL);
     al_call_soon(loop, slow_cb, NULL, NULL);
     al_call_soon(loop, stop_cb, NULL, NULL);
     al_loop_run_forever(loop);
-    ck_assert_int_eq(reports.count, 1);
-    ck_assert_msg(strncmp(reports.last_message, "Executing <callback", 19) == 0, "%s",
-                  reports.last_message);
+    ck_assert_int_eq(reports.slow_cb, 1);
+    ck_assert_msg(strncmp(reports.message, "Executing <callback", 19) == 0, "%s", reports.message);
+    ck_assert(!reports.sluggish);
     al_task_options opts = AL_TASK_OPTIONS_DEFAULT;
     opts.name = "sluggish";
     al_task *t;
-    al_task_new(loop, slow_task, NULL, &opts, &t);
-    al_loop_run_until_complete(loop, al_task_future(t));
-    ck_assert_int_ge(reports.count, 2);
-    ck_assert_msg(strstr(reports.last_message, "<Task 'sluggish'>") != NULL, "%s",
-                  reports.last_message);
+    ck_assert_int_eq(al_task_new(loop, slow_task, NULL, &opts, &t), 0);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
+    ck_assert(reports.sluggish);
+    ck_assert_int_eq(reports.slow_cb, 1);
     al_task_unref(t);
     al_loop_free(loop);
 }
