@@ -27,6 +27,7 @@ struct resp_db {
     size_t nvolatile; /* entries with expire_ms != 0 */
     size_t cursor;    /* bucket where the next expire cycle starts */
     uint64_t seed;
+    bytebuf command_reply; /* COMMAND's whole-table reply, built once */
 };
 
 /* ---- hashing and the table ---------------------------------------------- */
@@ -97,6 +98,7 @@ void resp_db_free(resp_db *db)
         return;
     clear(db);
     free(db->buckets);
+    bytebuf_free(&db->command_reply);
     free(db);
 }
 
@@ -283,11 +285,28 @@ static void put_str(ctx *c, const char *s)
     put(c, s, strlen(s));
 }
 
+/* v in decimal, ending at end (no terminator); returns the first digit
+ * (or the sign). Replies format every length and integer: no snprintf. */
+static char *format_ll(char *end, long long v)
+{
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char *p = end;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void put_line(ctx *c, char type, long long v)
 {
     char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%c%lld\r\n", type, v);
-    put(c, tmp, (size_t)n);
+    tmp[30] = '\r';
+    tmp[31] = '\n';
+    char *p = format_ll(tmp + 30, v);
+    *--p = type;
+    put(c, p, (size_t)(tmp + 32 - p));
 }
 
 static void reply_int(ctx *c, long long v)
@@ -466,8 +485,9 @@ static void incr_by(ctx *c, long long by)
     }
     v += by;
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    if (store(c->db, c->now, arg(c, 1), alen(c, 1), tmp, (size_t)n, true, NULL) < 0) {
+    char *digits = format_ll(tmp + sizeof tmp, v);
+    if (store(c->db, c->now, arg(c, 1), alen(c, 1), digits, (size_t)(tmp + sizeof tmp - digits),
+              true, NULL) < 0) {
         c->err = -ENOMEM;
         return;
     }
@@ -637,38 +657,44 @@ static void cmd_command(ctx *c);
  * and key positions COMMAND reports, and the function. */
 typedef struct command {
     const char *name;
+    size_t len; /* strlen(name) */
     int arity;
     const char *flags; /* space-separated */
     int first, last, step;
     void (*fn)(ctx *);
 } command;
 
+#define CMD(name, ...)                                                                             \
+    {                                                                                              \
+        name, sizeof name - 1, __VA_ARGS__                                                         \
+    }
 static const command commands[] = {
-    {"get", 2, "readonly fast", 1, 1, 1, cmd_get},
-    {"set", -3, "write denyoom", 1, 1, 1, cmd_set},
-    {"ping", -1, "fast", 0, 0, 0, cmd_ping},
-    {"incr", 2, "write denyoom fast", 1, 1, 1, cmd_incr},
-    {"mset", -3, "write denyoom", 1, -1, 2, cmd_mset},
-    {"mget", -2, "readonly fast", 1, -1, 1, cmd_mget},
-    {"decr", 2, "write denyoom fast", 1, 1, 1, cmd_decr},
-    {"incrby", 3, "write denyoom fast", 1, 1, 1, cmd_incrby_pos},
-    {"decrby", 3, "write denyoom fast", 1, 1, 1, cmd_decrby},
-    {"del", -2, "write", 1, -1, 1, cmd_del},
-    {"exists", -2, "readonly fast", 1, -1, 1, cmd_exists},
-    {"echo", 2, "fast", 0, 0, 0, cmd_echo},
-    {"expire", 3, "write fast", 1, 1, 1, cmd_expire},
-    {"pexpire", 3, "write fast", 1, 1, 1, cmd_pexpire},
-    {"ttl", 2, "readonly fast", 1, 1, 1, cmd_ttl},
-    {"pttl", 2, "readonly fast", 1, 1, 1, cmd_pttl},
-    {"persist", 2, "write fast", 1, 1, 1, cmd_persist},
-    {"dbsize", 1, "readonly fast", 0, 0, 0, cmd_dbsize},
-    {"flushdb", -1, "write", 0, 0, 0, cmd_flushdb},
-    {"flushall", -1, "write", 0, 0, 0, cmd_flushdb},
-    {"select", 2, "loading stale fast", 0, 0, 0, cmd_select},
-    {"config", -2, "admin noscript loading stale", 0, 0, 0, cmd_config},
-    {"command", -1, "random loading stale", 0, 0, 0, cmd_command},
-    {"quit", -1, "allow_busy fast", 0, 0, 0, cmd_quit},
+    CMD("get", 2, "readonly fast", 1, 1, 1, cmd_get),
+    CMD("set", -3, "write denyoom", 1, 1, 1, cmd_set),
+    CMD("ping", -1, "fast", 0, 0, 0, cmd_ping),
+    CMD("incr", 2, "write denyoom fast", 1, 1, 1, cmd_incr),
+    CMD("mset", -3, "write denyoom", 1, -1, 2, cmd_mset),
+    CMD("mget", -2, "readonly fast", 1, -1, 1, cmd_mget),
+    CMD("decr", 2, "write denyoom fast", 1, 1, 1, cmd_decr),
+    CMD("incrby", 3, "write denyoom fast", 1, 1, 1, cmd_incrby_pos),
+    CMD("decrby", 3, "write denyoom fast", 1, 1, 1, cmd_decrby),
+    CMD("del", -2, "write", 1, -1, 1, cmd_del),
+    CMD("exists", -2, "readonly fast", 1, -1, 1, cmd_exists),
+    CMD("echo", 2, "fast", 0, 0, 0, cmd_echo),
+    CMD("expire", 3, "write fast", 1, 1, 1, cmd_expire),
+    CMD("pexpire", 3, "write fast", 1, 1, 1, cmd_pexpire),
+    CMD("ttl", 2, "readonly fast", 1, 1, 1, cmd_ttl),
+    CMD("pttl", 2, "readonly fast", 1, 1, 1, cmd_pttl),
+    CMD("persist", 2, "write fast", 1, 1, 1, cmd_persist),
+    CMD("dbsize", 1, "readonly fast", 0, 0, 0, cmd_dbsize),
+    CMD("flushdb", -1, "write", 0, 0, 0, cmd_flushdb),
+    CMD("flushall", -1, "write", 0, 0, 0, cmd_flushdb),
+    CMD("select", 2, "loading stale fast", 0, 0, 0, cmd_select),
+    CMD("config", -2, "admin noscript loading stale", 0, 0, 0, cmd_config),
+    CMD("command", -1, "random loading stale", 0, 0, 0, cmd_command),
+    CMD("quit", -1, "allow_busy fast", 0, 0, 0, cmd_quit),
 };
+#undef CMD
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
 static void reply_command_entry(ctx *c, const command *cmd)
@@ -694,8 +720,12 @@ static void reply_command_entry(ctx *c, const command *cmd)
 
 static const command *find_command(const char *name, size_t n)
 {
+    /* Length and first letter first: the table's names are lower case, so
+     * `| 0x20` folds an ASCII letter (and a non-letter never matches). */
+    unsigned char first = n ? (unsigned char)name[0] | 0x20 : 0;
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strlen(commands[i].name) == n && strncasecmp(commands[i].name, name, n) == 0)
+        if (commands[i].len == n && (unsigned char)commands[i].name[0] == first &&
+            strncasecmp(commands[i].name, name, n) == 0)
             return &commands[i];
     return NULL;
 }
@@ -703,9 +733,19 @@ static const command *find_command(const char *name, size_t n)
 static void cmd_command(ctx *c)
 {
     if (c->argc == 1) {
-        put_line(c, '*', NCOMMANDS);
-        for (size_t i = 0; i < NCOMMANDS; i++)
-            reply_command_entry(c, &commands[i]);
+        bytebuf *table = &c->db->command_reply; /* the same bytes every time */
+        if (table->len == 0) {
+            ctx t = {.db = c->db, .out = table};
+            put_line(&t, '*', NCOMMANDS);
+            for (size_t i = 0; i < NCOMMANDS; i++)
+                reply_command_entry(&t, &commands[i]);
+            if (t.err) {
+                bytebuf_free(table);
+                c->err = t.err;
+                return;
+            }
+        }
+        put(c, bytebuf_head(table), table->len);
     } else if (arg_is(c, 1, "COUNT") && c->argc == 2) {
         reply_int(c, NCOMMANDS);
     } else if (arg_is(c, 1, "DOCS")) {
