@@ -6,10 +6,12 @@
 #include <asynclib/task.h>
 #include <asynclib/timeout.h>
 
+#include <asyncio/dns.h>
 #include <asyncio/sock.h>
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -304,13 +306,24 @@ static int check_call(al_loop *loop, const aio_protocol *proto)
     return 0;
 }
 
+/* host:port through the layer's DNS (numeric at once, names in the
+ * executor), for stream sockets. */
+static int resolve(al_loop *loop, const char *host, int port, int family, int flags,
+                   struct addrinfo **res)
+{
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = flags};
+    return aio_getaddrinfo(loop, host, serv, &hints, res);
+}
+
 static int create_connection(al_loop *loop, const aio_protocol *proto, void *user, const char *host,
                              int port, const aio_connect_options *o, aio_transport **out)
 {
     struct addrinfo *res = NULL, *local = NULL;
-    int rc = o->addrs ? 0 : aio__resolve(loop, host, port, o->family, 0, &res);
+    int rc = o->addrs ? 0 : resolve(loop, host, port, o->family, 0, &res);
     if (rc == 0 && o->local_host)
-        rc = aio__resolve(loop, o->local_host, o->local_port, o->family, AI_PASSIVE, &local);
+        rc = resolve(loop, o->local_host, o->local_port, o->family, AI_PASSIVE, &local);
     if (rc == 0)
         rc = connect_addrs(loop, o->addrs ? o->addrs : res, local, o);
     if (res)
@@ -327,8 +340,8 @@ int aio_create_connection(al_loop *loop, const aio_protocol *proto, void *user, 
     int rc = check_call(loop, proto);
     if (rc < 0)
         return rc;
-    if ((!host && !o.addrs) || port < 0 || port > 65535 || !(o.happy_eyeballs_delay >= 0) ||
-        !(o.timeout >= 0))
+    if ((!host && !o.addrs) || port < 0 || port > 65535 || o.local_port < 0 ||
+        o.local_port > 65535 || !(o.happy_eyeballs_delay >= 0) || !(o.timeout >= 0))
         return -EINVAL;
     if (o.nerrors)
         *o.nerrors = 0;

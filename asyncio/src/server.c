@@ -6,9 +6,12 @@
 
 #include <asynclib/task.h>
 
+#include <asyncio/dns.h>
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -462,10 +465,24 @@ static void server_discard(aio_server *s)
     server_unref(s);
 }
 
+/* The passive addresses of host:port: through the layer's DNS inside a
+ * task on the loop, a blocking getaddrinfo outside one (create_server is
+ * callable from plain code, where there is no task to suspend). */
+static int resolve(al_loop *loop, const char *host, int port, int family, struct addrinfo **res)
+{
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {
+        .ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    if (al_current_task() && al_get_running_loop() == loop)
+        return aio_getaddrinfo(loop, host, serv, &hints, res);
+    return aio_eai_code(getaddrinfo(host, serv, &hints, res), errno);
+}
+
 static int listen_host(aio_server *s, const char *host, int port, const aio_server_options *o)
 {
     struct addrinfo *res = NULL;
-    int rc = aio__resolve(s->loop, host, port, o->family, AI_PASSIVE, &res);
+    int rc = resolve(s->loop, host, port, o->family, &res);
     for (struct addrinfo *ai = res; rc == 0 && ai; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET6 && host == NULL) {
             /* all interfaces: an IPv6 socket where the kernel has IPv6 */

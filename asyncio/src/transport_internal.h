@@ -108,14 +108,4 @@ int aio__transport_await_made(aio_transport *t, al_future *made);
 /* The callback that settles the future aio__transport_await_made waits on. */
 int aio__settle_cb(al_loop *loop, void *arg);
 
-/* getaddrinfo for host:port (resolve.c): numeric addresses at once, names
- * in the loop's executor from a task (blocking outside one). *res is
- * freed with freeaddrinfo. 0, AIO_EAI_*, -errno, AL_ECANCELLED. */
-struct addrinfo;
-int aio__resolve(al_loop *loop, const char *host, int port, int family, int flags,
-                 struct addrinfo **res);
-/* The same for socket type socktype (SOCK_DGRAM for UDP). */
-int aio__resolve_type(al_loop *loop, const char *host, int port, int family, int socktype,
-                      int flags, struct addrinfo **res);
-
 #endif

@@ -6,8 +6,11 @@
 
 #include <asynclib/task.h>
 
+#include <asyncio/dns.h>
+
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,19 +222,27 @@ static const aio__transport_ops udp_ops = {
 
 /* ---- create_datagram_endpoint --------------------------------------------------------- */
 
+/* host:port for datagram sockets through the layer's DNS. */
+static int resolve(al_loop *loop, const char *host, int port, int family, int flags,
+                   struct addrinfo **res)
+{
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM, .ai_flags = flags};
+    return aio_getaddrinfo(loop, host, serv, &hints, res);
+}
+
 /* The socket, bound and/or connected as asked: the fd or a negative code. */
 static int endpoint_socket(al_loop *loop, const aio_datagram_options *o, udp_transport *u)
 {
     struct addrinfo *local = NULL, *remote = NULL;
     int rc = 0, family = o->family;
     if (o->remote_host)
-        rc =
-            aio__resolve_type(loop, o->remote_host, o->remote_port, family, SOCK_DGRAM, 0, &remote);
+        rc = resolve(loop, o->remote_host, o->remote_port, family, 0, &remote);
     if (rc == 0 && remote)
         family = remote->ai_family;
     if (rc == 0 && (o->local_host || o->local_port))
-        rc = aio__resolve_type(loop, o->local_host, o->local_port, family, SOCK_DGRAM, AI_PASSIVE,
-                               &local);
+        rc = resolve(loop, o->local_host, o->local_port, family, AI_PASSIVE, &local);
     if (rc == 0 && local)
         family = local->ai_family;
     int fd = -1;
@@ -269,7 +280,9 @@ int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *pro
     int rc = aio__io_get(loop, &io);
     if (rc < 0)
         return rc;
-    if (!proto || !opts || (!opts->local_host && !opts->local_port && !opts->remote_host))
+    if (!proto || !opts || (!opts->local_host && !opts->local_port && !opts->remote_host) ||
+        opts->local_port < 0 || opts->local_port > 65535 || opts->remote_port < 0 ||
+        opts->remote_port > 65535)
         return -EINVAL;
     if (!al_current_task() || al_get_running_loop() != loop)
         return AL_ENOTINTASK;
