@@ -440,7 +440,10 @@ int al_call_later(al_loop *loop, double delay, al_callback_fn fn, void *arg, al_
 static void run_handle(al_loop *loop, al_handle *h)
 {
     h->ran = true;
-    double start = loop->debug ? al__monotonic() : 0;
+    /* Timed only when debug mode was on as it started: a callback that
+     * turns it on must not be reported as running since time 0. */
+    bool timed = loop->debug;
+    double start = timed ? al__monotonic() : 0;
     int rc = h->done ? h->done(h->future, h->arg) : h->fn(loop, h->arg);
     if (rc < 0) {
         al_error_context ctx = {.message = "Exception in callback",
@@ -449,7 +452,7 @@ static void run_handle(al_loop *loop, al_handle *h)
                                 .callback_arg = h->arg};
         al_loop_call_exception_handler(loop, &ctx);
     }
-    if (loop->debug) {
+    if (timed && loop->debug) {
         double took = al__monotonic() - start;
         if (took >= loop->slow_callback) {
             char what[160], msg[256];

@@ -459,6 +459,43 @@ START_TEST(r15_slow_callbacks)
 }
 END_TEST
 
+static int debug_on_cb(al_loop *loop, void *arg)
+{
+    (void)arg;
+    al_loop_set_slow_callback_duration(loop, 0.05);
+    return al_loop_set_debug(loop, true);
+}
+
+static void blame_debug_on_handler(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop;
+    if (ctx->callback == debug_on_cb)
+        ++*(int *)user;
+}
+
+/* R15: a callback that turns debug mode on is not timed (it did not start
+ * under debug mode: it was once reported as running since time 0); the
+ * callbacks after it are. */
+START_TEST(r15_debug_turned_on_in_callback)
+{
+    al_loop *loop = conf_loop_new();
+    int blamed = 0;
+    al_loop_set_exception_handler(loop, blame_debug_on_handler, &blamed);
+    al_call_soon(loop, debug_on_cb, NULL, NULL);
+    al_call_soon(loop, stop_cb, NULL, NULL);
+    al_loop_run_forever(loop);
+    ck_assert(al_loop_get_debug(loop));
+    ck_assert_int_eq(blamed, 0);
+    slow_reports reports = {0};
+    al_loop_set_exception_handler(loop, slow_handler, &reports);
+    al_call_soon(loop, slow_cb, NULL, NULL);
+    al_call_soon(loop, stop_cb, NULL, NULL);
+    al_loop_run_forever(loop);
+    ck_assert_int_eq(reports.slow_cb, 1);
+    al_loop_free(loop);
+}
+END_TEST
+
 typedef struct factory_log {
     int calls;
     al_task *made;
@@ -1127,6 +1164,7 @@ AL_TEST_SUITE(suite_loop_core)
     tcase_add_test(tc, r12_other_loop_future);
     tcase_add_test(tc, r13_exception_handler);
     tcase_add_test(tc, r15_slow_callbacks);
+    tcase_add_test(tc, r15_debug_turned_on_in_callback);
     tcase_add_test(tc, r16_debug_foreign_thread);
     tcase_add_test(tc, debug_from_environment);
     tcase_add_test(tc, r17_task_factory);
