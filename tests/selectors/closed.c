@@ -141,21 +141,31 @@ START_TEST(closed_then_free)
 }
 END_TEST
 
+/* A selector with a pipe's read end registered and selected once, then
+ * that number closed while a dup keeps its file open: a[0] is the closed
+ * number, *keep the dup, a[1] the write end. */
+static sel_selector *closed_with_dup(int a[2], int *keep)
+{
+    sel_selector *sel = NULL;
+    CHILD_CHECK(sel_open(&sel, al_test_impl) == 0);
+    CHILD_CHECK(pipe(a) == 0);
+    CHILD_CHECK(sel_register(sel, a[0], SEL_READ, &tag_a) == 0);
+    sel_event out[8];
+    CHILD_CHECK(sel_select(sel, 0, out, 8) == 0);
+    *keep = dup(a[0]);
+    CHILD_CHECK(*keep >= 0);
+    close(a[0]);
+    return sel;
+}
+
 /* libuv#1148: the closed fd's file stays open (and readable) through a
  * dup; the number is unregistered and reused. Waits must block again. */
 static void closed_dup_child(int variant)
 {
-    sel_selector *sel = NULL;
-    CHILD_CHECK(sel_open(&sel, al_test_impl) == 0);
-    int a[2];
-    CHILD_CHECK(pipe(a) == 0);
+    int a[2], keep;
+    sel_selector *sel = closed_with_dup(a, &keep);
     int num = a[0];
-    CHILD_CHECK(sel_register(sel, num, SEL_READ, &tag_a) == 0);
     sel_event out[8];
-    CHILD_CHECK(sel_select(sel, 0, out, 8) == 0);
-    int keep = dup(num);
-    CHILD_CHECK(keep >= 0);
-    close(num);
     CHILD_CHECK(write(a[1], "old", 3) == 3); /* the old file is readable for good */
     if (variant)                             /* selected while closed and registered */
         child_select_tolerates(sel, num, SEL_READ);
@@ -185,17 +195,10 @@ END_TEST
  * keys them by file and number); registering it again must work. */
 static void same_file_back_child(int variant)
 {
-    sel_selector *sel = NULL;
-    CHILD_CHECK(sel_open(&sel, al_test_impl) == 0);
-    int a[2];
-    CHILD_CHECK(pipe(a) == 0);
+    int a[2], keep;
+    sel_selector *sel = closed_with_dup(a, &keep);
     int num = a[0];
-    CHILD_CHECK(sel_register(sel, num, SEL_READ, &tag_a) == 0);
     sel_event out[8];
-    CHILD_CHECK(sel_select(sel, 0, out, 8) == 0);
-    int keep = dup(num);
-    CHILD_CHECK(keep >= 0);
-    close(num);
     CHILD_CHECK(sel_unregister(sel, num) == 0);
     if (variant) /* a select in between: the stale registration is seen */
         CHILD_CHECK(sel_select(sel, 0, out, 8) >= 0);
