@@ -10,11 +10,23 @@
 
 typedef struct aio__stream aio__stream;
 
+/* Where the reader's last get_buffer pointed the transport. */
+typedef enum aio__lent { AIO__LENT_DST, AIO__LENT_TAIL, AIO__LENT_SHARED } aio__lent;
+
 struct aio_stream_reader {
     aio__stream *s;
     size_t limit;
-    char *buf; /* len bytes from start; cap allocated */
+    /* The buffer: len bytes from start, cap allocated; reused while data
+     * flows, freed when a read waits on an empty buffer (idle). */
+    char *buf;
     size_t start, len, cap;
+    /* The destination of the read waiting on an empty buffer (read,
+     * readexactly): arriving bytes go straight there, dst_len of dst_cap
+     * so far; the read wakes at dst_min. Older than anything in buf. */
+    char *dst;
+    size_t dst_len, dst_cap, dst_min;
+    const char *lent; /* the loop's shared buffer when lent_to is SHARED */
+    aio__lent lent_to;
     bool eof;
     bool paused; /* we paused the transport */
     int error;
@@ -44,7 +56,21 @@ struct aio__stream {
 /* A stream of limit (0: default) on loop, with refs references. */
 aio__stream *aio__stream_new(al_loop *loop, size_t limit, unsigned refs);
 void aio__stream_unref(aio__stream *s);
-/* The reader's side of the protocol. */
+/* The reader's side of the protocol: get_buffer / buffer_updated (the
+ * transport reads into a waiting read's memory, the buffer's free tail,
+ * or the loop's shared buffer, copied in), feed (0 or -ENOMEM). */
 void aio__reader_wakeup(aio_stream_reader *r, int error);
+void *aio__reader_get_buffer(aio_stream_reader *r, aio_transport *t, size_t *size);
+int aio__reader_buffer_updated(aio_stream_reader *r, size_t n);
+int aio__reader_feed(aio_stream_reader *r, const void *data, size_t len);
+/* Drops n buffered bytes from the front; resumes the transport at or
+ * below the limit. */
+void aio__reader_consume(aio_stream_reader *r, size_t n);
+/* A read is about to wait: frees the buffer if empty (nothing held while
+ * the connection is idle). */
+void aio__reader_idle(aio_stream_reader *r);
+/* Puts n bytes (a waiting read's, on cancel) back in front of the buffer:
+ * 0, or -ENOMEM (they are lost; the reader's error becomes -ENOMEM). */
+int aio__reader_unread(aio_stream_reader *r, const void *data, size_t n);
 
 #endif

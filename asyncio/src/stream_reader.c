@@ -1,5 +1,7 @@
-/* StreamReader (streams.py): the buffer, waiting for data, flow control of
- * the transport, read / readline / readuntil / readexactly. */
+/* StreamReader (streams.py): waiting for data, read / readline /
+ * readuntil / readexactly (the buffer and its filling: stream_buffer.c).
+ * read and readexactly on an empty buffer wait with their own memory as
+ * the destination, so the transport reads straight into it. */
 #include "stream_internal.h"
 
 #include <asynclib/task.h>
@@ -39,48 +41,6 @@ void aio_stream_reader_free(aio_stream_reader *r)
         aio__stream_unref(r->s);
 }
 
-void aio__reader_wakeup(aio_stream_reader *r, int error)
-{
-    al_future *f = r->waiter;
-    if (!f || al_future_done(f))
-        return;
-    if (error)
-        al_future_set_error(f, error);
-    else
-        al_future_set_result(f, NULL, NULL);
-}
-
-int aio_stream_feed_data(aio_stream_reader *r, const void *data, size_t len)
-{
-    if (!r || (!data && len) || r->eof)
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    if (r->start + r->len + len > r->cap) {
-        if (r->start) {
-            memmove(r->buf, r->buf + r->start, r->len);
-            r->start = 0;
-        }
-        if (r->len + len > r->cap) {
-            size_t cap = r->cap ? r->cap : 1024;
-            while (cap < r->len + len)
-                cap *= 2;
-            char *b = realloc(r->buf, cap);
-            if (!b)
-                return -ENOMEM;
-            r->buf = b;
-            r->cap = cap;
-        }
-    }
-    memcpy(r->buf + r->start + r->len, data, len);
-    r->len += len;
-    aio__reader_wakeup(r, 0);
-    aio_transport *t = r->s->t;
-    if (t && !r->paused && r->len > 2 * r->limit && aio_transport_pause_reading(t) == 0)
-        r->paused = true;
-    return 0;
-}
-
 void aio_stream_feed_eof(aio_stream_reader *r)
 {
     if (!r)
@@ -112,23 +72,6 @@ size_t aio_stream_buffered(const aio_stream_reader *r)
     return r ? r->len : 0;
 }
 
-/* Drops n bytes from the front; frees the buffer once empty (nothing held
- * by an idle connection); resumes the transport at or below the limit. */
-static void consume(aio_stream_reader *r, size_t n)
-{
-    r->start += n;
-    r->len -= n;
-    if (r->len == 0) {
-        free(r->buf);
-        r->buf = NULL;
-        r->start = r->cap = 0;
-    }
-    if (r->paused && r->len <= r->limit) {
-        r->paused = false;
-        aio_transport_resume_reading(r->s->t);
-    }
-}
-
 /* _wait_for_data: one waiter at a time. */
 static int wait_for_data(aio_stream_reader *r)
 {
@@ -138,6 +81,7 @@ static int wait_for_data(aio_stream_reader *r)
         r->paused = false;
         aio_transport_resume_reading(r->s->t);
     }
+    aio__reader_idle(r);
     int rc = al_future_new(r->s->loop, &r->waiter);
     if (rc < 0)
         return rc;
@@ -148,6 +92,31 @@ static int wait_for_data(aio_stream_reader *r)
     aio__stream *s = r->s;
     aio__stream_unref(s);
     return rc;
+}
+
+/* Waits with dst[0..n) as the destination of arriving bytes (nothing is
+ * buffered): until min bytes are there (have of them already), end of
+ * stream or an error. The count there, or a negative code with nothing
+ * in dst (a cancelled wait puts what arrived back into the buffer). */
+static ssize_t wait_into(aio_stream_reader *r, void *dst, size_t have, size_t n, size_t min)
+{
+    r->dst = dst;
+    r->dst_len = have;
+    r->dst_cap = n;
+    r->dst_min = min;
+    int rc = 0;
+    while (r->dst_len < min && !r->eof && !r->error && rc == 0)
+        rc = wait_for_data(r);
+    size_t got = r->dst_len;
+    r->dst = NULL;
+    r->dst_len = r->dst_cap = r->dst_min = 0;
+    if (rc == 0 && got < min && !r->eof)
+        rc = r->error; /* the loop ended on it */
+    if (rc < 0) {
+        aio__reader_unread(r, dst, got);
+        return rc;
+    }
+    return (ssize_t)got;
 }
 
 static int begin(aio_stream_reader *r)
@@ -166,17 +135,16 @@ ssize_t aio_stream_read(aio_stream_reader *r, void *buf, size_t n)
         return -EINVAL;
     if (n == 0)
         return 0;
-    while (r->len == 0 && !r->eof) {
-        if ((rc = wait_for_data(r)) < 0)
-            return rc;
-        if (r->error)
-            return r->error;
+    if (r->len == 0 && !r->eof) {
+        if (r->waiter)
+            return AL_EINVALIDSTATE;
+        return wait_into(r, buf, 0, n, 1); /* straight into buf */
     }
     size_t k = r->len < n ? r->len : n;
     if (k == 0)
         return 0; /* end of stream */
     memcpy(buf, r->buf + r->start, k);
-    consume(r, k);
+    aio__reader_consume(r, k);
     return (ssize_t)k;
 }
 
@@ -191,7 +159,7 @@ static int take(aio_stream_reader *r, size_t n, void **data, size_t *len)
     if (!d)
         return -ENOMEM;
     memcpy(d, r->buf + r->start, n);
-    consume(r, n);
+    aio__reader_consume(r, n);
     *data = d;
     return 0;
 }
@@ -281,9 +249,9 @@ int aio_stream_readline(aio_stream_reader *r, void **data, size_t *len)
         size_t consumed = *len;
         *len = 0;
         if (consumed < r->len && r->buf[r->start + consumed] == '\n')
-            consume(r, consumed + 1);
+            aio__reader_consume(r, consumed + 1);
         else
-            consume(r, r->len);
+            aio__reader_consume(r, r->len);
     }
     return rc;
 }
@@ -297,25 +265,20 @@ int aio_stream_readexactly(aio_stream_reader *r, void *buf, size_t n, size_t *go
         return rc;
     if (!buf && n)
         return -EINVAL;
-    while (r->len < n) {
-        if (r->eof) {
-            size_t k = r->len;
-            if (k)
-                memcpy(buf, r->buf + r->start, k);
-            consume(r, k);
-            if (got)
-                *got = k;
-            return AIO_EINCOMPLETE;
-        }
-        if ((rc = wait_for_data(r)) < 0)
-            return rc;
-        if (r->error)
-            return r->error;
+    if (r->len < n && !r->eof && r->waiter)
+        return AL_EINVALIDSTATE;
+    size_t k = r->len < n ? r->len : n;
+    if (k)
+        memcpy(buf, r->buf + r->start, k);
+    aio__reader_consume(r, k);
+    if (k < n && !r->eof) {
+        /* the rest straight into buf; a cancel puts all k + more back */
+        ssize_t m = wait_into(r, buf, k, n, n);
+        if (m < 0)
+            return (int)m;
+        k = (size_t)m;
     }
-    if (n)
-        memcpy(buf, r->buf + r->start, n);
-    consume(r, n);
     if (got)
-        *got = n;
-    return 0;
+        *got = k;
+    return k < n ? AIO_EINCOMPLETE : 0;
 }

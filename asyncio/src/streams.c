@@ -57,8 +57,18 @@ static void made(aio_transport *t, void *user)
 
 static void received(aio_transport *t, const void *data, size_t len, void *user)
 {
-    aio__stream *s = user;
-    if (aio_stream_feed_data(&s->r, data, len) == -ENOMEM)
+    if (aio__reader_feed(&((aio__stream *)user)->r, data, len) == -ENOMEM)
+        aio_transport_abort(t);
+}
+
+static void *get_buffer(aio_transport *t, size_t *size, void *user)
+{
+    return aio__reader_get_buffer(&((aio__stream *)user)->r, t, size);
+}
+
+static void buffer_updated(aio_transport *t, size_t n, void *user)
+{
+    if (aio__reader_buffer_updated(&((aio__stream *)user)->r, n) == -ENOMEM)
         aio_transport_abort(t);
 }
 
@@ -110,6 +120,8 @@ static const aio_protocol stream_protocol = {
     .connection_lost = lost,
     .pause_writing = pause_w,
     .resume_writing = resume_w,
+    .get_buffer = get_buffer,
+    .buffer_updated = buffer_updated,
 };
 
 /* ---- the writer ---------------------------------------------------------------------- */

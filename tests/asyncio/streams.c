@@ -10,6 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A test running fn as the main task of a fresh loop. */
+#define MAIN_TEST(name, fn)                                                                        \
+    START_TEST(name)                                                                               \
+    {                                                                                              \
+        ac_run_main(fn, NULL);                                                                     \
+    }                                                                                              \
+    END_TEST
+
 static aio_stream_reader *reader(size_t limit)
 {
     aio_stream_reader *r = NULL;
@@ -60,16 +68,13 @@ static int read_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_read)
-{
-    ac_run_main(read_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_read, read_main)
 
 /* A read waits for data fed later; a second concurrent read is refused. */
 typedef struct rd {
     aio_stream_reader *r;
     char buf[64];
+    size_t want; /* read's n (0: sizeof buf) */
     ssize_t n;
     int rc;
     size_t got;
@@ -79,7 +84,7 @@ static int read_task(void *arg, void **result)
 {
     (void)result;
     rd *x = arg;
-    x->n = aio_stream_read(x->r, x->buf, sizeof x->buf);
+    x->n = aio_stream_read(x->r, x->buf, x->want ? x->want : sizeof x->buf);
     return x->n < 0 ? (int)x->n : 0;
 }
 
@@ -87,8 +92,23 @@ static int exactly_task(void *arg, void **result)
 {
     (void)result;
     rd *x = arg;
-    x->rc = aio_stream_readexactly(x->r, x->buf, 10, &x->got);
+    x->rc = aio_stream_readexactly(x->r, x->buf, x->want ? x->want : 10, &x->got);
     return x->rc;
+}
+
+/* fn(x) started and waiting for data. */
+static al_task *waiting(al_task_fn fn, rd *x)
+{
+    al_task *t = ac_spawn(fn, x);
+    al_sleep(0);
+    return t;
+}
+
+/* Cancels t and joins it: its status. */
+static int cancel_join(al_task *t)
+{
+    al_task_cancel(t, NULL);
+    return ac_join(t);
 }
 
 static int wait_main(void *arg, void **result)
@@ -97,8 +117,7 @@ static int wait_main(void *arg, void **result)
     (void)result;
     aio_stream_reader *r = reader(0);
     rd x = {.r = r};
-    al_task *t = ac_spawn(read_task, &x);
-    al_sleep(0);
+    al_task *t = waiting(read_task, &x);
     char buf[4];
     ck_assert_int_eq(aio_stream_read(r, buf, 4), AL_EINVALIDSTATE);
     feed(r, "late");
@@ -109,11 +128,31 @@ static int wait_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_read_waits)
+MAIN_TEST(test_read_waits, wait_main)
+
+/* A waiting read of n gets at most n of what arrives, the rest is
+ * buffered behind it in order. */
+static int overflow_main(void *arg, void **result)
 {
-    ac_run_main(wait_main, NULL);
+    (void)arg;
+    (void)result;
+    aio_stream_reader *r = reader(0);
+    rd x = {.r = r, .want = 4};
+    al_task *t = waiting(read_task, &x);
+    feed(r, "0123456789");
+    ck_assert_uint_eq(aio_stream_buffered(r), 6);
+    feed(r, "ab");
+    ck_assert_int_eq(ac_join(t), 0);
+    ck_assert_int_eq(x.n, 4);
+    ck_assert(memcmp(x.buf, "0123", 4) == 0);
+    char buf[64];
+    ck_assert_int_eq(aio_stream_read(r, buf, sizeof buf), 8);
+    ck_assert(memcmp(buf, "456789ab", 8) == 0);
+    aio_stream_reader_free(r);
+    return 0;
 }
-END_TEST
+
+MAIN_TEST(test_read_overflow_buffered, overflow_main)
 
 /* ---- readline (IO21, IO22) ------------------------------------------------------------- */
 
@@ -156,11 +195,7 @@ static int readline_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_readline)
-{
-    ac_run_main(readline_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_readline, readline_main)
 
 /* ---- readuntil (IO23, IO24) ------------------------------------------------------------ */
 
@@ -207,11 +242,7 @@ static int readuntil_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_readuntil)
-{
-    ac_run_main(readuntil_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_readuntil, readuntil_main)
 
 /* A separator split over chunks that arrive while the read waits. */
 typedef struct until {
@@ -247,11 +278,7 @@ static int split_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_readuntil_split)
-{
-    ac_run_main(split_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_readuntil_split, split_main)
 
 /* ---- readexactly (IO25) ------------------------------------------------------------------ */
 
@@ -279,11 +306,7 @@ static int exactly_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_readexactly)
-{
-    ac_run_main(exactly_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_readexactly, exactly_main)
 
 /* ---- errors and cancellation (IO26) ------------------------------------------------------- */
 
@@ -293,8 +316,7 @@ static int error_main(void *arg, void **result)
     (void)result;
     aio_stream_reader *r = reader(0);
     rd x = {.r = r};
-    al_task *t = ac_spawn(read_task, &x);
-    al_sleep(0);
+    al_task *t = waiting(read_task, &x);
     aio_stream_set_error(r, -ECONNRESET);
     ck_assert_int_eq(ac_join(t), -ECONNRESET); /* the waiting read wakes with it */
     ck_assert_int_eq(aio_stream_reader_error(r), -ECONNRESET);
@@ -307,11 +329,7 @@ static int error_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_reader_error)
-{
-    ac_run_main(error_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_reader_error, error_main)
 
 static int cancel_main(void *arg, void **result)
 {
@@ -319,17 +337,14 @@ static int cancel_main(void *arg, void **result)
     (void)result;
     aio_stream_reader *r = reader(0);
     rd x = {.r = r};
-    al_task *t = ac_spawn(exactly_task, &x);
-    al_sleep(0);
+    al_task *t = waiting(exactly_task, &x);
     feed(r, "01234");
     al_sleep(0);
-    al_task_cancel(t, NULL);
-    ck_assert_int_eq(ac_join(t), AL_ECANCELLED);
+    ck_assert_int_eq(cancel_join(t), AL_ECANCELLED);
     ck_assert_uint_eq(aio_stream_buffered(r), 5); /* nothing lost */
     /* no waiter left behind: the next read works */
     rd y = {.r = r};
-    t = ac_spawn(exactly_task, &y);
-    al_sleep(0);
+    t = waiting(exactly_task, &y);
     feed(r, "56789");
     ck_assert_int_eq(ac_join(t), 0);
     ck_assert(memcmp(y.buf, "0123456789", 10) == 0);
@@ -337,11 +352,46 @@ static int cancel_main(void *arg, void **result)
     return 0;
 }
 
-START_TEST(test_cancelled_read_loses_nothing)
+MAIN_TEST(test_cancelled_read_loses_nothing, cancel_main)
+
+/* A read woken by its data but cancelled before it ran: the data goes
+ * back in front of what arrived since, nothing lost, order kept. */
+static int cancel_woken_main(void *arg, void **result)
 {
-    ac_run_main(cancel_main, NULL);
+    (void)arg;
+    (void)result;
+    aio_stream_reader *r = reader(0);
+    rd x = {.r = r};
+    al_task *t = waiting(read_task, &x);
+    feed(r, "abc");
+    ck_assert_int_eq(cancel_join(t), AL_ECANCELLED);
+    ck_assert_uint_eq(aio_stream_buffered(r), 3);
+    /* the same for readexactly, with bytes taken from the buffer first */
+    rd y = {.r = r};
+    t = waiting(exactly_task, &y);
+    feed(r, "defgh");
+    al_sleep(0);
+    feed(r, "i");
+    ck_assert_int_eq(cancel_join(t), AL_ECANCELLED);
+    ck_assert_uint_eq(aio_stream_buffered(r), 9);
+    feed(r, "jk");
+    char buf[16];
+    size_t got;
+    ck_assert_int_eq(aio_stream_readexactly(r, buf, 11, &got), 0);
+    ck_assert(memcmp(buf, "abcdefghijk", 11) == 0);
+    /* an error after part of a readexactly arrived: the error, data kept */
+    rd z = {.r = r};
+    t = waiting(exactly_task, &z);
+    feed(r, "xyz");
+    aio_stream_set_error(r, -ECONNRESET);
+    ck_assert_int_eq(ac_join(t), -ECONNRESET);
+    ck_assert_uint_eq(z.got, 0);
+    ck_assert_uint_eq(aio_stream_buffered(r), 3);
+    aio_stream_reader_free(r);
+    return 0;
 }
-END_TEST
+
+MAIN_TEST(test_cancelled_woken_read, cancel_woken_main)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
@@ -393,15 +443,39 @@ static void stream_connect(ac_family f, aio_server *s, const char *path, aio_str
     ck_assert_msg(rc == 0, "open_connection: %s", aio_strerror(rc));
 }
 
+/* A server running fn and one client connection to it. */
+typedef struct conn {
+    aio_server *srv;
+    aio_stream_reader *r;
+    aio_stream_writer *w;
+    char path[108];
+} conn;
+
+static void conn_open(conn *c, ac_family f, aio_client_fn fn, void *arg, size_t limit)
+{
+    c->srv = stream_server(f, fn, arg, limit, c->path);
+    stream_connect(f, c->srv, c->path, &c->r, &c->w);
+}
+
+/* Closes the server and its clients, waits for them, frees everything. */
+static void conn_end(conn *c)
+{
+    aio_server_close(c->srv);
+    aio_server_close_clients(c->srv);
+    ck_assert_int_eq(aio_server_wait_closed(c->srv), 0);
+    aio_stream_reader_free(c->r);
+    aio_stream_writer_free(c->w);
+    aio_server_free(c->srv);
+}
+
 static int stream_echo_main(void *arg, void **result)
 {
     (void)result;
     fam_case *c = arg;
-    char path[108];
-    aio_server *srv = stream_server(c->f, echo_lines, NULL, 0, path);
-    aio_stream_reader *r;
-    aio_stream_writer *w;
-    stream_connect(c->f, srv, path, &r, &w);
+    conn k;
+    conn_open(&k, c->f, echo_lines, NULL, 0);
+    aio_stream_reader *r = k.r;
+    aio_stream_writer *w = k.w;
     struct sockaddr_storage peer;
     socklen_t plen = sizeof peer;
     ck_assert_int_eq(aio_transport_peername(aio_stream_transport(w), &peer, &plen), 0);
@@ -428,11 +502,7 @@ static int stream_echo_main(void *arg, void **result)
     ck_assert(aio_stream_is_closing(w));
     ck_assert_int_eq(aio_stream_wait_closed(w), 0);
     ck_assert_int_eq(aio_stream_wait_closed(w), 0);
-    aio_server_close(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    aio_stream_reader_free(r);
-    aio_stream_writer_free(w);
-    aio_server_free(srv);
+    conn_end(&k);
     return 0;
 }
 
@@ -445,6 +515,140 @@ START_TEST(test_stream_echo)
     ck_assert_int_eq(ac_open_fds(), before);
 }
 END_TEST
+
+/* read() straight into the caller's memory and readexactly over a real
+ * connection: 256 KiB of varied bytes echoed back whole and in order. */
+static int echo_reads(aio_stream_reader *r, aio_stream_writer *w, void *arg)
+{
+    (void)arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = aio_stream_read(r, buf, sizeof buf);
+        if (n <= 0)
+            return (int)n;
+        int rc = aio_stream_write(w, buf, (size_t)n);
+        if (rc == 0)
+            rc = aio_stream_drain(w);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int read_echo_main(void *arg, void **result)
+{
+    (void)result;
+    fam_case *c = arg;
+    conn k;
+    conn_open(&k, c->f, echo_reads, NULL, 0);
+    size_t n = 256 << 10;
+    unsigned char *out = malloc(n), *in = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)(i * 7 + i / 251);
+    ck_assert_int_eq(aio_stream_write(k.w, out, n), 0);
+    ck_assert_int_eq(aio_stream_write_eof(k.w), 0);
+    size_t off = 0, got;
+    while (off + 777 <= n) {
+        ck_assert_int_eq(aio_stream_readexactly(k.r, in + off, 777, &got), 0);
+        off += got;
+    }
+    ck_assert_int_eq(aio_stream_readexactly(k.r, in + off, n - off, &got), 0);
+    ck_assert(memcmp(in, out, n) == 0);
+    char c1;
+    ck_assert_int_eq(aio_stream_read(k.r, &c1, 1), 0); /* the server's EOF */
+    conn_end(&k);
+    free(out);
+    free(in);
+    return 0;
+}
+
+START_TEST(test_read_echo)
+{
+    NU_NEED_FAMILY(_i);
+    fam_case c = {.f = _i};
+    ac_run_main(read_echo_main, &c);
+}
+END_TEST
+
+/* A one-byte-at-a-time sender under a readexactly that is cancelled: the
+ * bytes that had arrived are buffered again, none lost. */
+typedef struct trickling {
+    bool sent; /* the server wrote its 10 bytes */
+    bool done; /* its callback returned */
+} trickling;
+
+static int trickle(aio_stream_reader *r, aio_stream_writer *w, void *arg)
+{
+    trickling *tr = arg;
+    int rc = 0;
+    for (int i = 0; i < 10 && rc == 0; i++) {
+        char b = (char)('0' + i);
+        rc = aio_stream_write(w, &b, 1);
+        if (rc == 0)
+            rc = aio_stream_drain(w);
+        if (rc == 0 && i < 9)
+            rc = al_sleep(0.001);
+    }
+    tr->sent = rc == 0;
+    char c;
+    if (rc == 0)
+        rc = (int)aio_stream_read(r, &c, 1); /* until the client closes */
+    tr->done = true;
+    return rc;
+}
+
+static bool trickle_done(void *arg)
+{
+    return ((trickling *)arg)->done;
+}
+
+static bool trickle_sent(void *arg)
+{
+    return ((trickling *)arg)->sent;
+}
+
+typedef struct holds {
+    aio_stream_reader *r;
+    size_t n;
+} holds;
+
+static bool buffered_n(void *arg)
+{
+    holds *h = arg;
+    return aio_stream_buffered(h->r) == h->n;
+}
+
+static int trickle_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    trickling tr = {0};
+    conn k;
+    conn_open(&k, AC_INET, trickle, &tr, 0);
+    rd x = {.r = k.r};
+    ck_assert_int_eq(ac_join(ac_spawn(exactly_task, &x)), 0);
+    ck_assert(memcmp(x.buf, "0123456789", 10) == 0);
+    aio_stream_close(k.w);
+    ck_assert(sm_until(trickle_done, &tr, 10));
+    conn_end(&k);
+    /* waiting for 20, cancelled once the 10 were sent */
+    tr = (trickling){0};
+    conn_open(&k, AC_INET, trickle, &tr, 0);
+    x = (rd){.r = k.r, .want = 20};
+    al_task *t = ac_spawn(exactly_task, &x);
+    ck_assert(sm_until(trickle_sent, &tr, 10));
+    ck_assert_int_eq(cancel_join(t), AL_ECANCELLED);
+    holds h = {k.r, 10};
+    ck_assert(sm_until(buffered_n, &h, 10));
+    char buf[10];
+    ck_assert_int_eq(aio_stream_readexactly(k.r, buf, 10, NULL), 0);
+    ck_assert(memcmp(buf, "0123456789", 10) == 0);
+    aio_stream_close(k.w);
+    ck_assert(sm_until(trickle_done, &tr, 10));
+    conn_end(&k);
+    return 0;
+}
+
+MAIN_TEST(test_trickle_cancelled, trickle_main)
 
 /* ---- flow control of the reader (IO28) and drains (IO27) ------------------------------------- */
 
@@ -500,12 +704,10 @@ static int flow_main(void *arg, void **result)
     (void)result;
     gate g = {0};
     ck_assert_int_eq(al_future_new(ac_loop(), &g.open), 0);
-    char path[108];
     size_t limit = 1000;
-    aio_server *srv = stream_server(AC_INET, slow_reader, &g, limit, path);
-    aio_stream_reader *r;
-    aio_stream_writer *w;
-    stream_connect(AC_INET, srv, path, &r, &w);
+    conn k;
+    conn_open(&k, AC_INET, slow_reader, &g, limit);
+    aio_stream_writer *w = k.w;
     size_t n = 4 << 20, chunk = 65536;
     unsigned char *data = calloc(1, n);
     size_t off = 0;
@@ -539,23 +741,17 @@ static int flow_main(void *arg, void **result)
     }
     aio_stream_close(w);
     ck_assert_int_eq(aio_stream_wait_closed(w), 0);
-    aio_server_close(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
+    aio_server_close(k.srv);
+    ck_assert_int_eq(aio_server_wait_closed(k.srv), 0);
     ck_assert_uint_eq(g.total, off);
     ck_assert_int_eq(g.rc, 0);
-    aio_stream_reader_free(r);
-    aio_stream_writer_free(w);
-    aio_server_free(srv);
+    conn_end(&k);
     al_future_unref(g.open);
     free(data);
     return 0;
 }
 
-START_TEST(test_flow_and_drains)
-{
-    ac_run_main(flow_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_flow_and_drains, flow_main)
 
 /* The peer goes away under a writer: drain reports it, never spins. */
 static int leave_at_once(aio_stream_reader *r, aio_stream_writer *w, void *arg)
@@ -570,11 +766,9 @@ static int drain_error_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    char path[108];
-    aio_server *srv = stream_server(AC_INET, leave_at_once, NULL, 0, path);
-    aio_stream_reader *r;
-    aio_stream_writer *w;
-    stream_connect(AC_INET, srv, path, &r, &w);
+    conn k;
+    conn_open(&k, AC_INET, leave_at_once, NULL, 0);
+    aio_stream_writer *w = k.w;
     unsigned char *data = calloc(1, 65536);
     int rc = 0;
     for (int i = 0; i < 200 && rc == 0; i++) {
@@ -585,20 +779,12 @@ static int drain_error_main(void *arg, void **result)
     ck_assert_msg(rc == -ECONNRESET || rc == -EPIPE, "drain: %s", aio_strerror(rc));
     ck_assert_int_eq(aio_stream_drain(w), rc); /* again: the same, at once */
     ck_assert_int_eq(aio_stream_wait_closed(w), rc);
-    aio_server_close(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    aio_stream_reader_free(r);
-    aio_stream_writer_free(w);
-    aio_server_free(srv);
+    conn_end(&k);
     free(data);
     return 0;
 }
 
-START_TEST(test_drain_peer_gone)
-{
-    ac_run_main(drain_error_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_drain_peer_gone, drain_error_main)
 
 /* write + drain after our own close: -ECONNRESET; close during a pending
  * drain releases it. */
@@ -614,11 +800,9 @@ static int close_drain_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    char path[108];
-    aio_server *srv = stream_server(AC_UNIX, never_reads, NULL, 0, path);
-    aio_stream_reader *r;
-    aio_stream_writer *w;
-    stream_connect(AC_UNIX, srv, path, &r, &w);
+    conn k;
+    conn_open(&k, AC_UNIX, never_reads, NULL, 0);
+    aio_stream_writer *w = k.w;
     unsigned char *data = calloc(1, 65536);
     /* far more than the kernel and the peer's paused reader hold */
     for (int i = 0; i < 64; i++)
@@ -635,22 +819,13 @@ static int close_drain_main(void *arg, void **result)
     ck_assert_int_eq(aio_stream_write(w, "x", 1), -ECONNRESET);
     ck_assert_int_eq(aio_stream_drain(w), -ECONNRESET);
     char c;
-    ck_assert_int_eq(aio_stream_read(r, &c, 1), 0); /* the reader is at EOF */
-    aio_server_close(srv);
-    aio_server_close_clients(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    aio_stream_reader_free(r);
-    aio_stream_writer_free(w);
-    aio_server_free(srv);
+    ck_assert_int_eq(aio_stream_read(k.r, &c, 1), 0); /* the reader is at EOF */
+    conn_end(&k);
     free(data);
     return 0;
 }
 
-START_TEST(test_close_during_drain)
-{
-    ac_run_main(close_drain_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_close_during_drain, close_drain_main)
 
 /* An error returned by the client callback reaches the exception handler
  * and the connection is closed. */
@@ -674,29 +849,18 @@ static int callback_error_main(void *arg, void **result)
     (void)result;
     int seen = 0;
     al_loop_set_exception_handler(ac_loop(), note, &seen);
-    char path[108];
-    aio_server *srv = stream_server(AC_INET, fails, NULL, 0, path);
-    aio_stream_reader *r;
-    aio_stream_writer *w;
-    stream_connect(AC_INET, srv, path, &r, &w);
+    conn k;
+    conn_open(&k, AC_INET, fails, NULL, 0);
     void *d;
     size_t len;
-    ck_assert_int_eq(aio_stream_read_all(r, &d, &len), 0);
+    ck_assert_int_eq(aio_stream_read_all(k.r, &d, &len), 0);
     ck_assert_uint_eq(len, 0);
     ck_assert_int_eq(seen, -EIO);
-    aio_stream_reader_free(r);
-    aio_stream_writer_free(w);
-    aio_server_close(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    aio_server_free(srv);
+    conn_end(&k);
     return 0;
 }
 
-START_TEST(test_callback_error)
-{
-    ac_run_main(callback_error_main, NULL);
-}
-END_TEST
+MAIN_TEST(test_callback_error, callback_error_main)
 
 AL_TEST_SUITE(suite_streams)
 {
@@ -705,13 +869,17 @@ AL_TEST_SUITE(suite_streams)
     TCase *tc = al_tcase("streams");
     tcase_add_test(tc, test_read);
     tcase_add_test(tc, test_read_waits);
+    tcase_add_test(tc, test_read_overflow_buffered);
     tcase_add_test(tc, test_readline);
     tcase_add_test(tc, test_readuntil);
     tcase_add_test(tc, test_readuntil_split);
     tcase_add_test(tc, test_readexactly);
     tcase_add_test(tc, test_reader_error);
     tcase_add_test(tc, test_cancelled_read_loses_nothing);
+    tcase_add_test(tc, test_cancelled_woken_read);
     tcase_add_loop_test(tc, test_stream_echo, 0, AC_NFAMILIES);
+    tcase_add_loop_test(tc, test_read_echo, 0, AC_NFAMILIES);
+    tcase_add_test(tc, test_trickle_cancelled);
     tcase_add_test(tc, test_flow_and_drains);
     tcase_add_test(tc, test_drain_peer_gone);
     tcase_add_test(tc, test_close_during_drain);

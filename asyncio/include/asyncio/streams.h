@@ -7,6 +7,11 @@
  * do (default limit 64 KiB). One read at a time per reader
  * (AL_EINVALIDSTATE for a second concurrent one). A cancelled read
  * (AL_ECANCELLED) consumed nothing: the data stays for the next read.
+ * read and readexactly that find nothing buffered let the transport
+ * receive straight into the caller's buf (no copy); on a negative return
+ * buf's contents are unspecified and its bytes are back in the reader.
+ * The reader's buffer is reused while data flows and freed while a read
+ * waits on it empty: an idle connection holds none.
  *
  * A writer writes through the transport; drain() waits while the
  * transport's write buffer is above its high watermark (any number of
