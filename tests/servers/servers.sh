@@ -17,11 +17,19 @@
 # backend.
 #
 # Usage: tests/servers/servers.sh TOOLS_DIR BACKEND
+# Environment: SERVERS_WRAP, a command every server runs under (e.g.
+# "valgrind -q --error-exitcode=9": a non-zero exit at SIGTERM fails the
+# test and shows the server's output); SERVERS_SLOW, an integer that
+# multiplies every bound and the TTL (default 1).
 set -uo pipefail
 bin=${1:?usage: $0 TOOLS_DIR BACKEND}
 backend=${2:?usage: $0 TOOLS_DIR BACKEND}
+read -r -a wrap <<<"${SERVERS_WRAP:-}"
+slow=${SERVERS_SLOW:-1}
+[[ "$slow" =~ ^[1-9][0-9]*$ ]] || { echo "FAIL: SERVERS_SLOW must be a positive integer"; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/servers-test.XXXXXX")
 pids=()
+declare -A outs # PID -> the server's output file
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
@@ -42,11 +50,12 @@ start() {
     shift
     nstarted=$((nstarted + 1))
     local out="$tmp/$name.$nstarted.out"
-    "$bin/$name" --port 0 --selector "$backend" --grace 0.5 "$@" >"$out" 2>&1 &
+    "${wrap[@]}" "$bin/$name" --port 0 --selector "$backend" --grace 0.5 "$@" >"$out" 2>&1 &
     PID=$!
     pids+=("$PID")
+    outs[$PID]=$out
     PORT=
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 100 * slow; i++)); do
         PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\) .*/\1/p' "$out" 2>/dev/null)
         [ -n "$PORT" ] && return 0
         if ! kill -0 "$PID" 2>/dev/null; then
@@ -59,7 +68,19 @@ start() {
         fi
         sleep 0.05
     done
-    fail "$name $*: no port after 5 s"
+    fail "$name $*: no port after $((5 * slow)) s"
+    return 1
+}
+
+# reaped PID: waits for the ended server; its exit status must be 0 (else
+# its output is shown).
+reaped() {
+    local pid=$1 rc
+    wait "$pid"
+    rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    fail "pid $pid exited with $rc"
+    [ -n "${outs[$pid]:-}" ] && tail -n 40 "${outs[$pid]}"
     return 1
 }
 
@@ -67,20 +88,18 @@ start() {
 stop() {
     local pid=$1 i
     kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 100 * slow; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
     if kill -0 "$pid" 2>/dev/null; then
-        fail "pid $pid still running 5 s after SIGTERM"
+        fail "pid $pid still running $((5 * slow)) s after SIGTERM"
         kill -KILL "$pid"
     fi
-    wait "$pid"
-    local rc=$?
-    [ "$rc" -eq 0 ] || fail "pid $pid exited with $rc after SIGTERM"
+    reaped "$pid"
 }
 
-py() { timeout 20 python3 -c "$@"; }
+py() { timeout $((20 * slow)) python3 -c "$@"; }
 
 # ---- echo: 1 MiB through each --api
 for api in $("$bin/asyncio-echo" --help | sed -n 's/.*which level of the library serves:\(.*\) (default.*/\1/p'); do
@@ -88,7 +107,7 @@ for api in $("$bin/asyncio-echo" --help | sed -n 's/.*which level of the library
     if py "
 import os, socket, sys
 data = os.urandom(1 << 20)
-s = socket.create_connection(('127.0.0.1', $PORT), timeout=10)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=10 * $slow)
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
 got = bytearray()
@@ -105,13 +124,13 @@ for api in buffered protocol sockets; do
 # ---- http
 if [ -x "$bin/asyncio-http" ]; then
     start asyncio-http --api "$api" && {
-        body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+        body=$(curl -s --max-time $((5 * slow)) "http://127.0.0.1:$PORT/")
         [ "$body" = "Hello, World!" ] && ok "http --api $api: curl GET /" || fail "http --api $api: curl GET / gave '$body'"
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/nope")
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time $((5 * slow)) "http://127.0.0.1:$PORT/nope")
         [ "$code" = 404 ] && ok "http --api $api: 404 for /nope" || fail "http --api $api: /nope gave $code"
         py "
 import socket, sys
-s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5 * $slow)
 s.sendall(b'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')
 got = b''
 while got.count(b'HTTP/1.1 ') < 2 or not got.endswith(b'Not Found\n'):
@@ -123,7 +142,7 @@ sys.exit(0 if first < second and b'Hello, World!' in got else 1)
 " && ok "http --api $api: pipelined pair answered in order" || fail "http --api $api: pipelined pair"
         py "
 import socket, sys
-s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5 * $slow)
 s.sendall(b'NOT HTTP AT ALL\r\n\r\n')
 got = b''
 while True:
@@ -132,7 +151,7 @@ while True:
     got += b
 sys.exit(0 if got.startswith(b'HTTP/1.1 400 ') and b'Connection: close' in got else 1)
 " && ok "http --api $api: malformed request: 400, connection closed" || fail "http --api $api: malformed request"
-        body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+        body=$(curl -s --max-time $((5 * slow)) "http://127.0.0.1:$PORT/")
         [ "$body" = "Hello, World!" ] && ok "http --api $api: still serving" || fail "http --api $api: not serving after bad input"
         stop "$PID"
     }
@@ -140,18 +159,19 @@ fi
 
 # ---- redis
 start asyncio-redis --api "$api" && {
-    r() { timeout 5 redis-cli -p "$PORT" "$@" 2>&1; }
+    r() { timeout $((5 * slow)) redis-cli -p "$PORT" "$@" 2>&1; }
     [ "$(r PING)" = PONG ] && ok "redis --api $api: PING" || fail "redis --api $api: PING"
     [ "$(r SET k hello)" = OK ] && [ "$(r GET k)" = hello ] && ok "redis --api $api: SET/GET" || fail "redis --api $api: SET/GET"
     [ "$(r INCR n)" = 1 ] && [ "$(r INCR n)" = 2 ] && ok "redis --api $api: INCR" || fail "redis --api $api: INCR"
     [ "$(r MGET k nope n | tr '\n' ,)" = "hello,,2," ] && ok "redis --api $api: MGET" || fail "redis --api $api: MGET gave '$(r MGET k nope n | tr '\n' ,)'"
-    r SET t v PX 300 >/dev/null
-    [ "$(r GET t)" = v ] && sleep 0.5 && [ "$(r GET t)" = "" ] && [ "$(r EXISTS t)" = 0 ] &&
+    r SET t v PX $((300 * slow)) >/dev/null
+    [ "$(r GET t)" = v ] && sleep $((slow / 2)).$((slow % 2 * 5)) && [ "$(r GET t)" = "" ] &&
+        [ "$(r EXISTS t)" = 0 ] &&
         ok "redis --api $api: a 300 ms TTL expires" || fail "redis --api $api: TTL"
     [ "$(r SET u v EX 100 >/dev/null; r TTL u)" = 100 ] && ok "redis --api $api: TTL" || fail "redis --api $api: TTL u"
     py "
 import socket, sys
-s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=5 * $slow)
 s.sendall(b'PING\r\n*1\r\n\$x\r\n')
 got = b''
 while True:
@@ -170,11 +190,11 @@ done
 start asyncio-echo && {
     py "
 import os, signal, socket, sys, time
-s = socket.create_connection(('127.0.0.1', $PORT), timeout=10)
+s = socket.create_connection(('127.0.0.1', $PORT), timeout=10 * $slow)
 s.sendall(b'x'); assert s.recv(1) == b'x'
 t = time.monotonic()
 os.kill($PID, signal.SIGTERM)
-time.sleep(0.1)
+time.sleep(0.1 * $slow)
 try:
     socket.create_connection(('127.0.0.1', $PORT), timeout=2).close()
     sys.exit(2)  # still accepting
@@ -182,24 +202,24 @@ except OSError:
     pass
 s.sendall(b'y'); assert s.recv(1) == b'y'  # served during the grace period
 assert s.recv(1) == b''  # then closed
-sys.exit(0 if 0.3 < time.monotonic() - t < 5 else 3)
+sys.exit(0 if 0.3 < time.monotonic() - t < 5 * $slow else 3)
 " && ok "shutdown: stops accepting, serves, closes after the grace period" || fail "shutdown with a live client (status $?)"
-    for ((i = 0; i < 100; i++)); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    for ((i = 0; i < 100 * slow; i++)); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$PID" 2>/dev/null; then
         fail "shutdown: still running"
     else
-        wait "$PID"
-        rc=$?
-        [ "$rc" -eq 0 ] && ok "shutdown: exit 0" || fail "shutdown: exit $rc"
+        reaped "$PID" && ok "shutdown: exit 0"
     fi
 }
 
 # ---- --workers 2: both answer on one port; SIGTERM to the parent stops all
 wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin/asyncio-echo" --port "$wport" --selector "$backend" --workers 2 --grace 0.2 >"$tmp/workers.out" 2>&1 &
+"${wrap[@]}" "$bin/asyncio-echo" --port "$wport" --selector "$backend" --workers 2 --grace 0.2 \
+    >"$tmp/workers.out" 2>&1 &
 PID=$!
 pids+=("$PID")
-for ((i = 0; i < 100; i++)); do
+outs[$PID]=$tmp/workers.out
+for ((i = 0; i < 100 * slow; i++)); do
     [ "$(grep -c 'listening on' "$tmp/workers.out" 2>/dev/null)" -ge 2 ] 2>/dev/null && break
     sleep 0.05
 done
@@ -208,7 +228,7 @@ pids+=($kids)
 if [ "$(wc -w <<<"$kids")" -eq 2 ] && py "
 import socket, sys
 for i in range(20):
-    s = socket.create_connection(('127.0.0.1', $wport), timeout=5)
+    s = socket.create_connection(('127.0.0.1', $wport), timeout=5 * $slow)
     s.sendall(b'w%d' % i)
     if s.recv(16) != b'w%d' % i: sys.exit(1)
     s.close()
