@@ -56,6 +56,9 @@ struct aio__stream {
 /* A stream of limit (0: default) on loop, with refs references. */
 aio__stream *aio__stream_new(al_loop *loop, size_t limit, unsigned refs);
 void aio__stream_unref(aio__stream *s);
+/* The protocol feeding s (user pointer) from a transport: connection_made
+ * takes a reference on s and on the transport (subprocess pipes). */
+extern const aio_protocol *const aio__stream_protocol;
 /* The reader's side of the protocol: get_buffer / buffer_updated (the
  * transport reads into a waiting read's memory, the buffer's free tail,
  * or the loop's shared buffer, copied in), feed (0 or -ENOMEM). */

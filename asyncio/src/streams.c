@@ -123,6 +123,7 @@ static const aio_protocol stream_protocol = {
     .get_buffer = get_buffer,
     .buffer_updated = buffer_updated,
 };
+const aio_protocol *const aio__stream_protocol = &stream_protocol;
 
 /* ---- the writer ---------------------------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -67,6 +68,8 @@ static void reaped(aio_process *p, int status)
         p->timer = NULL;
     }
     wake_waiters(p);
+    if (p->on_exit)
+        p->on_exit(p, p->exit_arg);
 }
 
 /* Reaps the child if it has exited; blocking if `block`. 1 if reaped. */
@@ -214,20 +217,19 @@ static int spawn(aio_process *p, const char *const *argv, const aio_subprocess_o
         if (pl->src[i] >= 0)
             rc = posix_spawn_file_actions_adddup2(&fa, pl->src[i], i);
     if (!rc)
-        rc = 0 * posix_spawn_file_actions_addclosefrom_np(&fa, 3) * 0 + 0; /*MUT*/
+        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (!rc && o && o->cwd)
         rc = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-    sigset_t def, none;
+    /* restore_signals=True: SIGPIPE and SIGXFSZ back to their default; the
+     * signal mask stays the calling thread's (as subprocess.Popen). */
+    sigset_t def;
     sigemptyset(&def);
-    sigemptyset(&none);
     sigaddset(&def, SIGPIPE);
     sigaddset(&def, SIGXFSZ);
     if (!rc)
         rc = posix_spawnattr_setsigdefault(&at, &def);
     if (!rc)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
     char *const *env = o && o->envp ? (char *const *)o->envp : environ;
     if (!rc)
         rc = posix_spawnp(&p->pid, argv[0], &fa, &at, (char *const *)argv, env);
@@ -382,26 +384,46 @@ int aio_process_kill(aio_process *p)
     return aio_process_send_signal(p, SIGKILL);
 }
 
+void aio__process_kill_running(aio_process *p)
+{
+    if (!p->reaped && !try_reap(p, false))
+        aio_process_send_signal(p, SIGKILL);
+}
+
 /* Kills and reaps a child still running (no zombie); the waits get
  * -SIGKILL. */
 static void kill_and_reap(aio_process *p)
 {
-    if (!p->reaped && !try_reap(p, false)) {
-        aio_process_send_signal(p, SIGKILL);
+    aio__process_kill_running(p);
+    if (!p->reaped)
         try_reap(p, true);
-    }
+}
+
+void aio__process_loop_closing(aio_process *p)
+{
+    if (p->reaped || try_reap(p, false))
+        return;
+    char msg[96];
+    snprintf(msg, sizeof msg, "event loop closed with child pid %d running: killed (SIGKILL)",
+             (int)p->pid);
+    al_error_context ctx = {.message = msg};
+    al_loop_call_exception_handler(p->loop, &ctx);
+    kill_and_reap(p);
 }
 
 void aio__subprocess_close(aio__io *io)
 {
     while (io->procs)
-        kill_and_reap(io->procs); /* reaping unlinks it */
+        aio__process_loop_closing(io->procs); /* reaping unlinks it */
 }
 
-void aio_process_free(aio_process *p)
+int aio_process_free(aio_process *p)
 {
     if (!p)
-        return;
+        return 0;
+    if (p->communicating)
+        return -EBUSY;
+    aio__process_free_streams(p);
     kill_and_reap(p);
     for (aio__waiter *w = p->waiters; w; w = w->next) {
         w->p = NULL;
@@ -409,4 +431,5 @@ void aio_process_free(aio_process *p)
     }
     close_fds(p);
     free(p);
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* aio_process_communicate: feed stdin, drain stdout and stderr at once
  * (readers and a writer on the pipes, so neither side can block the
  * other), then wait for the child. */
+#include "pipe_internal.h"
 #include "subprocess_internal.h"
 
 #include <asynclib/task.h>
@@ -9,11 +10,8 @@
 #include <asyncio/fd.h>
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CHUNK (64 * 1024)
@@ -56,35 +54,14 @@ static void side_done(pipe_side *s, int error)
             al_future_set_result(c->fut, NULL, NULL);
 }
 
-/* write() that never raises SIGPIPE in this process: SIGPIPE is blocked
- * for the call, and one it raised is taken back before unblocking. */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
-{
-    sigset_t pipe, old, pending;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &old);
-    ssize_t k = write(fd, buf, n);
-    int e = errno;
-    if (k < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return k;
-}
-
 static int on_writable(al_loop *loop, void *arg)
 {
     (void)loop;
     pipe_side *s = arg;
     comm *c = s->c;
     size_t n = c->in_len - c->in_off;
-    ssize_t k = write_nosigpipe(s->fd, c->in + c->in_off, n > CHUNK ? CHUNK : n);
+    struct iovec v = {.iov_base = (void *)(c->in + c->in_off), .iov_len = n > CHUNK ? CHUNK : n};
+    ssize_t k = aio__writev_nosigpipe(s->fd, &v, 1);
     if (k > 0)
         c->in_off += (size_t)k;
     if (k < 0 && errno != EAGAIN && errno != EINTR)
@@ -174,7 +151,7 @@ int aio_process_communicate(aio_process *p, const void *input, size_t len, char 
         return -EINVAL;
     if (!al_current_task())
         return AL_ENOTINTASK;
-    if (p->communicating)
+    if (p->communicating || p->streams[0] || p->streams[1] || p->streams[2])
         return AIO_EFDBUSY;
     comm c = {.p = p, .in = input, .in_len = len};
     int rc = al_future_new(p->loop, &c.fut);

@@ -7,6 +7,8 @@
 
 #include <asynclib/future.h>
 
+#include <asyncio/transport.h>
+
 #include <stdbool.h>
 
 /* One task in aio_process_wait, on its own stack; its own future, so a
@@ -31,7 +33,21 @@ struct aio_process {
     int status;
     int fds[3];
     aio__waiter *waiters;
-    bool communicating; /* an aio_process_communicate runs */
+    bool communicating;             /* an aio_process_communicate runs */
+    struct aio__stream *streams[3]; /* stdin/stdout/stderr made streams, or NULL */
+    aio_transport *pipe_t[3];       /* their pipe transports (a reference each) */
+    /* Called once the child was reaped (the subprocess transport's hook). */
+    void (*on_exit)(aio_process *p, void *arg);
+    void *exit_arg;
 };
+
+/* Kills (SIGKILL) the child unless it has exited (reaped, or reapable at
+ * once: never a signal to an exited child). */
+void aio__process_kill_running(aio_process *p);
+/* The loop closes under a child still running: reported to the loop's
+ * exception handler, killed and reaped now. */
+void aio__process_loop_closing(aio_process *p);
+/* Closes and releases the streams made of the pipes. */
+void aio__process_free_streams(aio_process *p);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,12 +498,295 @@ START_TEST(test_communicate_cancelled)
 }
 END_TEST
 
+/* ---- stdin / stdout / stderr as streams ------------------------------------ */
+
+static int readline_is(aio_stream_reader *r, const char *want)
+{
+    void *line = NULL;
+    size_t len = 0;
+    int rc = aio_stream_readline(r, &line, &len);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(len == 0 || memcmp(line, want, len) == 0);
+    free(line);
+    return 0;
+}
+
+static int read_all_task(void *arg, void **result)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int rc = aio_stream_read_all(arg, &data, &len);
+    *result = rc ? AC_VP(rc) : data;
+    if (rc == 0 && len == 0)
+        free(data), *result = NULL;
+    return 0;
+}
+
+static int streams_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    int before = ac_open_fds();
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p;
+    /* A dialogue: each line comes out before the child reads the next. */
+    ck_assert_int_eq(
+        aio_create_subprocess_shell(
+            loop, "echo ready; while read x; do echo \"got $x\"; done; echo bye >&2", &o, &p),
+        0);
+    aio_stream_writer *in;
+    aio_stream_reader *out, *err, *again;
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &again), 0);
+    ck_assert_ptr_eq(out, again);
+    ck_assert_int_eq(aio_process_fd(p, 0), -1); /* the transports' now */
+    ck_assert_int_eq(aio_process_fd(p, 1), -1);
+    ck_assert_int_ge(aio_process_fd(p, 2), 0);
+    ck_assert_int_eq(aio_process_communicate(p, NULL, 0, NULL, NULL, NULL, NULL), AIO_EFDBUSY);
+    readline_is(out, "ready\n");
+    for (int i = 0; i < 3; i++) {
+        char line[32], want[32];
+        snprintf(line, sizeof line, "%d\n", i);
+        snprintf(want, sizeof want, "got %d\n", i);
+        ck_assert_int_eq(aio_stream_write(in, line, strlen(line)), 0);
+        ck_assert_int_eq(aio_stream_drain(in), 0);
+        readline_is(out, want);
+    }
+    ck_assert(!aio_process_returncode(p, NULL)); /* streamed, not at exit */
+    ck_assert(aio_stream_can_write_eof(in));
+    ck_assert_int_eq(aio_stream_write_eof(in), 0);
+    ck_assert_int_eq(aio_process_stderr(p, &err), 0);
+    readline_is(err, "bye\n");
+    readline_is(out, ""); /* end of file */
+    ck_assert(aio_stream_at_eof(out));
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(aio_process_free(p), 0);
+
+    /* 4 MiB through cat: the writer drains while a task reads stdout. */
+    size_t n = 4u << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 31 + i / 997);
+    o.stderr_fd = (aio_stdio){AIO_STDIO_DEVNULL, -1};
+    const char *const cat[] = {"cat", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, cat, &o, &p), 0);
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    ck_assert_int_eq(aio_process_stderr(p, &err), -EBADF); /* not a pipe */
+    al_task *rd = ac_spawn(read_all_task, out);
+    for (size_t off = 0; off < n; off += 65536) {
+        ck_assert_int_eq(aio_stream_write(in, big + off, 65536), 0);
+        ck_assert_int_eq(aio_stream_drain(in), 0);
+    }
+    aio_stream_close(in);
+    ck_assert_int_eq(aio_stream_wait_closed(in), 0);
+    ck_assert_int_eq(al_await(al_task_future(rd)), 0);
+    void *got = NULL;
+    ck_assert_int_eq(al_future_result(al_task_future(rd), &got), 0);
+    al_task_unref(rd);
+    ck_assert_ptr_nonnull(got);
+    ck_assert(memcmp(got, big, n) == 0);
+    free(got);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    free(big);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_streams_readline_write_drain)
+{
+    ac_run_main(streams_main, NULL);
+}
+END_TEST
+
+#define BROKEN (8u << 20)
+
+static int broken_pipe_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    char *big = calloc(1, BROKEN);
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p;
+    aio_stream_writer *in;
+    /* The child reads one byte and leaves while the rest is buffered:
+     * drain reports the broken pipe (no SIGPIPE reaches us). */
+    const char *const head[] = {"head", "-c", "1", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, head, &o, &p), 0);
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_stream_write(in, big, BROKEN), 0);
+    ck_assert_int_eq(aio_stream_drain(in), -EPIPE);
+    ck_assert_int_lt(aio_stream_write(in, "x", 1), 0); /* lost: said again */
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(aio_process_free(p), 0);
+
+    /* The child has exited before the write: the pipe ended cleanly when
+     * its reader went (nothing was pending), so the write and the drain
+     * say the connection is lost (asyncio: ConnectionResetError). */
+    ck_assert_int_eq(aio_create_subprocess_shell(loop, "exit 5", &o, &p), 0);
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 5);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    int wr = aio_stream_write(in, big, BROKEN);
+    ck_assert_msg(wr == 0 || wr == -ECONNRESET, "write: %d", wr);
+    int dr = aio_stream_drain(in);
+    ck_assert_msg(dr == -EPIPE || dr == -ECONNRESET, "drain: %d", dr);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    free(big);
+    return 0;
+}
+
+START_TEST(test_streams_broken_pipe)
+{
+    ac_run_main(broken_pipe_main, NULL);
+}
+END_TEST
+
+static int readline_task(void *arg, void **result)
+{
+    void *line = NULL;
+    size_t len;
+    int rc = aio_stream_readline(arg, &line, &len);
+    free(line);
+    *result = AC_VP(rc);
+    return 0;
+}
+
+static int drain_task(void *arg, void **result)
+{
+    *result = AC_VP(aio_stream_drain(arg));
+    return 0;
+}
+
+static int free_task(void *arg, void **result)
+{
+    *result = AC_VP(aio_process_free(arg));
+    return 0;
+}
+
+/* Cancelling readline, read_all, drain and communicate: each ends with
+ * AL_ECANCELLED and leaves the process and its streams usable. */
+static int streams_cancel_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p;
+    ck_assert_int_eq(
+        aio_create_subprocess_shell(loop, "read x; echo \"$x\"; exec sleep 30", &o, &p), 0);
+    aio_stream_writer *in;
+    aio_stream_reader *out, *err;
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    ck_assert_int_eq(aio_process_stderr(p, &err), 0);
+    al_task *t = ac_spawn(readline_task, out);
+    al_task *t2 = ac_spawn(read_all_task, err);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(al_task_cancel(t2, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    ck_assert_int_eq(wait_result(t2), AL_ECANCELLED);
+    ck_assert_int_eq(aio_stream_write(in, "after\n", 6), 0);
+    readline_is(out, "after\n"); /* the stream still works */
+    /* The child no longer reads: fill the pipe, cancel the drain. */
+    char *big = calloc(1, BROKEN);
+    ck_assert_int_eq(aio_stream_write(in, big, BROKEN), 0);
+    t = ac_spawn(drain_task, in);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    ck_assert(!aio_process_returncode(p, NULL));
+    ck_assert_int_eq(aio_process_kill(p), 0);
+    ck_assert_int_eq(aio_stream_drain(in), -EPIPE); /* then the child died */
+    int st;
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, -SIGKILL);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    free(big);
+
+    /* Freeing a process while a communicate of it runs is refused. */
+    o.stderr_fd = (aio_stdio){AIO_STDIO_DEVNULL, -1};
+    const char *const sl[] = {"sleep", "30", NULL};
+    ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, &o, &p), 0);
+    t = ac_spawn(comm_task, p);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    t2 = ac_spawn(free_task, p);
+    ck_assert_int_eq(wait_result(t2), -EBUSY);
+    ck_assert_int_eq(aio_process_stdout(p, &out), AIO_EFDBUSY);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    return 0;
+}
+
+START_TEST(test_streams_cancel_and_busy)
+{
+    ac_run_main(streams_cancel_main, NULL);
+}
+END_TEST
+
+/* The child's signal mask is the calling thread's (subprocess.Popen). */
+static int sigmask_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    sigset_t usr2, old;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &usr2, &old);
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
+    const char *const grep[] = {"grep", "^SigBlk", "/proc/self/status", NULL};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), grep, &o, &p), 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    aio_stream_reader *out;
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    void *line = NULL;
+    size_t len;
+    ck_assert_int_eq(aio_stream_readline(out, &line, &len), 0);
+    ck_assert_uint_gt(len, 8);
+    unsigned long long mask = strtoull((char *)line + 7, NULL, 16);
+    ck_assert_msg(mask & (1ull << (SIGUSR2 - 1)), "SIGUSR2 not blocked in the child: %s",
+                  (char *)line);
+    free(line);
+    ck_assert_int_eq(aio_process_wait(p, NULL), 0);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    return 0;
+}
+
+START_TEST(test_child_inherits_signal_mask)
+{
+    ac_run_main(sigmask_main, NULL);
+}
+END_TEST
+
 /* ---- closing the loop with live children ---------------------------------- */
+
+static void count_reports(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop;
+    ck_assert_ptr_nonnull(strstr(ctx->message, "closed with child pid"));
+    ++*(int *)user;
+}
 
 START_TEST(test_loop_close_reaps_live_children)
 {
     int before = ac_open_fds();
     al_loop *loop = ac_loop_new();
+    int reports = 0;
+    ck_assert_int_eq(al_loop_set_exception_handler(loop, count_reports, &reports), 0);
     const char *const sl[] = {"sleep", "30", NULL}, *const t[] = {"true", NULL};
     aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
     aio_process *p, *q, *done;
@@ -510,6 +794,8 @@ START_TEST(test_loop_close_reaps_live_children)
     ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, NULL, &q), 0);
     ck_assert_int_eq(aio_create_subprocess_exec(loop, t, NULL, &done), 0);
     ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert_int_le(reports, 3); /* p and q, and done if it had not exited yet */
+    ck_assert_int_ge(reports, 2);
     int st;
     ck_assert(aio_process_returncode(p, &st));
     ck_assert_int_eq(st, -SIGKILL);
@@ -543,6 +829,10 @@ AL_TEST_SUITE(suite_subprocess)
     tcase_add_test(tc, test_many_concurrent_children_polling);
     tcase_add_test(tc, test_communicate_large_both_ways);
     tcase_add_test(tc, test_communicate_cancelled);
+    tcase_add_test(tc, test_streams_readline_write_drain);
+    tcase_add_test(tc, test_streams_broken_pipe);
+    tcase_add_test(tc, test_streams_cancel_and_busy);
+    tcase_add_test(tc, test_child_inherits_signal_mask);
     tcase_add_test(tc, test_loop_close_reaps_live_children);
     suite_add_tcase(s, tc);
     return s;

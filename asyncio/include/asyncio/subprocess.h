@@ -6,8 +6,10 @@
  * working directory comes back to the caller as -ENOENT, -EACCES, ...,
  * never as a child exiting 127). In the child, stdin/stdout/stderr are set
  * as asked, every other fd is closed (as close_fds=True), SIGPIPE and
- * SIGXFSZ get their default disposition and the signal mask is emptied.
- * The fds the library creates are close-on-exec.
+ * SIGXFSZ get their default disposition (subprocess's restore_signals)
+ * and the signal mask is the calling thread's, inherited as
+ * subprocess.Popen lets it be (block nothing around a spawn you do not
+ * want the child to block). The fds the library creates are close-on-exec.
  *
  * Child watching: a pidfd (pidfd_open) registered as a reader of the loop,
  * so it works on every selector backend; on readiness the child is reaped
@@ -31,6 +33,8 @@
 #include <sys/types.h>
 
 #include <asyncio/export.h>
+#include <asyncio/streams.h>
+#include <asyncio/transport.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,9 +120,24 @@ AIO_API int aio_process_wait(aio_process *p, int *status);
  * can still be waited for or freed), the read/write errno, -ENOMEM,
  * -EINVAL (NULL p, or input NULL with len > 0), AL_ENOTINTASK, the errors
  * of aio_process_wait. One communicate at a time per process (a second
- * one meanwhile: AIO_EFDBUSY). */
+ * one meanwhile: AIO_EFDBUSY); AIO_EFDBUSY too once a pipe was made a
+ * stream (aio_process_stdin...): use the streams or communicate. */
 AIO_API int aio_process_communicate(aio_process *p, const void *input, size_t len, char **out,
                                     size_t *out_len, char **err, size_t *err_len);
+
+/* The pipes as the streams of streams.h (asyncio's Process.stdin,
+ * .stdout, .stderr): made on the first call from the pipe the process
+ * holds (a pipe transport over it; aio_process_fd then says -1), the same
+ * handle afterwards. Borrowed: valid until aio_process_free, which closes
+ * them (stdin after what is buffered was written); do not free them.
+ * The reader's limit is the default (64 KiB). A child that exits under a
+ * pending write makes the writer's drain return -EPIPE (write + drain
+ * reports the broken pipe; communicate ignores it). Errors: -EINVAL (NULL),
+ * -EBADF (that fd is not a pipe, or was taken or closed), AIO_EFDBUSY
+ * while a communicate runs, AL_ELOOPCLOSED, -ENOMEM. */
+AIO_API int aio_process_stdin(aio_process *p, aio_stream_writer **w);
+AIO_API int aio_process_stdout(aio_process *p, aio_stream_reader **r);
+AIO_API int aio_process_stderr(aio_process *p, aio_stream_reader **r);
 
 /* Sends sig to the child (0 checks it can be signalled). 0, or -ESRCH
  * once the child has been reaped (nothing is sent: the pid may be another
@@ -129,12 +148,17 @@ AIO_API int aio_process_terminate(aio_process *p);
 AIO_API int aio_process_kill(aio_process *p);
 
 /* Releases p: a child still running is killed (SIGKILL) and reaped before
- * this returns (no zombie), pending waits are cancelled, and the pipe fds
- * the process still owns are closed. NULL is ignored. Closing the loop
- * (al_loop_close / al_loop_free) does the same for every child of the loop
- * still running (killed, reaped, its pidfd closed; returncode -SIGKILL),
- * leaving the object to be released here, also after the loop is gone. */
-AIO_API void aio_process_free(aio_process *p);
+ * this returns (no zombie), pending waits are cancelled, the streams are
+ * closed and the pipe fds the process still owns are closed. 0 (also for
+ * NULL), or -EBUSY while an aio_process_communicate of p runs in another
+ * task (nothing is done: cancel that task first). Closing the loop
+ * (al_loop_close / al_loop_free) kills every child of the loop still
+ * running the same way (killed, reaped, its pidfd closed; returncode
+ * -SIGKILL) and reports each to the loop's exception handler ("event loop
+ * closed with child pid N running"; CPython logs "Loop ... that handles
+ * pid ... is closed" as a warning in the same case), leaving the object to
+ * be released here, also after the loop is gone. */
+AIO_API int aio_process_free(aio_process *p);
 
 #ifdef __cplusplus
 }

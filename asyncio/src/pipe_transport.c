@@ -1,0 +1,321 @@
+/* Pipe transports (unix_events._UnixReadPipeTransport and
+ * _UnixWritePipeTransport) over a non-blocking pipe end: the read end
+ * delivers data_received, eof_received and then connection_lost(0); the
+ * write end writes at once when nothing is buffered, buffers the rest
+ * under the flow control of the base, and watches its fd for reading to
+ * learn that the reader went away (the pipe reports an error: a buffer
+ * still pending ends with -EPIPE, none with a clean connection_lost). */
+#include "pipe_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct pipe_transport {
+    aio_transport base;
+    bool write_end;
+    char *wbuf; /* base.wsize bytes from wstart */
+    size_t wstart, wcap;
+    bool writer_on;
+    bool eof_pending; /* write_eof: close once drained */
+} pipe_transport;
+
+static pipe_transport *pt_of(aio_transport *t)
+{
+    return (pipe_transport *)t;
+}
+
+ssize_t aio__writev_nosigpipe(int fd, const struct iovec *iov, int n)
+{
+    sigset_t pipe, old, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    ssize_t k = writev(fd, iov, n);
+    int e = errno;
+    if (k < 0 && e == EPIPE && !was_pending) { /* take back the SIGPIPE it raised */
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return k;
+}
+
+static void set_writer(pipe_transport *s, bool on);
+
+static void stop_all(pipe_transport *s)
+{
+    aio_transport *t = &s->base;
+    set_writer(s, false);
+    aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
+    free(s->wbuf);
+    s->wbuf = NULL;
+    s->wstart = s->wcap = 0;
+    t->wsize = 0;
+}
+
+static void pt_abort(aio_transport *t, int error)
+{
+    if (t->lost)
+        return;
+    t->closing = true;
+    stop_all(pt_of(t));
+    aio__transport_lost(t, error);
+}
+
+static void pt_close(aio_transport *t)
+{
+    t->closing = true;
+    if (t->wsize == 0) {
+        stop_all(pt_of(t));
+        aio__transport_lost(t, 0);
+    } /* else: the rest is written first (write_ready ends it) */
+}
+
+static bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* ---- the read end ------------------------------------------------------- */
+
+static int read_ready(al_loop *loop, void *arg)
+{
+    (void)loop;
+    aio_transport *t = arg;
+    if (t->closing || !t->reading)
+        return 0;
+    const aio_protocol *p = t->proto;
+    size_t size = AIO_READ_BUFFER;
+    void *buf = p->get_buffer ? p->get_buffer(t, &size, t->user) : aio__read_buffer(t->io, &size);
+    if (!buf || !size) {
+        pt_abort(t, p->get_buffer ? -ENOBUFS : -ENOMEM);
+        return 0;
+    }
+    ssize_t n = read(t->fd, buf, size);
+    if (n < 0) {
+        if (!would_block(errno))
+            pt_abort(t, -errno);
+        return 0;
+    }
+    aio_transport_ref(t);
+    if (n > 0 && p->get_buffer) {
+        p->buffer_updated(t, (size_t)n, t->user);
+    } else if (n > 0) {
+        if (p->data_received)
+            p->data_received(t, buf, (size_t)n, t->user);
+    } else { /* end of file: eof_received, then connection_lost(0) */
+        aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
+        t->closing = true;
+        if (p->eof_received)
+            p->eof_received(t, t->user);
+        aio__transport_lost(t, 0);
+    }
+    aio_transport_unref(t);
+    return 0;
+}
+
+static int pt_set_reading(aio_transport *t, bool on)
+{
+    int rc = aio__set_interest(t->io, t->fd, AIO_READ, on ? read_ready : NULL, t);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- the write end ------------------------------------------------------ */
+
+/* The write end polled for reading: the reader closed its end. */
+static int peer_gone(al_loop *loop, void *arg)
+{
+    (void)loop;
+    aio_transport *t = arg;
+    if (t->lost)
+        return 0;
+    pt_abort(t, t->wsize ? -EPIPE : 0);
+    return 0;
+}
+
+static int write_ready(al_loop *loop, void *arg);
+
+static void set_writer(pipe_transport *s, bool on)
+{
+    if (s->writer_on == on)
+        return;
+    if (aio__set_interest(s->base.io, s->base.fd, AIO_WRITE, on ? write_ready : NULL, s) >= 0 ||
+        !on)
+        s->writer_on = on;
+}
+
+static int append(pipe_transport *s, const struct iovec *iov, int n, size_t skip, size_t total)
+{
+    size_t add = total - skip;
+    if (s->wstart + s->base.wsize + add > s->wcap) {
+        memmove(s->wbuf, s->wbuf + s->wstart, s->base.wsize);
+        s->wstart = 0;
+        size_t cap = s->wcap ? s->wcap : 4096;
+        while (cap < s->base.wsize + add)
+            cap *= 2;
+        if (cap > s->wcap) {
+            char *b = realloc(s->wbuf, cap);
+            if (!b)
+                return -ENOMEM;
+            s->wbuf = b;
+            s->wcap = cap;
+        }
+    }
+    char *out = s->wbuf + s->wstart + s->base.wsize;
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        memcpy(out, (const char *)iov[i].iov_base + skip, len - skip);
+        out += len - skip;
+        skip = 0;
+    }
+    s->base.wsize += add;
+    return 0;
+}
+
+static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
+{
+    pipe_transport *s = pt_of(t);
+    if (s->eof_pending)
+        return AL_EINVALIDSTATE;
+    if (total == 0 || t->closing)
+        return 0;
+    size_t sent = 0;
+    if (t->wsize == 0) {
+        ssize_t k = aio__writev_nosigpipe(t->fd, iov, n > IOV_MAX ? IOV_MAX : n);
+        if (k < 0 && !would_block(errno)) {
+            pt_abort(t, -errno);
+            return 0;
+        }
+        sent = k > 0 ? (size_t)k : 0;
+        if (sent == total)
+            return 0;
+    }
+    int rc = append(s, iov, n, sent, total);
+    if (rc < 0) {
+        pt_abort(t, rc);
+        return rc;
+    }
+    set_writer(s, true);
+    aio__transport_flow(t);
+    return 0;
+}
+
+static int write_ready(al_loop *loop, void *arg)
+{
+    (void)loop;
+    pipe_transport *s = arg;
+    aio_transport *t = &s->base;
+    if (t->wsize) {
+        struct iovec v = {.iov_base = s->wbuf + s->wstart, .iov_len = t->wsize};
+        ssize_t k = aio__writev_nosigpipe(t->fd, &v, 1);
+        if (k < 0) {
+            if (!would_block(errno))
+                pt_abort(t, -errno);
+            return 0;
+        }
+        s->wstart += (size_t)k;
+        t->wsize -= (size_t)k;
+        aio_transport_ref(t);
+        aio__transport_flow(t);
+        bool gone = t->lost;
+        aio_transport_unref(t);
+        if (gone || t->wsize)
+            return 0;
+    }
+    set_writer(s, false);
+    s->wstart = 0;
+    if (t->closing || s->eof_pending) {
+        t->closing = true;
+        stop_all(s);
+        aio__transport_lost(t, 0);
+    }
+    return 0;
+}
+
+/* A pipe's end of file is its close (asyncio's write_eof on a pipe). */
+static int pt_write_eof(aio_transport *t)
+{
+    pipe_transport *s = pt_of(t);
+    if (t->closing || s->eof_pending)
+        return 0;
+    s->eof_pending = true;
+    pt_close(t);
+    return 0;
+}
+
+static bool pt_can_write_eof(const aio_transport *t)
+{
+    return ((const pipe_transport *)t)->write_end;
+}
+
+static void pt_free(aio_transport *t)
+{
+    pipe_transport *s = pt_of(t);
+    free(s->wbuf);
+    free(s);
+}
+
+static const aio__transport_ops read_ops = {
+    .set_reading = pt_set_reading,
+    .close = pt_close,
+    .abort = pt_abort,
+    .free = pt_free,
+};
+
+static const aio__transport_ops write_ops = {
+    .writev = pt_writev,
+    .write_eof = pt_write_eof,
+    .can_write_eof = pt_can_write_eof,
+    .close = pt_close,
+    .abort = pt_abort,
+    .free = pt_free,
+};
+
+int aio__pipe_transport_new(al_loop *loop, int fd, bool write_end, const aio_protocol *proto,
+                            void *user, aio_transport **out)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    pipe_transport *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return -ENOMEM;
+    }
+    s->write_end = write_end;
+    aio_transport *t = &s->base;
+    int rc =
+        aio__transport_init(t, write_end ? &write_ops : &read_ops, loop, fd, proto, NULL, user);
+    if (rc == 0 && write_end) /* the reader's close shows as readable */
+        rc = aio__set_interest(t->io, fd, AIO_READ, peer_gone, t);
+    if (rc == 0)
+        rc = aio__transport_start(t, NULL, NULL);
+    if (rc < 0) {
+        aio__set_interest(t->io, fd, AIO_READ, NULL, NULL);
+        aio__res_remove(t->io, &t->res);
+        aio__flush(t->io);
+        close(fd);
+        free(s);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
