@@ -814,6 +814,268 @@ START_TEST(test_loop_close_reaps_live_children)
 }
 END_TEST
 
+/* ---- the protocol-level variant ------------------------------------------ */
+
+/* A state machine checking asyncio's order: made first; per fd data*
+ * then pipe_connection_lost once; process_exited once; connection_lost
+ * once and last. */
+typedef struct sm {
+    aio_subprocess_transport *t;
+    bool made, exited, lost, pipe_lost[3], has_pipe[3];
+    int lost_error, pipe_error[3];
+    char data[3][256];
+    size_t len[3];
+    int pauses, resumes;
+    al_future *done;
+} sm;
+
+static void sm_made(aio_subprocess_transport *t, void *user)
+{
+    sm *s = user;
+    ck_assert(!s->made && !s->lost);
+    ck_assert_ptr_eq(t, s->t);
+    s->made = true;
+}
+
+static void sm_data(aio_subprocess_transport *t, int fd, const void *data, size_t len, void *user)
+{
+    (void)t;
+    sm *s = user;
+    ck_assert(s->made && !s->lost);
+    ck_assert(fd == 1 || fd == 2);
+    ck_assert_msg(!s->pipe_lost[fd], "data on fd %d after its pipe_connection_lost", fd);
+    ck_assert_uint_gt(len, 0);
+    ck_assert_uint_le(s->len[fd] + len, sizeof s->data[fd] - 1);
+    memcpy(s->data[fd] + s->len[fd], data, len);
+    s->len[fd] += len;
+}
+
+static void sm_pipe_lost(aio_subprocess_transport *t, int fd, int error, void *user)
+{
+    (void)t;
+    sm *s = user;
+    ck_assert(s->made && !s->lost);
+    ck_assert(fd >= 0 && fd <= 2 && s->has_pipe[fd]);
+    ck_assert_msg(!s->pipe_lost[fd], "pipe_connection_lost twice for fd %d", fd);
+    s->pipe_lost[fd] = true;
+    s->pipe_error[fd] = error;
+}
+
+static void sm_exited(aio_subprocess_transport *t, void *user)
+{
+    sm *s = user;
+    ck_assert(s->made && !s->lost && !s->exited);
+    ck_assert(aio_subprocess_transport_returncode(t, NULL));
+    s->exited = true;
+}
+
+static void sm_lost(aio_subprocess_transport *t, int error, void *user)
+{
+    (void)t;
+    sm *s = user;
+    ck_assert(s->made && s->exited && !s->lost);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(!s->has_pipe[i] || s->pipe_lost[i], "connection_lost before fd %d", i);
+    s->lost = true;
+    s->lost_error = error;
+    if (s->done && !al_future_done(s->done))
+        al_future_set_result(s->done, NULL, NULL);
+}
+
+static void sm_pause(aio_subprocess_transport *t, void *user)
+{
+    (void)t;
+    ((sm *)user)->pauses++;
+}
+
+static void sm_resume(aio_subprocess_transport *t, void *user)
+{
+    (void)t;
+    ((sm *)user)->resumes++;
+}
+
+static const aio_subprocess_protocol sm_proto = {
+    .connection_made = sm_made,
+    .pipe_data_received = sm_data,
+    .pipe_connection_lost = sm_pipe_lost,
+    .process_exited = sm_exited,
+    .connection_lost = sm_lost,
+    .pause_writing = sm_pause,
+    .resume_writing = sm_resume,
+};
+
+/* Starts cmd under the state machine; the transport is kept (a reference)
+ * past connection_lost for the checks. */
+static void sm_start(sm *s, const char *cmd, const aio_subprocess_options *o)
+{
+    *s = (sm){0};
+    ck_assert_int_eq(al_future_new(ac_loop(), &s->done), 0);
+    ck_assert_int_eq(aio_subprocess_shell(ac_loop(), &sm_proto, s, cmd, o, &s->t), 0);
+    aio_subprocess_transport_ref(s->t);
+    for (int i = 0; i < 3; i++)
+        s->has_pipe[i] = aio_subprocess_transport_pipe(s->t, i) != NULL;
+}
+
+static int sm_end(sm *s)
+{
+    ck_assert_int_eq(al_await(s->done), 0);
+    al_future_unref(s->done);
+    ck_assert(s->lost);
+    int st = 12345;
+    ck_assert(aio_subprocess_transport_returncode(s->t, &st));
+    pid_t pid = aio_subprocess_transport_pid(s->t);
+    aio_subprocess_transport_unref(s->t);
+    ck_assert(!proc_exists(pid));
+    return st;
+}
+
+static int protocol_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int before = ac_open_fds();
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_PIPE, -1}};
+    sm s;
+    sm_start(&s, "echo out; echo err >&2; read x; echo \"in:$x\"; exit 3", &o);
+    ck_assert(s.has_pipe[0] && s.has_pipe[1] && s.has_pipe[2]);
+    ck_assert_ptr_null(aio_subprocess_transport_pipe(s.t, 3));
+    ck_assert_int_gt(aio_subprocess_transport_pid(s.t), 0);
+    ck_assert(!aio_subprocess_transport_returncode(s.t, NULL));
+    aio_transport *in = aio_subprocess_transport_pipe(s.t, 0);
+    ck_assert_int_eq(aio_transport_write(in, "hello\n", 6), 0);
+    aio_transport_close(in);
+    ck_assert_int_eq(sm_end(&s), 3);
+    ck_assert_str_eq(s.data[1], "out\nin:hello\n");
+    ck_assert_str_eq(s.data[2], "err\n");
+    ck_assert_int_eq(s.lost_error, 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(s.pipe_error[i], 0);
+
+    /* Only stdout a pipe; a big output in several pieces, all of it
+     * before the pipe's end. */
+    o = (aio_subprocess_options){.stdout_fd = {AIO_STDIO_PIPE, -1},
+                                 .stdin_fd = {AIO_STDIO_DEVNULL, -1}};
+    sm_start(&s, "printf 'a%.0s' $(seq 200)", &o);
+    ck_assert(!s.has_pipe[0] && s.has_pipe[1] && !s.has_pipe[2]);
+    ck_assert_int_eq(sm_end(&s), 0);
+    ck_assert_uint_eq(s.len[1], 200);
+
+    /* stdin flow control: pause_writing above the high watermark, and the
+     * child leaving under pending data ends stdin with -EPIPE. */
+    o = (aio_subprocess_options){.stdin_fd = {AIO_STDIO_PIPE, -1}};
+    sm_start(&s, "head -c 1 >/dev/null", &o);
+    char *big = calloc(1, 1u << 20);
+    ck_assert_int_eq(aio_transport_write(aio_subprocess_transport_pipe(s.t, 0), big, 1u << 20), 0);
+    free(big);
+    ck_assert_int_eq(sm_end(&s), 0);
+    ck_assert_int_eq(s.pauses, 1);
+    ck_assert_int_eq(s.pipe_error[0], -EPIPE);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_protocol_order)
+{
+    ac_run_main(protocol_main, NULL);
+}
+END_TEST
+
+START_TEST(test_protocol_order_polling)
+{
+    run_polling(protocol_main);
+}
+END_TEST
+
+static int transport_close_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int before = ac_open_fds();
+    aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
+    sm s;
+    /* Closing the transport of a running child kills it. */
+    sm_start(&s, "exec sleep 30", &o);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert(!aio_subprocess_transport_is_closing(s.t));
+    aio_subprocess_transport_close(s.t);
+    ck_assert(aio_subprocess_transport_is_closing(s.t));
+    aio_subprocess_transport_close(s.t); /* idempotent */
+    ck_assert_int_eq(sm_end(&s), -SIGKILL);
+
+    /* ... never one that has exited (reaped or not yet). */
+    sm_start(&s, "exit 0", &o);
+    int st;
+    ck_assert_int_eq(aio_process_wait(aio_subprocess_transport_process(s.t), &st), 0);
+    ck_assert_int_eq(st, 0);
+    aio_subprocess_transport_close(s.t);
+    ck_assert_int_eq(aio_subprocess_transport_kill(s.t), -ESRCH);
+    ck_assert_int_eq(sm_end(&s), 0);
+
+    /* Closed right away, before connection_made: made, exited, lost. */
+    sm_start(&s, "exec sleep 30", &o);
+    aio_subprocess_transport_close(s.t);
+    ck_assert_int_eq(sm_end(&s), -SIGKILL);
+
+    /* terminate through the transport. */
+    sm_start(&s, "exec sleep 30", &o);
+    ck_assert_int_eq(aio_subprocess_transport_send_signal(s.t, 0), 0);
+    ck_assert_int_eq(aio_subprocess_transport_terminate(s.t), 0);
+    ck_assert_int_eq(sm_end(&s), -SIGTERM);
+    ck_assert_int_eq(ac_open_fds(), before);
+
+    aio_subprocess_transport *t = (aio_subprocess_transport *)&t;
+    const char *const missing[] = {"/nonexistent/program", NULL};
+    if (!AC_UNDER_VALGRIND())
+        ck_assert_int_eq(aio_subprocess_exec(ac_loop(), &sm_proto, NULL, missing, &o, &t), -ENOENT);
+    ck_assert_int_eq(aio_subprocess_exec(ac_loop(), NULL, NULL, missing, &o, &t), -EINVAL);
+    ck_assert_int_eq(aio_subprocess_shell(ac_loop(), &sm_proto, NULL, NULL, &o, &t), -EINVAL);
+    ck_assert(t == (aio_subprocess_transport *)&t);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_transport_close_kills_running_only)
+{
+    ac_run_main(transport_close_main, NULL);
+}
+END_TEST
+
+/* The loop closes under a running subprocess transport: the child is
+ * reported and killed, every callback still due runs in order, and
+ * connection_lost gets AL_ELOOPCLOSED; no fd, no zombie. */
+START_TEST(test_transport_loop_close)
+{
+    int before = ac_open_fds();
+    for (int variant = 0; variant < 2; variant++) {
+        al_loop *loop = ac_loop_new();
+        int reports = 0;
+        ck_assert_int_eq(al_loop_set_exception_handler(loop, count_reports, &reports), 0);
+        aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                    .stdout_fd = {AIO_STDIO_PIPE, -1}};
+        sm s = {0};
+        const char *const sl[] = {"sleep", "30", NULL};
+        ck_assert_int_eq(aio_subprocess_exec(loop, &sm_proto, &s, sl, &o, &s.t), 0);
+        aio_subprocess_transport_ref(s.t);
+        s.has_pipe[0] = s.has_pipe[1] = true;
+        if (variant == 1) { /* connection_made has run */
+            ck_assert_int_eq(al_loop_run_once(loop), 0);
+            ck_assert(s.made);
+        }
+        ck_assert_int_eq(al_loop_close(loop), 0);
+        ck_assert_int_eq(reports, 1);
+        ck_assert(s.made && s.exited && s.lost && s.pipe_lost[0] && s.pipe_lost[1]);
+        ck_assert_int_eq(s.lost_error, AL_ELOOPCLOSED);
+        int st;
+        ck_assert(aio_subprocess_transport_returncode(s.t, &st));
+        ck_assert_int_eq(st, -SIGKILL);
+        ck_assert(!proc_exists(aio_subprocess_transport_pid(s.t)));
+        aio_subprocess_transport_unref(s.t);
+        ck_assert_int_eq(al_loop_free(loop), 0);
+    }
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_subprocess)
 {
     ac_require_backend();
@@ -834,6 +1096,10 @@ AL_TEST_SUITE(suite_subprocess)
     tcase_add_test(tc, test_streams_cancel_and_busy);
     tcase_add_test(tc, test_child_inherits_signal_mask);
     tcase_add_test(tc, test_loop_close_reaps_live_children);
+    tcase_add_test(tc, test_protocol_order);
+    tcase_add_test(tc, test_protocol_order_polling);
+    tcase_add_test(tc, test_transport_close_kills_running_only);
+    tcase_add_test(tc, test_transport_loop_close);
     suite_add_tcase(s, tc);
     return s;
 }

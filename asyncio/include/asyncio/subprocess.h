@@ -160,6 +160,78 @@ AIO_API int aio_process_kill(aio_process *p);
  * be released here, also after the loop is gone. */
 AIO_API int aio_process_free(aio_process *p);
 
+/* ---- the protocol-level variant (loop.subprocess_exec / subprocess_shell) ---- */
+
+typedef struct aio_subprocess_transport aio_subprocess_transport;
+
+/* asyncio's SubprocessProtocol. Callbacks run on the loop's thread as
+ * ordinary loop callbacks; a NULL one does nothing. fd is 0 (stdin), 1
+ * (stdout) or 2 (stderr). Order (checked by the tests):
+ *     connection_made first;
+ *     per pipe: pipe_data_received* then pipe_connection_lost once
+ *     (every byte of a pipe before its pipe_connection_lost);
+ *     process_exited once, when the child has been reaped: it may come
+ *     before, between or after the pipes' events (as in CPython, which
+ *     documents the same since gh-108973: a grandchild may hold a pipe);
+ *     connection_lost once and last, after process_exited and every
+ *     pipe_connection_lost (base_subprocess's _try_finish).
+ * data is borrowed for the call. After connection_lost returns, the
+ * transport is freed unless the user holds a reference. */
+typedef struct aio_subprocess_protocol {
+    void (*connection_made)(aio_subprocess_transport *t, void *user);
+    void (*pipe_data_received)(aio_subprocess_transport *t, int fd, const void *data, size_t len,
+                               void *user);
+    /* error 0 at end of file or a clean close; -EPIPE for stdin when the
+     * child went away under pending data; AL_ELOOPCLOSED at loop close. */
+    void (*pipe_connection_lost)(aio_subprocess_transport *t, int fd, int error, void *user);
+    void (*process_exited)(aio_subprocess_transport *t, void *user);
+    /* 0, or AL_ELOOPCLOSED when the loop's close ended it. */
+    void (*connection_lost)(aio_subprocess_transport *t, int error, void *user);
+    /* stdin's write buffer went above its high watermark / back to low. */
+    void (*pause_writing)(aio_subprocess_transport *t, void *user);
+    void (*resume_writing)(aio_subprocess_transport *t, void *user);
+} aio_subprocess_protocol;
+
+/* Starts argv (as aio_create_subprocess_exec, same options and errors)
+ * with a pipe transport for every AIO_STDIO_PIPE fd, delivering to proto
+ * with user (proto must outlive the transport). connection_made runs in
+ * a later callback. *out is the transport: the library's until
+ * connection_lost has returned (take a reference to keep it longer);
+ * unchanged on error (no child is left running). */
+AIO_API int aio_subprocess_exec(al_loop *loop, const aio_subprocess_protocol *proto, void *user,
+                                const char *const *argv, const aio_subprocess_options *opts,
+                                aio_subprocess_transport **out);
+/* The same for /bin/sh -c cmd. */
+AIO_API int aio_subprocess_shell(al_loop *loop, const aio_subprocess_protocol *proto, void *user,
+                                 const char *cmd, const aio_subprocess_options *opts,
+                                 aio_subprocess_transport **out);
+
+/* get_pid, get_returncode (as aio_process_returncode). */
+AIO_API pid_t aio_subprocess_transport_pid(const aio_subprocess_transport *t);
+AIO_API bool aio_subprocess_transport_returncode(const aio_subprocess_transport *t, int *status);
+/* get_pipe_transport: the pipe transport of fd 0, 1 or 2 (write stdin
+ * with aio_transport_write, close it with aio_transport_close), or NULL
+ * when that fd is not a pipe. Borrowed: valid as long as t. */
+AIO_API aio_transport *aio_subprocess_transport_pipe(const aio_subprocess_transport *t, int fd);
+/* The process underneath (to aio_process_wait for it; its pipes belong to
+ * the transports). Borrowed: valid as long as t; never free it. */
+AIO_API aio_process *aio_subprocess_transport_process(const aio_subprocess_transport *t);
+/* As aio_process_send_signal / terminate / kill (-ESRCH once reaped). */
+AIO_API int aio_subprocess_transport_send_signal(aio_subprocess_transport *t, int sig);
+AIO_API int aio_subprocess_transport_terminate(aio_subprocess_transport *t);
+AIO_API int aio_subprocess_transport_kill(aio_subprocess_transport *t);
+/* Closes every pipe transport and kills (SIGKILL) the child if it is
+ * still running, never one that has exited (it is reaped first if it
+ * can be). connection_lost follows once the child is reaped and the pipes
+ * are closed. Idempotent. Closing the loop does the same for every
+ * transport still open (the child is reported and killed, the callbacks
+ * still due run, connection_lost gets AL_ELOOPCLOSED). */
+AIO_API void aio_subprocess_transport_close(aio_subprocess_transport *t);
+AIO_API bool aio_subprocess_transport_is_closing(const aio_subprocess_transport *t);
+/* References: keep t past connection_lost. */
+AIO_API aio_subprocess_transport *aio_subprocess_transport_ref(aio_subprocess_transport *t);
+AIO_API void aio_subprocess_transport_unref(aio_subprocess_transport *t);
+
 #ifdef __cplusplus
 }
 #endif
