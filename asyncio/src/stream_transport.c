@@ -153,22 +153,28 @@ static bool would_block(int err)
 static int buffer_append(sock_transport *s, const struct iovec *iov, int n, size_t skip,
                          size_t total)
 {
-    size_t add = total - skip, used = s->wstart + s->base.wsize;
-    if (used + add > s->wcap) {
-        if (s->wstart) {
-            memmove(s->wbuf, s->wbuf + s->wstart, s->base.wsize);
+    size_t add = total - skip, size = s->base.wsize;
+    if (s->wstart + size + add > s->wcap && s->wstart && s->wstart >= size) {
+        /* moving costs no more than what was sent before: O(1) a byte */
+        memcpy(s->wbuf, s->wbuf + s->wstart, size);
+        s->wstart = 0;
+    }
+    if (s->wstart + size + add > s->wcap) {
+        size_t cap = s->wcap ? s->wcap : 4096;
+        while (cap < size + add)
+            cap *= 2;
+        if (cap == s->wcap)
+            cap *= 2; /* fits only once compacted: grow so that moves stay rare */
+        char *b = s->wstart ? malloc(cap) : realloc(s->wbuf, cap);
+        if (!b)
+            return -ENOMEM;
+        if (s->wstart) { /* only the unsent bytes move */
+            memcpy(b, s->wbuf + s->wstart, size);
+            free(s->wbuf);
             s->wstart = 0;
         }
-        size_t need = s->base.wsize + add, cap = s->wcap ? s->wcap : 4096;
-        while (cap < need)
-            cap *= 2;
-        if (cap > s->wcap) {
-            char *b = realloc(s->wbuf, cap);
-            if (!b)
-                return -ENOMEM;
-            s->wbuf = b;
-            s->wcap = cap;
-        }
+        s->wbuf = b;
+        s->wcap = cap;
     }
     char *out = s->wbuf + s->wstart + s->base.wsize;
     for (int i = 0; i < n; i++) {

@@ -569,6 +569,64 @@ START_TEST(test_read_echo)
 }
 END_TEST
 
+/* Writes appended while the transport is part-way through sending its
+ * buffer (a reader slower than the writer): every byte arrives, in order. */
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)(i * 7 + i / 251);
+}
+
+typedef struct checker {
+    size_t total;
+    bool ok;
+} checker;
+
+static int slow_check(aio_stream_reader *r, aio_stream_writer *w, void *arg)
+{
+    (void)w;
+    checker *c = arg;
+    unsigned char buf[3000];
+    ssize_t n;
+    c->ok = true;
+    while ((n = aio_stream_read(r, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            c->ok = c->ok && buf[i] == pattern(c->total + (size_t)i);
+        c->total += (size_t)n;
+        if (c->total % 7 == 0)
+            al_sleep(0.0005); /* now and then slower than the writer */
+    }
+    return (int)n;
+}
+
+static int append_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    checker c = {0};
+    conn k;
+    conn_open(&k, AC_UNIX, slow_check, &c, 0);
+    size_t chunk = 10000, n = 120 * chunk;
+    unsigned char *data = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = pattern(i);
+    for (size_t off = 0; off < n; off += chunk) {
+        ck_assert_int_eq(aio_stream_write(k.w, data + off, chunk), 0);
+        if (off % (4 * chunk) == 0)
+            al_sleep(0); /* let the transport send part of its buffer */
+    }
+    ck_assert_int_eq(aio_stream_write_eof(k.w), 0);
+    void *d;
+    size_t len;
+    ck_assert_int_eq(aio_stream_read_all(k.r, &d, &len), 0); /* the server closed */
+    ck_assert_uint_eq(c.total, n);
+    ck_assert(c.ok);
+    conn_end(&k);
+    free(data);
+    return 0;
+}
+
+MAIN_TEST(test_appends_while_sending, append_main)
+
 /* A one-byte-at-a-time sender under a readexactly that is cancelled: the
  * bytes that had arrived are buffered again, none lost. */
 typedef struct trickling {
@@ -880,6 +938,7 @@ AL_TEST_SUITE(suite_streams)
     tcase_add_loop_test(tc, test_stream_echo, 0, AC_NFAMILIES);
     tcase_add_loop_test(tc, test_read_echo, 0, AC_NFAMILIES);
     tcase_add_test(tc, test_trickle_cancelled);
+    tcase_add_test(tc, test_appends_while_sending);
     tcase_add_test(tc, test_flow_and_drains);
     tcase_add_test(tc, test_drain_peer_gone);
     tcase_add_test(tc, test_close_during_drain);
