@@ -228,8 +228,11 @@ static int spawn(aio_process *p, const char *const *argv, const aio_subprocess_o
     sigaddset(&def, SIGXFSZ);
     if (!rc)
         rc = posix_spawnattr_setsigdefault(&at, &def);
+    short flags = POSIX_SPAWN_SETSIGDEF;
+    if (o && o->new_process_group)
+        flags |= POSIX_SPAWN_SETPGROUP; /* pgroup 0: its own pid */
     if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+        rc = posix_spawnattr_setflags(&at, flags);
     char *const *env = o && o->envp ? (char *const *)o->envp : environ;
     if (!rc)
         rc = posix_spawnp(&p->pid, argv[0], &fa, &at, (char *const *)argv, env);

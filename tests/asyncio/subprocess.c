@@ -772,6 +772,31 @@ START_TEST(test_child_inherits_signal_mask)
 }
 END_TEST
 
+/* new_process_group: the child's pgid is its pid; otherwise ours. */
+static int pgid_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    const char *const cut[] = {"cut", "-d", " ", "-f5", "/proc/self/stat", NULL};
+    for (int group = 0; group < 2; group++) {
+        aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}, .new_process_group = group};
+        aio_process *p;
+        ck_assert_int_eq(aio_create_subprocess_exec(ac_loop(), cut, &o, &p), 0);
+        char *out = NULL;
+        ck_assert_int_eq(aio_process_communicate(p, NULL, 0, &out, NULL, NULL, NULL), 0);
+        long pgid = atol(out);
+        ck_assert_int_eq(pgid, group ? (long)aio_process_pid(p) : (long)getpgrp());
+        free(out);
+        ck_assert_int_eq(aio_process_free(p), 0);
+    }
+    return 0;
+}
+
+START_TEST(test_new_process_group)
+{
+    ac_run_main(pgid_main, NULL);
+}
+END_TEST
+
 /* ---- closing the loop with live children ---------------------------------- */
 
 static void count_reports(al_loop *loop, const al_error_context *ctx, void *user)
@@ -1095,6 +1120,7 @@ AL_TEST_SUITE(suite_subprocess)
     tcase_add_test(tc, test_streams_broken_pipe);
     tcase_add_test(tc, test_streams_cancel_and_busy);
     tcase_add_test(tc, test_child_inherits_signal_mask);
+    tcase_add_test(tc, test_new_process_group);
     tcase_add_test(tc, test_loop_close_reaps_live_children);
     tcase_add_test(tc, test_protocol_order);
     tcase_add_test(tc, test_protocol_order_polling);

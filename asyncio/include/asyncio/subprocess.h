@@ -60,6 +60,10 @@ typedef struct aio_subprocess_options {
     const char *const *envp; /* NULL-terminated "K=V" list; NULL: environ */
     const char *cwd;         /* the child's working directory; NULL: ours */
     aio_stdio stdin_fd, stdout_fd, stderr_fd;
+    /* The child leads a new process group (its pgid is its pid), as
+     * subprocess's process_group=0: signal the whole command, its own
+     * children included, with kill(-pid, sig) while it is not reaped. */
+    bool new_process_group;
 } aio_subprocess_options;
 
 typedef struct aio_process aio_process;
