@@ -10,8 +10,8 @@ enum { DEF_MAX_HEAD = 8 * 1024, DEF_MAX_BODY = 1024 * 1024 };
 
 static const char HELLO[] = "Hello, World!";
 
-/* "Date: <IMF-fixdate>\r\n", rebuilt once a second. */
-static const char *date_line(void)
+/* "Date: <IMF-fixdate>\r\n", rebuilt once a second; *sec is that second. */
+static const char *date_line(time_t *sec)
 {
     static _Thread_local time_t last = -1;
     static _Thread_local char line[48];
@@ -22,6 +22,7 @@ static const char *date_line(void)
         strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         last = now;
     }
+    *sec = last;
     return line;
 }
 
@@ -31,22 +32,51 @@ static void put(http_conn *c, const char *s, size_t n)
         c->err = -ENOMEM;
 }
 
+/* The last response built (head, and body unless head_only), reused while
+ * its inputs and the second are the same: a keep-alive client asking for
+ * the same thing costs one copy, no formatting. The strings are the
+ * callers' constants, so comparing pointers compares them. */
+typedef struct response {
+    time_t sec;
+    int status;
+    const char *reason, *extra, *body, *conn;
+    bool head_only;
+    size_t len;
+    char bytes[320];
+} response;
+
 static void respond(http_conn *c, int status, const char *reason, const char *extra,
                     const char *body, bool head_only, bool close)
 {
+    static _Thread_local response last = {.sec = -1};
+    time_t sec;
+    const char *date = date_line(&sec);
+    const char *conn = close ? "Connection: close\r\n"
+                       : (c->parser.http_major == 1 && c->parser.http_minor == 0)
+                           ? "Connection: keep-alive\r\n"
+                           : "";
+    if (last.sec == sec && last.status == status && last.reason == reason && last.extra == extra &&
+        last.body == body && last.conn == conn && last.head_only == head_only) {
+        put(c, last.bytes, last.len);
+        return;
+    }
     char h[256];
     size_t blen = strlen(body);
     int n = snprintf(h, sizeof h,
                      "HTTP/1.1 %d %s\r\nServer: asyncio-http\r\n%sContent-Type: "
                      "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, reason, date_line(), blen, extra,
-                     close ? "Connection: close\r\n"
-                     : (c->parser.http_major == 1 && c->parser.http_minor == 0)
-                         ? "Connection: keep-alive\r\n"
-                         : "");
-    put(c, h, (size_t)n);
-    if (!head_only)
-        put(c, body, blen);
+                     status, reason, date, blen, extra, conn);
+    size_t total = (size_t)n + (head_only ? 0 : blen);
+    if (total > sizeof last.bytes) { /* not kept: built for this once */
+        put(c, h, (size_t)n);
+        if (!head_only)
+            put(c, body, blen);
+        return;
+    }
+    last = (response){sec, status, reason, extra, body, conn, head_only, total, {0}};
+    memcpy(last.bytes, h, (size_t)n);
+    memcpy(last.bytes + n, body, total - (size_t)n);
+    put(c, last.bytes, last.len);
 }
 
 static int on_message_begin(http_parser *p)
