@@ -258,18 +258,29 @@ static int connect_addrs(al_loop *loop, const struct addrinfo *res, const struct
 
 /* ---- the transport ------------------------------------------------------------- */
 
-int aio__settle_cb(al_loop *loop, void *arg)
+static int settle_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     settle(arg);
     return 0;
 }
 
-int aio__transport_await_made(aio_transport *t, al_future *made)
+int aio__transport_await_made(aio_transport *t)
 {
+    al_loop *loop = aio__transport_loop(t);
+    al_future *f = NULL;
+    al_handle *h = NULL;
     aio_transport_ref(t);
-    int rc = al_await(made);
-    t->start_done = NULL;
+    int rc = al_future_new(loop, &f);
+    if (rc == 0) /* queued after the transport's start: runs after connection_made */
+        rc = al_call_soon(loop, settle_cb, f, &h);
+    if (rc == 0)
+        rc = al_await(f);
+    if (h) {
+        al_handle_cancel(h);
+        al_handle_unref(h);
+    }
+    al_future_unref(f);
     if (rc < 0)
         aio_transport_abort(t); /* connection_made still runs first */
     aio_transport_unref(t);
@@ -279,17 +290,10 @@ int aio__transport_await_made(aio_transport *t, al_future *made)
 /* A transport over connected fd; returns once connection_made has run. */
 static int finish(al_loop *loop, int fd, const aio_protocol *proto, void *user, aio_transport **out)
 {
-    al_future *f;
-    int rc = al_future_new(loop, &f);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
     aio_transport *t;
-    rc = aio__socket_transport_new(loop, fd, proto, user, NULL, aio__settle_cb, f, &t);
-    if (rc == 0 && (rc = aio__transport_await_made(t, f)) == 0 && out)
+    int rc = aio__socket_transport_new(loop, fd, proto, user, NULL, &t);
+    if (rc == 0 && (rc = aio__transport_await_made(t)) == 0 && out)
         *out = t;
-    al_future_unref(f);
     return rc;
 }
 

@@ -17,18 +17,22 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct pipe_transport {
-    aio_transport base;
-    bool write_end;
-    char *wbuf; /* base.wsize bytes from wstart */
-    size_t wstart, wcap;
-    bool writer_on;
-    bool eof_pending; /* write_eof: close once drained */
-} pipe_transport;
+/* The pipe transport is the base alone; its flags are the base's kflags
+ * and its buffer the stream kinds' (aio__wbuf). */
+enum {
+    WRITE_END = 1,   /* the write end (else the read end) */
+    WRITER_ON = 2,   /* the writer callback is registered */
+    EOF_PENDING = 4, /* write_eof: close once drained */
+};
 
-static pipe_transport *pt_of(aio_transport *t)
+static bool flag(const aio_transport *t, unsigned f)
 {
-    return (pipe_transport *)t;
+    return (t->kflags & f) != 0;
+}
+
+static void set_flag(aio_transport *t, unsigned f, bool on)
+{
+    t->kflags = on ? (t->kflags | f) : (t->kflags & ~f);
 }
 
 ssize_t aio__writev_nosigpipe(int fd, const struct iovec *iov, int n)
@@ -51,17 +55,13 @@ ssize_t aio__writev_nosigpipe(int fd, const struct iovec *iov, int n)
     return k;
 }
 
-static void set_writer(pipe_transport *s, bool on);
+static void set_writer(aio_transport *t, bool on);
 
-static void stop_all(pipe_transport *s)
+static void stop_all(aio_transport *t)
 {
-    aio_transport *t = &s->base;
-    set_writer(s, false);
+    set_writer(t, false);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
-    free(s->wbuf);
-    s->wbuf = NULL;
-    s->wstart = s->wcap = 0;
-    t->wsize = 0;
+    aio__wbuf_drop(t);
 }
 
 static void pt_abort(aio_transport *t, int error)
@@ -69,15 +69,15 @@ static void pt_abort(aio_transport *t, int error)
     if (t->lost)
         return;
     t->closing = true;
-    stop_all(pt_of(t));
+    stop_all(t);
     aio__transport_lost(t, error);
 }
 
 static void pt_close(aio_transport *t)
 {
     t->closing = true;
-    if (t->wsize == 0) {
-        stop_all(pt_of(t));
+    if (aio__wsize(t) == 0) {
+        stop_all(t);
         aio__transport_lost(t, 0);
     } /* else: the rest is written first (write_ready ends it) */
 }
@@ -140,62 +140,28 @@ static int peer_gone(al_loop *loop, void *arg)
     aio_transport *t = arg;
     if (t->lost)
         return 0;
-    pt_abort(t, t->wsize ? -EPIPE : 0);
+    pt_abort(t, aio__wsize(t) ? -EPIPE : 0);
     return 0;
 }
 
 static int write_ready(al_loop *loop, void *arg);
 
-static void set_writer(pipe_transport *s, bool on)
+static void set_writer(aio_transport *t, bool on)
 {
-    if (s->writer_on == on)
+    if (flag(t, WRITER_ON) == on)
         return;
-    if (aio__set_interest(s->base.io, s->base.fd, AIO_WRITE, on ? write_ready : NULL, s) >= 0 ||
-        !on)
-        s->writer_on = on;
-}
-
-static int append(pipe_transport *s, const struct iovec *iov, int n, size_t skip, size_t total)
-{
-    size_t add = total - skip;
-    if (s->wstart + s->base.wsize + add > s->wcap) {
-        memmove(s->wbuf, s->wbuf + s->wstart, s->base.wsize);
-        s->wstart = 0;
-        size_t cap = s->wcap ? s->wcap : 4096;
-        while (cap < s->base.wsize + add)
-            cap *= 2;
-        if (cap > s->wcap) {
-            char *b = realloc(s->wbuf, cap);
-            if (!b)
-                return -ENOMEM;
-            s->wbuf = b;
-            s->wcap = cap;
-        }
-    }
-    char *out = s->wbuf + s->wstart + s->base.wsize;
-    for (int i = 0; i < n; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        memcpy(out, (const char *)iov[i].iov_base + skip, len - skip);
-        out += len - skip;
-        skip = 0;
-    }
-    s->base.wsize += add;
-    return 0;
+    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
+        set_flag(t, WRITER_ON, on);
 }
 
 static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
 {
-    pipe_transport *s = pt_of(t);
-    if (s->eof_pending)
+    if (flag(t, EOF_PENDING))
         return AL_EINVALIDSTATE;
     if (total == 0 || t->closing)
         return 0;
     size_t sent = 0;
-    if (t->wsize == 0) {
+    if (aio__wsize(t) == 0) {
         ssize_t k = aio__writev_nosigpipe(t->fd, iov, n > IOV_MAX ? IOV_MAX : n);
         if (k < 0 && !would_block(errno)) {
             pt_abort(t, -errno);
@@ -205,12 +171,12 @@ static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
         if (sent == total)
             return 0;
     }
-    int rc = append(s, iov, n, sent, total);
+    int rc = aio__wbuf_append(t, iov, n, sent, total);
     if (rc < 0) {
         pt_abort(t, rc);
         return rc;
     }
-    set_writer(s, true);
+    set_writer(t, true);
     aio__transport_flow(t);
     return 0;
 }
@@ -218,30 +184,29 @@ static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
 static int write_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    pipe_transport *s = arg;
-    aio_transport *t = &s->base;
-    if (t->wsize) {
-        struct iovec v = {.iov_base = s->wbuf + s->wstart, .iov_len = t->wsize};
+    aio_transport *t = arg;
+    aio__wbuf *w = aio__wbuf_of(t);
+    if (w && w->q.size) {
+        struct iovec v = {.iov_base = w->buf + w->start, .iov_len = w->q.size};
         ssize_t k = aio__writev_nosigpipe(t->fd, &v, 1);
         if (k < 0) {
             if (!would_block(errno))
                 pt_abort(t, -errno);
             return 0;
         }
-        s->wstart += (size_t)k;
-        t->wsize -= (size_t)k;
+        aio__wbuf_consumed(t, (size_t)k);
         aio_transport_ref(t);
         aio__transport_flow(t);
         bool gone = t->lost;
         aio_transport_unref(t);
-        if (gone || t->wsize)
+        if (gone || aio__wsize(t))
             return 0;
     }
-    set_writer(s, false);
-    s->wstart = 0;
-    if (t->closing || s->eof_pending) {
+    set_writer(t, false);
+    aio__wbuf_drop(t);
+    if (t->closing || flag(t, EOF_PENDING)) {
         t->closing = true;
-        stop_all(s);
+        stop_all(t);
         aio__transport_lost(t, 0);
     }
     return 0;
@@ -250,27 +215,26 @@ static int write_ready(al_loop *loop, void *arg)
 /* A pipe's end of file is its close (asyncio's write_eof on a pipe). */
 static int pt_write_eof(aio_transport *t)
 {
-    pipe_transport *s = pt_of(t);
-    if (t->closing || s->eof_pending)
+    if (t->closing || flag(t, EOF_PENDING))
         return 0;
-    s->eof_pending = true;
+    set_flag(t, EOF_PENDING, true);
     pt_close(t);
     return 0;
 }
 
 static bool pt_can_write_eof(const aio_transport *t)
 {
-    return ((const pipe_transport *)t)->write_end;
+    return flag(t, WRITE_END);
 }
 
 static void pt_free(aio_transport *t)
 {
-    pipe_transport *s = pt_of(t);
-    free(s->wbuf);
-    free(s);
+    free(aio__wbuf_of(t));
+    free(t);
 }
 
 static const aio__transport_ops read_ops = {
+    .wq_size = sizeof(aio__wbuf),
     .set_reading = pt_set_reading,
     .close = pt_close,
     .abort = pt_abort,
@@ -278,6 +242,7 @@ static const aio__transport_ops read_ops = {
 };
 
 static const aio__transport_ops write_ops = {
+    .wq_size = sizeof(aio__wbuf),
     .writev = pt_writev,
     .write_eof = pt_write_eof,
     .can_write_eof = pt_can_write_eof,
@@ -295,25 +260,24 @@ int aio__pipe_transport_new(al_loop *loop, int fd, bool write_end, const aio_pro
         close(fd);
         return err;
     }
-    pipe_transport *s = calloc(1, sizeof *s);
-    if (!s) {
+    aio_transport *t = calloc(1, sizeof *t);
+    if (!t) {
         close(fd);
         return -ENOMEM;
     }
-    s->write_end = write_end;
-    aio_transport *t = &s->base;
-    int rc =
-        aio__transport_init(t, write_end ? &write_ops : &read_ops, loop, fd, proto, NULL, user);
+    set_flag(t, WRITE_END, write_end);
+    int rc = aio__transport_init(t, write_end ? &write_ops : &read_ops, loop, fd, proto, NULL, user,
+                                 NULL);
     if (rc == 0 && write_end) /* the reader's close shows as readable */
         rc = aio__set_interest(t->io, fd, AIO_READ, peer_gone, t);
     if (rc == 0)
-        rc = aio__transport_start(t, NULL, NULL);
+        rc = aio__transport_start(t);
     if (rc < 0) {
         aio__set_interest(t->io, fd, AIO_READ, NULL, NULL);
-        aio__res_remove(t->io, &t->res);
+        aio__transport_discard(t);
         aio__flush(t->io);
         close(fd);
-        free(s);
+        free(t);
         return rc;
     }
     *out = t;

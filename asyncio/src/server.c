@@ -35,7 +35,6 @@ struct aio_server {
     unsigned refs;      /* the caller's, one per connection, one while on the list */
     bool serving;       /* readers on the listening sockets */
     bool accept_paused; /* after EMFILE & co. */
-    aio_transport *clients;
     size_t nclients;
     al_future **waiters; /* wait_closed */
     size_t nwaiters;
@@ -107,7 +106,7 @@ static void accept_one(aio_server *s, int fd)
         aio__report(s->loop, "protocol factory failed; connection closed", rc);
         return;
     }
-    rc = aio__socket_transport_new(s->loop, fd, proto, user, s, NULL, NULL, NULL);
+    rc = aio__socket_transport_new(s->loop, fd, proto, user, s, NULL);
     if (rc < 0)
         aio__report(s->loop, "cannot make a transport for an accepted connection", rc);
 }
@@ -147,26 +146,14 @@ static void wake_waiters(aio_server *s)
     }
 }
 
-void aio__server_attach(aio_server *s, aio_transport *t)
+void aio__server_attach(aio_server *s)
 {
     s->refs++;
-    t->srv_prev = NULL;
-    t->srv_next = s->clients;
-    if (s->clients)
-        s->clients->srv_prev = t;
-    s->clients = t;
     s->nclients++;
 }
 
-void aio__server_detach(aio_server *s, aio_transport *t)
+void aio__server_detach(aio_server *s)
 {
-    if (t->srv_prev)
-        t->srv_prev->srv_next = t->srv_next;
-    else
-        s->clients = t->srv_next;
-    if (t->srv_next)
-        t->srv_next->srv_prev = t->srv_prev;
-    t->server = NULL;
     if (--s->nclients == 0 && !s->fds)
         wake_waiters(s);
     server_unref(s);
@@ -175,10 +162,7 @@ void aio__server_detach(aio_server *s, aio_transport *t)
 static void each_client(aio_server *s, void (*fn)(aio_transport *))
 {
     s->refs++;
-    for (aio_transport *t = s->clients, *next; t; t = next) {
-        next = t->srv_next; /* a close detaches later, an abort too */
-        fn(t);
-    }
+    aio__each_transport(s->io, s, fn);
     server_unref(s);
 }
 

@@ -17,74 +17,66 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct sock_transport {
-    aio_transport base;
-    char *wbuf; /* base.wsize bytes from wstart; freed when drained */
-    size_t wstart, wcap;
-    al_future *drained; /* a sendfile waits for the buffer to drain */
-    bool writer_on;
-    bool eof_pending; /* write_eof called */
-    bool eof_seen;    /* the peer's EOF arrived */
-    bool sendfile_busy;
-} sock_transport;
+/* The socket transport is the base alone (an idle connection holds
+ * nothing more); its flags are the base's kflags. */
+enum {
+    WRITER_ON = 1,     /* the writer callback is registered */
+    EOF_PENDING = 2,   /* write_eof called */
+    EOF_SEEN = 4,      /* the peer's EOF arrived */
+    SENDFILE_BUSY = 8, /* a sendfile runs */
+};
 
-static sock_transport *st_of(aio_transport *t)
+static bool flag(const aio_transport *t, unsigned f)
 {
-    return (sock_transport *)t;
+    return (t->kflags & f) != 0;
 }
 
-static void set_writer(sock_transport *s, bool on);
-
-static void drop_buffer(sock_transport *s)
+static void set_flag(aio_transport *t, unsigned f, bool on)
 {
-    free(s->wbuf);
-    s->wbuf = NULL;
-    s->wstart = s->wcap = 0;
-    s->base.wsize = 0;
+    t->kflags = on ? (t->kflags | f) : (t->kflags & ~f);
 }
 
-static void wake_drained(sock_transport *s, int error)
+static void set_writer(aio_transport *t, bool on);
+
+static void wake_drained(aio_transport *t, int error)
 {
-    if (!s->drained)
+    aio__wbuf *w = aio__wbuf_of(t);
+    if (!w || !w->drained)
         return;
     if (error)
-        al_future_set_error(s->drained, error);
+        al_future_set_error(w->drained, error);
     else
-        al_future_set_result(s->drained, NULL, NULL);
-    al_future_unref(s->drained);
-    s->drained = NULL;
+        al_future_set_result(w->drained, NULL, NULL);
+    al_future_unref(w->drained);
+    w->drained = NULL;
 }
 
 /* _force_close: drop the buffer, stop both directions, connection_lost. */
 static void st_abort(aio_transport *t, int error)
 {
-    sock_transport *s = st_of(t);
     if (t->lost)
         return;
-    drop_buffer(s);
-    set_writer(s, false);
+    wake_drained(t, error ? error : -ECONNABORTED);
+    aio__wbuf_drop(t);
+    set_writer(t, false);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     t->closing = true;
-    wake_drained(s, error ? error : -ECONNABORTED);
     aio__transport_lost(t, error);
 }
 
 static void st_close(aio_transport *t)
 {
-    sock_transport *s = st_of(t);
     t->closing = true;
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
-    if (t->wsize == 0)
+    if (aio__wsize(t) == 0)
         aio__transport_lost(t, 0);
-    (void)s;
 }
 
 /* ---- reading --------------------------------------------------------------- */
 
-static void on_eof(sock_transport *s)
+static void on_eof(aio_transport *t)
 {
-    aio_transport *t = &s->base;
-    s->eof_seen = true;
+    set_flag(t, EOF_SEEN, true);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     bool keep = t->proto->eof_received && t->proto->eof_received(t, t->user);
     if (!keep)
@@ -94,8 +86,7 @@ static void on_eof(sock_transport *s)
 static int read_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    sock_transport *s = arg;
-    aio_transport *t = &s->base;
+    aio_transport *t = arg;
     if (t->closing || !t->reading)
         return 0;
     const aio_protocol *p = t->proto;
@@ -113,7 +104,7 @@ static int read_ready(al_loop *loop, void *arg)
     }
     aio_transport_ref(t);
     if (n == 0)
-        on_eof(s);
+        on_eof(t);
     else if (p->get_buffer)
         p->buffer_updated(t, (size_t)n, t->user);
     else if (p->data_received)
@@ -124,10 +115,9 @@ static int read_ready(al_loop *loop, void *arg)
 
 static int st_set_reading(aio_transport *t, bool on)
 {
-    sock_transport *s = st_of(t);
-    if (s->eof_seen)
+    if (flag(t, EOF_SEEN))
         return 0; /* nothing more to read */
-    int rc = aio__set_interest(t->io, t->fd, AIO_READ, on ? read_ready : NULL, s);
+    int rc = aio__set_interest(t->io, t->fd, AIO_READ, on ? read_ready : NULL, t);
     return rc < 0 ? rc : 0;
 }
 
@@ -135,13 +125,12 @@ static int st_set_reading(aio_transport *t, bool on)
 
 static int write_ready(al_loop *loop, void *arg);
 
-static void set_writer(sock_transport *s, bool on)
+static void set_writer(aio_transport *t, bool on)
 {
-    if (s->writer_on == on)
+    if (flag(t, WRITER_ON) == on)
         return;
-    if (aio__set_interest(s->base.io, s->base.fd, AIO_WRITE, on ? write_ready : NULL, s) >= 0 ||
-        !on)
-        s->writer_on = on;
+    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
+        set_flag(t, WRITER_ON, on);
 }
 
 static bool would_block(int err)
@@ -149,59 +138,16 @@ static bool would_block(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-/* Appends the bytes of iov after `skip` to the buffer. */
-static int buffer_append(sock_transport *s, const struct iovec *iov, int n, size_t skip,
-                         size_t total)
-{
-    size_t add = total - skip, size = s->base.wsize;
-    if (s->wstart + size + add > s->wcap && s->wstart && s->wstart >= size) {
-        /* moving costs no more than what was sent before: O(1) a byte */
-        memcpy(s->wbuf, s->wbuf + s->wstart, size);
-        s->wstart = 0;
-    }
-    if (s->wstart + size + add > s->wcap) {
-        size_t cap = s->wcap ? s->wcap : 4096;
-        while (cap < size + add)
-            cap *= 2;
-        if (cap == s->wcap)
-            cap *= 2; /* fits only once compacted: grow so that moves stay rare */
-        char *b = s->wstart ? malloc(cap) : realloc(s->wbuf, cap);
-        if (!b)
-            return -ENOMEM;
-        if (s->wstart) { /* only the unsent bytes move */
-            memcpy(b, s->wbuf + s->wstart, size);
-            free(s->wbuf);
-            s->wstart = 0;
-        }
-        s->wbuf = b;
-        s->wcap = cap;
-    }
-    char *out = s->wbuf + s->wstart + s->base.wsize;
-    for (int i = 0; i < n; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        memcpy(out, (const char *)iov[i].iov_base + skip, len - skip);
-        out += len - skip;
-        skip = 0;
-    }
-    s->base.wsize += add;
-    return 0;
-}
-
 static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
 {
-    sock_transport *s = st_of(t);
-    if (s->eof_pending)
+    if (flag(t, EOF_PENDING))
         return AL_EINVALIDSTATE; /* write() after write_eof() */
-    if (s->sendfile_busy)
+    if (flag(t, SENDFILE_BUSY))
         return -EBUSY;
     if (total == 0 || t->closing)
         return 0; /* dropped after close, as asyncio drops them */
     size_t sent = 0;
-    if (t->wsize == 0) {
+    if (aio__wsize(t) == 0) {
         struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
         ssize_t k = sendmsg(t->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k < 0 && !would_block(errno)) {
@@ -212,12 +158,12 @@ static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
         if (sent == total)
             return 0;
     }
-    int rc = buffer_append(s, iov, n, sent, total);
+    int rc = aio__wbuf_append(t, iov, n, sent, total);
     if (rc < 0) {
         st_abort(t, rc);
         return rc;
     }
-    set_writer(s, true);
+    set_writer(t, true);
     aio__transport_flow(t);
     return 0;
 }
@@ -225,41 +171,39 @@ static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
 static int write_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    sock_transport *s = arg;
-    aio_transport *t = &s->base;
-    if (t->wsize) {
-        ssize_t k = send(t->fd, s->wbuf + s->wstart, t->wsize, MSG_DONTWAIT | MSG_NOSIGNAL);
+    aio_transport *t = arg;
+    aio__wbuf *w = aio__wbuf_of(t);
+    if (w && w->q.size) {
+        ssize_t k = send(t->fd, w->buf + w->start, w->q.size, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k < 0) {
             if (!would_block(errno))
                 st_abort(t, -errno);
             return 0;
         }
-        s->wstart += (size_t)k;
-        t->wsize -= (size_t)k;
+        aio__wbuf_consumed(t, (size_t)k);
         aio_transport_ref(t);
         aio__transport_flow(t);
         bool gone = t->lost;
         aio_transport_unref(t);
-        if (gone || t->wsize)
+        if (gone || aio__wsize(t))
             return 0;
     }
-    set_writer(s, false);
-    drop_buffer(s);
-    wake_drained(s, 0);
+    set_writer(t, false);
+    wake_drained(t, 0);
+    aio__wbuf_drop(t);
     if (t->closing)
         aio__transport_lost(t, 0);
-    else if (s->eof_pending)
+    else if (flag(t, EOF_PENDING))
         shutdown(t->fd, SHUT_WR);
     return 0;
 }
 
 static int st_write_eof(aio_transport *t)
 {
-    sock_transport *s = st_of(t);
-    if (t->closing || s->eof_pending)
+    if (t->closing || flag(t, EOF_PENDING))
         return 0;
-    s->eof_pending = true;
-    if (t->wsize == 0 && shutdown(t->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+    set_flag(t, EOF_PENDING, true);
+    if (aio__wsize(t) == 0 && shutdown(t->fd, SHUT_WR) < 0 && errno != ENOTCONN)
         return -errno;
     return 0;
 }
@@ -274,24 +218,25 @@ static bool st_can_write_eof(const aio_transport *t)
 
 static int st_sendfile(aio_transport *t, int file, off_t offset, size_t count, size_t *sent)
 {
-    sock_transport *s = st_of(t);
-    if (s->sendfile_busy)
+    if (flag(t, SENDFILE_BUSY))
         return -EBUSY;
-    if (s->eof_pending)
+    if (flag(t, EOF_PENDING))
         return AL_EINVALIDSTATE;
     bool was_reading = aio_transport_is_reading(t);
     aio_transport_pause_reading(t);
-    s->sendfile_busy = true;
+    set_flag(t, SENDFILE_BUSY, true);
     aio_transport_ref(t);
+    al_loop *loop = aio__transport_loop(t);
     int rc = 0;
-    if (t->wsize) {
+    if (aio__wsize(t)) {
         al_future *f;
-        if ((rc = al_future_new(t->loop, &f)) == 0) {
-            s->drained = al_future_ref(f);
+        if ((rc = al_future_new(loop, &f)) == 0) {
+            aio__wbuf_of(t)->drained = al_future_ref(f);
             rc = al_await(f);
-            if (s->drained == f) {
+            aio__wbuf *w = aio__wbuf_of(t); /* a cancelled wait leaves it set */
+            if (w && w->drained == f) {
                 al_future_unref(f);
-                s->drained = NULL;
+                w->drained = NULL;
             }
             al_future_unref(f);
         }
@@ -299,8 +244,8 @@ static int st_sendfile(aio_transport *t, int file, off_t offset, size_t count, s
     if (rc == 0 && t->closing)
         rc = AL_EINVALIDSTATE;
     if (rc == 0)
-        rc = aio_sock_sendfile(t->loop, t->fd, file, offset, count, sent);
-    s->sendfile_busy = false;
+        rc = aio_sock_sendfile(loop, t->fd, file, offset, count, sent);
+    set_flag(t, SENDFILE_BUSY, false);
     if (was_reading && !t->closing)
         aio_transport_resume_reading(t);
     aio_transport_unref(t);
@@ -309,12 +254,15 @@ static int st_sendfile(aio_transport *t, int file, off_t offset, size_t count, s
 
 static void st_free(aio_transport *t)
 {
-    sock_transport *s = st_of(t);
-    free(s->wbuf);
-    free(s);
+    aio__wbuf *w = aio__wbuf_of(t);
+    if (w)
+        al_future_unref(w->drained);
+    free(w);
+    free(t);
 }
 
 static const aio__transport_ops sock_ops = {
+    .wq_size = sizeof(aio__wbuf),
     .writev = st_writev,
     .write_eof = st_write_eof,
     .can_write_eof = st_can_write_eof,
@@ -326,8 +274,7 @@ static const aio__transport_ops sock_ops = {
 };
 
 int aio__socket_transport_new(al_loop *loop, int fd, const aio_protocol *proto, void *user,
-                              aio_server *server, al_callback_fn done, void *arg,
-                              aio_transport **out)
+                              aio_server *server, aio_transport **out)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
@@ -342,25 +289,18 @@ int aio__socket_transport_new(al_loop *loop, int fd, const aio_protocol *proto, 
         int one = 1; /* asyncio sets TCP_NODELAY on every TCP transport */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    sock_transport *s = calloc(1, sizeof *s);
-    if (!s) {
+    aio_transport *t = calloc(1, sizeof *t);
+    if (!t) {
         close(fd);
         return -ENOMEM;
     }
-    aio_transport *t = &s->base;
-    int rc = aio__transport_init(t, &sock_ops, loop, fd, proto, NULL, user);
-    if (rc == 0 && server) {
-        t->server = server;
-        aio__server_attach(server, t);
-    }
+    int rc = aio__transport_init(t, &sock_ops, loop, fd, proto, NULL, user, server);
     if (rc == 0)
-        rc = aio__transport_start(t, done, arg);
+        rc = aio__transport_start(t);
     if (rc < 0) {
-        if (t->server)
-            aio__server_detach(server, t);
-        aio__res_remove(t->io, &t->res);
+        aio__transport_discard(t);
         close(fd);
-        free(s);
+        free(t);
         return rc;
     }
     if (out)

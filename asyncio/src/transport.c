@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 struct aio__net {
-    aio__res head; /* circular list of open transports and servers */
-    void *rbuf;    /* the shared read buffer, AIO_READ_BUFFER bytes */
+    aio__res head;        /* circular list of open servers */
+    aio_transport *first; /* open transports, newest first */
+    void *rbuf;           /* the shared read buffer, AIO_READ_BUFFER bytes */
 };
 
 static aio__net *net_of(aio__io *io)
@@ -48,6 +49,51 @@ void aio__res_remove(aio__io *io, aio__res *r)
     r->prev = r->next = NULL;
 }
 
+static int list_add(aio_transport *t)
+{
+    aio__net *n = net_of(t->io);
+    if (!n)
+        return -ENOMEM;
+    t->prev = NULL;
+    t->next = n->first;
+    if (n->first)
+        n->first->prev = t;
+    n->first = t;
+    t->listed = true;
+    return 0;
+}
+
+static void list_remove(aio_transport *t)
+{
+    if (!t->listed)
+        return;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        t->io->net->first = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    t->listed = false;
+}
+
+void aio__each_transport(aio__io *io, aio_server *s, void (*fn)(aio_transport *))
+{
+    if (!io->net)
+        return;
+    /* fn may end t at once (then it leaves the list); next is held */
+    aio_transport *t = aio_transport_ref(io->net->first);
+    while (t) {
+        aio_transport *next = aio_transport_ref(t->next);
+        if (t->server == s)
+            fn(t);
+        aio_transport_unref(t);
+        t = next;
+    }
+}
+
+static void loop_closing(aio_transport *t);
+
 void aio__net_close(aio__io *io)
 {
     aio__net *n = io->net;
@@ -58,6 +104,8 @@ void aio__net_close(aio__io *io)
         aio__res_remove(io, r);
         r->loop_closing(r);
     }
+    while (n->first)
+        loop_closing(n->first);
     free(n->rbuf);
     free(n);
     io->net = NULL;
@@ -84,62 +132,123 @@ void aio__report(al_loop *loop, const char *message, int error)
 
 static void call_made(aio_transport *t)
 {
-    if (t->proto && t->proto->connection_made)
-        t->proto->connection_made(t, t->user);
-    else if (t->dproto && t->dproto->connection_made)
-        t->dproto->connection_made(t, t->user);
+    void (*fn)(aio_transport *, void *) =
+        t->dgram ? t->dproto->connection_made : t->proto->connection_made;
+    if (fn)
+        fn(t, t->user);
 }
 
 static void call_lost(aio_transport *t, int error)
 {
-    if (t->proto && t->proto->connection_lost)
-        t->proto->connection_lost(t, error, t->user);
-    else if (t->dproto && t->dproto->connection_lost)
-        t->dproto->connection_lost(t, error, t->user);
+    void (*fn)(aio_transport *, int, void *) =
+        t->dgram ? t->dproto->connection_lost : t->proto->connection_lost;
+    if (fn)
+        fn(t, error, t->user);
 }
 
 static void call_flow(aio_transport *t, bool pause)
 {
-    void (*fn)(aio_transport *, void *) = NULL;
-    if (t->proto)
-        fn = pause ? t->proto->pause_writing : t->proto->resume_writing;
-    else if (t->dproto)
+    void (*fn)(aio_transport *, void *);
+    if (t->dgram)
         fn = pause ? t->dproto->pause_writing : t->dproto->resume_writing;
+    else
+        fn = pause ? t->proto->pause_writing : t->proto->resume_writing;
     if (fn)
         fn(t, t->user);
 }
 
 void aio__transport_flow(aio_transport *t)
 {
-    if (!t->paused_w && t->wsize > t->high) {
+    aio__wq *w = t->wq;
+    size_t size = w ? w->size : 0;
+    size_t high = w ? w->high : AIO_WRITE_HIGH_DEFAULT;
+    size_t low = w ? w->low : AIO_WRITE_HIGH_DEFAULT / 4;
+    if (!t->paused_w && size > high) {
         t->paused_w = true;
         call_flow(t, true);
-    } else if (t->paused_w && t->wsize <= t->low) {
+    } else if (t->paused_w && size <= low) {
         t->paused_w = false;
         call_flow(t, false);
     }
 }
 
+/* ---- the write state -------------------------------------------------------- */
+
+aio__wq *aio__wq_get(aio_transport *t)
+{
+    if (!t->wq) {
+        aio__wq *w = calloc(1, t->ops->wq_size);
+        if (!w)
+            return NULL;
+        w->high = AIO_WRITE_HIGH_DEFAULT;
+        w->low = AIO_WRITE_HIGH_DEFAULT / 4;
+        t->wq = w;
+    }
+    return t->wq;
+}
+
+void aio__wq_drained(aio_transport *t, size_t keep)
+{
+    aio__wq *w = t->wq;
+    if (!w)
+        return;
+    w->size = 0;
+    if (w->high == AIO_WRITE_HIGH_DEFAULT && w->low == AIO_WRITE_HIGH_DEFAULT / 4) {
+        free(w);
+        t->wq = NULL;
+    } else if ((w = realloc(w, keep))) { /* the user's watermarks stay */
+        t->wq = w;
+    }
+}
+
 /* ---- start and end -------------------------------------------------------- */
 
-static void loop_closing(aio__res *r);
-
 int aio__transport_init(aio_transport *t, const aio__transport_ops *ops, al_loop *loop, int fd,
-                        const aio_protocol *proto, const aio_datagram_protocol *dproto, void *user)
+                        const aio_protocol *proto, const aio_datagram_protocol *dproto, void *user,
+                        aio_server *server)
 {
     t->ops = ops;
-    t->loop = loop;
     t->io = al_loop_impl(loop);
-    t->proto = proto;
-    t->dproto = dproto;
+    if (dproto) {
+        t->dproto = dproto;
+        t->dgram = true;
+    } else {
+        t->proto = proto;
+    }
     t->user = user;
     t->fd = fd;
     t->refs = 1;
-    t->high = AIO_WRITE_HIGH_DEFAULT;
-    t->low = AIO_WRITE_HIGH_DEFAULT / 4;
     t->reading = true;
-    t->res.loop_closing = loop_closing;
-    return aio__res_add(t->io, &t->res);
+    int rc = list_add(t);
+    if (rc == 0 && server) {
+        t->server = server;
+        aio__server_attach(server);
+    }
+    return rc;
+}
+
+void aio__transport_discard(aio_transport *t)
+{
+    if (t->pending) {
+        al_handle_cancel(t->pending);
+        al_handle_unref(t->pending);
+        t->pending = NULL;
+    }
+    if (t->server)
+        aio__server_detach(t->server);
+    t->server = NULL;
+    list_remove(t);
+}
+
+static int lost_cb(al_loop *loop, void *arg);
+static void run_lost(aio_transport *t);
+
+/* Schedules connection_lost (synchronously when the loop can no longer
+ * schedule). */
+static void schedule_lost(aio_transport *t)
+{
+    if (al_call_soon(t->io->loop, lost_cb, t, &t->pending) < 0)
+        run_lost(t); /* the loop is closing: now */
 }
 
 static void run_start(aio_transport *t)
@@ -152,8 +261,8 @@ static void run_start(aio_transport *t)
         if (rc < 0)
             t->ops->abort(t, rc);
     }
-    if (t->start_done)
-        t->start_done(t->loop, t->start_arg);
+    if (t->lost && !t->pending)
+        schedule_lost(t); /* ended before it started */
     aio_transport_unref(t);
 }
 
@@ -161,17 +270,15 @@ static int start_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     aio_transport *t = arg;
-    al_handle_unref(t->start_h);
-    t->start_h = NULL;
+    al_handle_unref(t->pending);
+    t->pending = NULL;
     run_start(t);
     return 0;
 }
 
-int aio__transport_start(aio_transport *t, al_callback_fn done, void *arg)
+int aio__transport_start(aio_transport *t)
 {
-    t->start_done = done;
-    t->start_arg = arg;
-    return al_call_soon(t->loop, start_cb, t, &t->start_h);
+    return al_call_soon(t->io->loop, start_cb, t, &t->pending);
 }
 
 static void run_lost(aio_transport *t)
@@ -184,8 +291,9 @@ static void run_lost(aio_transport *t)
     }
     t->fd = -1;
     if (t->server)
-        aio__server_detach(t->server, t);
-    aio__res_remove(t->io, &t->res);
+        aio__server_detach(t->server);
+    t->server = NULL;
+    list_remove(t);
     aio_transport_unref(t); /* the transport's own reference */
 }
 
@@ -193,8 +301,8 @@ static int lost_cb(al_loop *loop, void *arg)
 {
     (void)loop;
     aio_transport *t = arg;
-    al_handle_unref(t->lost_h);
-    t->lost_h = NULL;
+    al_handle_unref(t->pending);
+    t->pending = NULL;
     run_lost(t);
     return 0;
 }
@@ -206,30 +314,29 @@ void aio__transport_lost(aio_transport *t, int error)
     t->lost = true;
     t->closing = true;
     t->lost_error = error;
-    if (al_call_soon(t->loop, lost_cb, t, &t->lost_h) < 0)
-        run_lost(t); /* the loop is closing: now */
+    if (t->started)
+        schedule_lost(t);
+    /* else: the start call is pending; connection_lost follows it */
 }
 
 /* The loop closes under an open transport: it ends now, in order
  * (connection_made if it was still due, connection_lost once). */
-static void loop_closing(aio__res *r)
+static void loop_closing(aio_transport *t)
 {
-    aio_transport *t = (aio_transport *)((char *)r - offsetof(aio_transport, res));
     aio_transport_ref(t);
-    if (t->start_h) {
-        al_handle_cancel(t->start_h);
-        al_handle_unref(t->start_h);
-        t->start_h = NULL;
-        t->start_done = NULL; /* a connecting task is unwound by the loop */
+    if (!t->started) {
+        al_handle_cancel(t->pending);
+        al_handle_unref(t->pending);
+        t->pending = NULL;
         t->closing = true;
         run_start(t);
     }
     if (!t->lost)
         t->ops->abort(t, AL_ELOOPCLOSED);
-    if (t->lost_h) {
-        al_handle_cancel(t->lost_h);
-        al_handle_unref(t->lost_h);
-        t->lost_h = NULL;
+    if (t->pending) {
+        al_handle_cancel(t->pending);
+        al_handle_unref(t->pending);
+        t->pending = NULL;
         run_lost(t);
     }
     aio_transport_unref(t);
@@ -326,23 +433,30 @@ int aio_transport_set_write_buffer_limits(aio_transport *t, ssize_t high, ssize_
     l = low < 0 ? h / 4 : (size_t)low;
     if (h < l)
         return -EINVAL;
-    t->high = h;
-    t->low = l;
+    bool defaults = h == AIO_WRITE_HIGH_DEFAULT && l == AIO_WRITE_HIGH_DEFAULT / 4;
+    if (!defaults || t->wq) {
+        aio__wq *w = aio__wq_get(t);
+        if (!w)
+            return -ENOMEM;
+        w->high = h;
+        w->low = l;
+    }
     aio__transport_flow(t);
     return 0;
 }
 
 void aio_transport_get_write_buffer_limits(const aio_transport *t, size_t *low, size_t *high)
 {
+    const aio__wq *w = t ? t->wq : NULL;
     if (low)
-        *low = t ? t->low : 0;
+        *low = w ? w->low : t ? AIO_WRITE_HIGH_DEFAULT / 4 : 0;
     if (high)
-        *high = t ? t->high : 0;
+        *high = w ? w->high : t ? AIO_WRITE_HIGH_DEFAULT : 0;
 }
 
 size_t aio_transport_get_write_buffer_size(const aio_transport *t)
 {
-    return t ? t->wsize : 0;
+    return t ? aio__wsize(t) : 0;
 }
 
 void aio_transport_close(aio_transport *t)
@@ -394,20 +508,20 @@ int aio_transport_sockname(const aio_transport *t, struct sockaddr_storage *addr
 
 al_loop *aio_transport_loop(const aio_transport *t)
 {
-    return t ? t->loop : NULL;
+    return t ? t->io->loop : NULL;
 }
 
 void aio_transport_get_protocol(const aio_transport *t, const aio_protocol **proto, void **user)
 {
     if (proto)
-        *proto = t ? t->proto : NULL;
+        *proto = t && !t->dgram ? t->proto : NULL;
     if (user)
         *user = t ? t->user : NULL;
 }
 
 int aio_transport_set_protocol(aio_transport *t, const aio_protocol *proto, void *user)
 {
-    if (!t || !proto || !t->proto)
+    if (!t || !proto || t->dgram)
         return -EINVAL;
     t->proto = proto;
     t->user = user;

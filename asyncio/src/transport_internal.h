@@ -18,8 +18,35 @@ struct aio__res {
     void (*loop_closing)(aio__res *r); /* end it now: the loop is closing */
 };
 
-/* The operations a kind of transport supplies. NULL: not supported. */
+/* The write state of a transport: allocated (ops->wq_size bytes, zeroed
+ * past this header) when a write cannot complete at once or the
+ * watermarks are set to other than the defaults; freed when the kind's
+ * buffer drains and the watermarks are the defaults. An idle transport
+ * holds none. A kind extends it (this header first) with its buffer. */
+typedef struct aio__wq {
+    size_t size;      /* bytes buffered (kept by the kind) */
+    size_t high, low; /* watermarks */
+} aio__wq;
+
+/* The operations a kind of transport supplies. NULL: not supported.
+ *
+ * Nothing here assumes readiness. A completion-based kind (io_uring,
+ * as asyncio's proactor_events beside selector_events) plugs in as
+ * follows: writev copies (or pins) the data, submits it and counts it
+ * in wq->size until its completion arrives (the proactor's
+ * _pending_write), then calls aio__transport_flow; set_reading(true)
+ * posts a receive into a buffer of its own (or the buffered protocol's
+ * get_buffer, held until the completion's buffer_updated), false stops
+ * posting new ones; close waits for the writes in flight, abort cancels
+ * everything in flight. aio__read_buffer (the loop's shared buffer) is
+ * for readiness kinds only: a receive in flight needs its own buffer. A
+ * completion kind calls aio__transport_lost only once none of its
+ * operations is in flight (the base closes the fd then), and keeps its
+ * buffers in the memory that free releases (after the last reference).
+ * The base never touches the fd except to close it after
+ * connection_lost and for the extra info calls. */
 typedef struct aio__transport_ops {
+    size_t wq_size; /* the kind's write state: sizeof its extension of aio__wq */
     int (*writev)(aio_transport *t, const struct iovec *iov, int n, size_t total);
     int (*write_eof)(aio_transport *t);
     bool (*can_write_eof)(const aio_transport *t);
@@ -32,42 +59,88 @@ typedef struct aio__transport_ops {
     void (*free)(aio_transport *t); /* the kind's own memory, at the last unref */
 } aio__transport_ops;
 
+/* The base of every transport. Kept small: an idle connection is this
+ * plus the kind's few fields (88 bytes for a socket transport); what only
+ * a writing transport needs is in wq, allocated on demand. */
 struct aio_transport {
     const aio__transport_ops *ops;
-    al_loop *loop;
-    aio__io *io;
-    const aio_protocol *proto; /* stream kinds */
-    const aio_datagram_protocol *dproto;
+    aio__io *io; /* io->loop is the loop */
+    union {
+        const aio_protocol *proto;           /* stream kinds */
+        const aio_datagram_protocol *dproto; /* datagram kinds (dgram set) */
+    };
     void *user;
-    aio_server *server; /* the server that accepted it, or NULL */
-    aio_transport *srv_prev, *srv_next;
-    aio__res res;
-    al_handle *start_h, *lost_h; /* pending start / connection_lost call */
-    al_callback_fn start_done;
-    void *start_arg;
-    int lost_error;
+    aio_server *server;         /* the server that accepted it, or NULL */
+    aio_transport *prev, *next; /* the loop's list of open transports (NULL-ended) */
+    al_handle *pending;         /* the start call until started, then connection_lost's */
+    union {
+        al_future *made; /* until started: settled after connection_made */
+        aio__wq *wq;     /* from then on: the write state, or NULL */
+    };
     int fd;
     unsigned refs;
-    size_t high, low;
-    size_t wsize;  /* bytes buffered (kept by the kind) */
-    bool closing;  /* close / abort / error */
-    bool lost;     /* connection_lost scheduled or done */
-    bool reading;  /* wanted by the user (pause/resume) */
-    bool started;  /* connection_made has run */
-    bool paused_w; /* the protocol was told pause_writing */
+    int lost_error;
+    unsigned closing : 1;  /* close / abort / error */
+    unsigned lost : 1;     /* connection_lost scheduled or done */
+    unsigned reading : 1;  /* wanted by the user (pause/resume) */
+    unsigned started : 1;  /* connection_made has run */
+    unsigned paused_w : 1; /* the protocol was told pause_writing */
+    unsigned dgram : 1;    /* dproto, not proto */
+    unsigned listed : 1;   /* on the loop's list */
+    unsigned kflags : 8;   /* the kind's own flags */
 };
 
 /* Fills the base of a new transport (one reference: the transport's own,
- * dropped after connection_lost) and puts it on the loop's list. */
+ * dropped after connection_lost) and puts it on the loop's list (or the
+ * server's count when server is set). */
 int aio__transport_init(aio_transport *t, const aio__transport_ops *ops, al_loop *loop, int fd,
-                        const aio_protocol *proto, const aio_datagram_protocol *dproto, void *user);
+                        const aio_protocol *proto, const aio_datagram_protocol *dproto, void *user,
+                        aio_server *server);
+/* Undoes aio__transport_init for a transport never started (the fd is
+ * the caller's). */
+void aio__transport_discard(aio_transport *t);
 
-/* Schedules connection_made (then reading, unless paused in it, then
- * done(arg) when set): the start of every transport. */
-int aio__transport_start(aio_transport *t, al_callback_fn done, void *arg);
+/* Schedules connection_made (then reading, unless paused in it): the
+ * start of every transport. */
+int aio__transport_start(aio_transport *t);
 
-/* Flow control after wsize changed: pause_writing above high, resume at
- * or below low. */
+static inline al_loop *aio__transport_loop(const aio_transport *t)
+{
+    return t->io->loop;
+}
+
+/* The write state, made on first use (NULL on -ENOMEM). */
+aio__wq *aio__wq_get(aio_transport *t);
+/* The kind's buffer drained (wq->size 0): the write state is freed, or,
+ * with watermarks of the user's, shrunk to its first keep bytes (the
+ * kind resets its fields past the header). */
+void aio__wq_drained(aio_transport *t, size_t keep);
+/* Bytes buffered. */
+static inline size_t aio__wsize(const aio_transport *t)
+{
+    return t->wq ? t->wq->size : 0;
+}
+
+/* The byte buffer of the stream kinds (wbuf.c): their write state. The
+ * bytes not yet sent are buf[start, start + q.size). */
+typedef struct aio__wbuf {
+    aio__wq q;
+    al_future *drained; /* the kind's: a wait for the drain (sendfile) */
+    size_t start, cap;
+    char buf[];
+} aio__wbuf;
+/* The buffer, or NULL when nothing was buffered. */
+aio__wbuf *aio__wbuf_of(aio_transport *t);
+/* Appends the bytes of iov after the first skip (of total), making or
+ * growing the buffer. 0, -ENOMEM (nothing appended). */
+int aio__wbuf_append(aio_transport *t, const struct iovec *iov, int n, size_t skip, size_t total);
+/* n bytes from the front were sent. */
+void aio__wbuf_consumed(aio_transport *t, size_t n);
+/* Empty (all sent, or dropped): the memory goes. drained must be NULL. */
+void aio__wbuf_drop(aio_transport *t);
+
+/* Flow control after wq->size changed: pause_writing above high, resume
+ * at or below low. */
 void aio__transport_flow(aio_transport *t);
 
 /* Schedules connection_lost(error) once (synchronously when the loop can
@@ -80,32 +153,33 @@ void aio__transport_lost(aio_transport *t, int error);
 #define AIO_READ_BUFFER 65536
 void *aio__read_buffer(aio__io *io, size_t *size);
 
-/* The loop's list of things to end at close. */
+/* The loop's list of servers to end at close. */
 int aio__res_add(aio__io *io, aio__res *r);
 void aio__res_remove(aio__io *io, aio__res *r);
 
 /* Reports an error to the loop's exception handler. */
 void aio__report(al_loop *loop, const char *message, int error);
 
-/* A server's hooks for its connections (server.c). */
-void aio__server_attach(aio_server *s, aio_transport *t);
-void aio__server_detach(aio_server *s, aio_transport *t);
+/* A server's count of its connections (server.c): attach when made,
+ * detach when gone. */
+void aio__server_attach(aio_server *s);
+void aio__server_detach(aio_server *s);
+/* Calls fn on every open transport of server s. */
+void aio__each_transport(aio__io *io, aio_server *s, void (*fn)(aio_transport *));
 /* The server frees its factory argument with fn when its memory goes. */
 void aio__server_own_arg(aio_server *s, void (*fn)(void *));
 
 /* The selector socket transport (stream_transport.c) over connected
  * socket fd (made non-blocking; owned by the transport from here on, also
  * when this fails: then it is closed). On success the transport is
- * started: connection_made runs in a later callback, then done(arg). */
+ * started: connection_made runs in a later callback. */
 int aio__socket_transport_new(al_loop *loop, int fd, const aio_protocol *proto, void *user,
-                              aio_server *server, al_callback_fn done, void *arg,
-                              aio_transport **out);
+                              aio_server *server, aio_transport **out);
 
-/* Starts transport t (made by the caller) and waits in the calling task
- * until connection_made has run (connect.c); on error or cancellation
- * the transport is aborted (connection_made still runs first). */
-int aio__transport_await_made(aio_transport *t, al_future *made);
-/* The callback that settles the future aio__transport_await_made waits on. */
-int aio__settle_cb(al_loop *loop, void *arg);
+/* Waits in the calling task until the start of transport t (just
+ * started) has run, connection_made included (connect.c); on error or
+ * cancellation the transport is aborted (connection_made still runs
+ * first). 0, or the error (the transport is then not the caller's). */
+int aio__transport_await_made(aio_transport *t);
 
 #endif

@@ -23,18 +23,39 @@ typedef struct dgram {
     unsigned char data[];
 } dgram;
 
+enum { WRITER_ON = 1, CONNECTED = 2 }; /* the base's kflags */
+
 typedef struct udp_transport {
     aio_transport base;
-    dgram *head, *tail; /* queued sends */
-    bool writer_on;
-    bool connected;
+    socklen_t peerlen; /* connected: the peer's address */
     struct sockaddr_storage peer;
-    socklen_t peerlen;
 } udp_transport;
+
+/* The write state while datagrams wait (q.size: their bytes). */
+typedef struct udp_wq {
+    aio__wq q;
+    dgram *head, *tail;
+} udp_wq;
 
 static udp_transport *ut_of(aio_transport *t)
 {
     return (udp_transport *)t;
+}
+
+static udp_wq *wq_of(aio_transport *t)
+{
+    return (udp_wq *)t->wq;
+}
+
+static dgram *queue_head(aio_transport *t)
+{
+    udp_wq *w = wq_of(t);
+    return w ? w->head : NULL;
+}
+
+static bool connected(const aio_transport *t)
+{
+    return (t->kflags & CONNECTED) != 0;
 }
 
 static void report(aio_transport *t, int error)
@@ -43,35 +64,36 @@ static void report(aio_transport *t, int error)
         t->dproto->error_received(t, error, t->user);
 }
 
-static void drop_queue(udp_transport *u)
+static void drop_queue(aio_transport *t)
 {
-    while (u->head) {
-        dgram *d = u->head;
-        u->head = d->next;
+    udp_wq *w = wq_of(t);
+    if (!w)
+        return;
+    while (w->head) {
+        dgram *d = w->head;
+        w->head = d->next;
         free(d);
     }
-    u->tail = NULL;
-    u->base.wsize = 0;
+    w->tail = NULL;
+    aio__wq_drained(t, sizeof(udp_wq));
 }
 
 static int write_ready(al_loop *loop, void *arg);
 
-static void set_writer(udp_transport *u, bool on)
+static void set_writer(aio_transport *t, bool on)
 {
-    if (u->writer_on == on)
+    if (((t->kflags & WRITER_ON) != 0) == on)
         return;
-    if (aio__set_interest(u->base.io, u->base.fd, AIO_WRITE, on ? write_ready : NULL, u) >= 0 ||
-        !on)
-        u->writer_on = on;
+    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
+        t->kflags = on ? (t->kflags | WRITER_ON) : (t->kflags & ~WRITER_ON);
 }
 
 static void ut_abort(aio_transport *t, int error)
 {
-    udp_transport *u = ut_of(t);
     if (t->lost)
         return;
-    drop_queue(u);
-    set_writer(u, false);
+    drop_queue(t);
+    set_writer(t, false);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     t->closing = true;
     aio__transport_lost(t, error);
@@ -81,15 +103,14 @@ static void ut_close(aio_transport *t)
 {
     t->closing = true;
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
-    if (!ut_of(t)->head)
+    if (!queue_head(t))
         aio__transport_lost(t, 0);
 }
 
 static int read_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    udp_transport *u = arg;
-    aio_transport *t = &u->base;
+    aio_transport *t = arg;
     if (t->closing || !t->reading)
         return 0;
     size_t size;
@@ -114,12 +135,12 @@ static int ut_set_reading(aio_transport *t, bool on)
     return rc < 0 ? rc : 0;
 }
 
-static ssize_t send_one(udp_transport *u, const void *data, size_t len, const struct sockaddr *addr,
+static ssize_t send_one(aio_transport *t, const void *data, size_t len, const struct sockaddr *addr,
                         socklen_t addrlen)
 {
-    if (u->connected || !addr)
-        return send(u->base.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    return sendto(u->base.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addrlen);
+    if (connected(t) || !addr)
+        return send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sendto(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addrlen);
 }
 
 static bool would_block(int err)
@@ -139,23 +160,27 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
     udp_transport *u = ut_of(t);
     if (addr && (addrlen == 0 || addrlen > sizeof(struct sockaddr_storage)))
         return -EINVAL;
-    if (u->connected && addr && !same_addr(addr, addrlen, &u->peer, u->peerlen))
+    if (connected(t) && addr && !same_addr(addr, addrlen, &u->peer, u->peerlen))
         return -EISCONN; /* asyncio: "Invalid address: must be None or <peer>" */
-    if (!u->connected && !addr)
+    if (!connected(t) && !addr)
         return -EDESTADDRREQ;
     if (t->closing)
         return 0; /* dropped */
-    if (!u->head) {
-        if (send_one(u, data, len, addr, addrlen) >= 0)
+    if (!queue_head(t)) {
+        if (send_one(t, data, len, addr, addrlen) >= 0)
             return 0;
         if (!would_block(errno)) {
             report(t, -errno);
             return 0;
         }
     }
-    dgram *d = malloc(sizeof *d + len);
-    if (!d)
+    udp_wq *w = (udp_wq *)aio__wq_get(t);
+    dgram *d = w ? malloc(sizeof *d + len) : NULL;
+    if (!d) {
+        if (w && !w->head)
+            aio__wq_drained(t, sizeof(udp_wq));
         return -ENOMEM;
+    }
     d->next = NULL;
     d->len = len;
     d->addrlen = addr ? addrlen : 0;
@@ -163,13 +188,13 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
         memcpy(&d->addr, addr, addrlen);
     if (len)
         memcpy(d->data, data, len);
-    if (u->tail)
-        u->tail->next = d;
+    if (w->tail)
+        w->tail->next = d;
     else
-        u->head = d;
-    u->tail = d;
-    t->wsize += len;
-    set_writer(u, true);
+        w->head = d;
+    w->tail = d;
+    w->q.size += len;
+    set_writer(t, true);
     aio__transport_flow(t);
     return 0;
 }
@@ -177,27 +202,28 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
 static int write_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    udp_transport *u = arg;
-    aio_transport *t = &u->base;
+    aio_transport *t = arg;
     aio_transport_ref(t);
-    while (u->head && !t->lost) {
-        dgram *d = u->head;
-        ssize_t n = send_one(u, d->data, d->len, d->addrlen ? (struct sockaddr *)&d->addr : NULL,
+    udp_wq *w;
+    while ((w = wq_of(t)) && w->head && !t->lost) {
+        dgram *d = w->head;
+        ssize_t n = send_one(t, d->data, d->len, d->addrlen ? (struct sockaddr *)&d->addr : NULL,
                              d->addrlen);
         if (n < 0 && would_block(errno))
             break;
-        u->head = d->next;
-        if (!u->head)
-            u->tail = NULL;
-        t->wsize -= d->len;
+        w->head = d->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->q.size -= d->len;
         free(d);
         if (n < 0)
             report(t, -errno);
     }
     if (!t->lost) {
         aio__transport_flow(t);
-        if (!u->head) {
-            set_writer(u, false);
+        if (!queue_head(t)) {
+            drop_queue(t);
+            set_writer(t, false);
             if (t->closing)
                 aio__transport_lost(t, 0);
         }
@@ -208,11 +234,13 @@ static int write_ready(al_loop *loop, void *arg)
 
 static void ut_free(aio_transport *t)
 {
-    drop_queue(ut_of(t));
+    drop_queue(t);
+    free(wq_of(t));
     free(t);
 }
 
 static const aio__transport_ops udp_ops = {
+    .wq_size = sizeof(udp_wq),
     .set_reading = ut_set_reading,
     .close = ut_close,
     .abort = ut_abort,
@@ -259,7 +287,7 @@ static int endpoint_socket(al_loop *loop, const aio_datagram_options *o, udp_tra
         if (connect(fd, remote->ai_addr, remote->ai_addrlen) < 0) {
             rc = -errno;
         } else {
-            u->connected = true;
+            u->base.kflags |= CONNECTED;
             u->peerlen = remote->ai_addrlen;
             memcpy(&u->peer, remote->ai_addr, remote->ai_addrlen);
         }
@@ -294,20 +322,15 @@ int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *pro
         free(u);
         return fd;
     }
-    al_future *f = NULL;
     aio_transport *t = &u->base;
-    if ((rc = al_future_new(loop, &f)) == 0 &&
-        (rc = aio__transport_init(t, &udp_ops, loop, fd, NULL, proto, user)) == 0 &&
-        (rc = aio__transport_start(t, aio__settle_cb, f)) < 0)
-        aio__res_remove(io, &t->res);
-    if (rc < 0) {
+    if ((rc = aio__transport_init(t, &udp_ops, loop, fd, NULL, proto, user, NULL)) < 0 ||
+        (rc = aio__transport_start(t)) < 0) {
+        aio__transport_discard(t);
         close(fd);
         free(u);
-        al_future_unref(f);
         return rc;
     }
-    if ((rc = aio__transport_await_made(t, f)) == 0 && out)
+    if ((rc = aio__transport_await_made(t)) == 0 && out)
         *out = t;
-    al_future_unref(f);
     return rc;
 }

@@ -3,7 +3,15 @@
  *
  * Every call goes through the transport's operations table, so the same
  * calls work for the readiness-based socket transports of this layer and
- * for completion-based ones (io_uring) behind the same interface.
+ * for completion-based ones (io_uring; not built yet) behind the same
+ * interface: nothing here promises readiness. A completion transport
+ * counts submitted, not yet completed writes in
+ * aio_transport_get_write_buffer_size and flow-controls on them, and
+ * reads into buffers of its own (or the buffered protocol's get_buffer,
+ * held until buffer_updated); how a kind plugs in is described at the
+ * operations table in asyncio/src/transport_internal.h.
+ *
+ * TLS (asyncio's ssl= and start_tls) is not part of this layer.
  *
  * Writing: aio_transport_write tries the system call at once when nothing
  * is buffered; what the socket does not take is copied into the write
@@ -69,8 +77,10 @@ AIO_API int aio_transport_resume_reading(aio_transport *t);
 AIO_API bool aio_transport_is_reading(const aio_transport *t);
 
 /* Sets the watermarks in bytes. high < 0: the default (64 KiB, or 4*low
- * when low >= 0); low < 0: high/4. -EINVAL when high < low (nothing
- * changes). May pause or resume the protocol at once. */
+ * when low >= 0); low < 0: high/4. -EINVAL when high < low, -ENOMEM
+ * (nothing changes either way). May pause or resume the protocol at once.
+ * Memory: an idle transport with the default watermarks holds no write
+ * state; other watermarks are kept in a small record (24 bytes). */
 AIO_API int aio_transport_set_write_buffer_limits(aio_transport *t, ssize_t high, ssize_t low);
 AIO_API void aio_transport_get_write_buffer_limits(const aio_transport *t, size_t *low,
                                                    size_t *high);
