@@ -669,6 +669,12 @@ static int drain_task(void *arg, void **result)
     return 0;
 }
 
+static int wait_closed_task(void *arg, void **result)
+{
+    *result = AC_VP(aio_stream_wait_closed(arg));
+    return 0;
+}
+
 static int free_task(void *arg, void **result)
 {
     *result = AC_VP(aio_process_free(arg));
@@ -708,9 +714,18 @@ static int streams_cancel_main(void *arg, void **result)
     ck_assert_int_eq(al_sleep(0.01), 0);
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    /* close() with the buffer still full: wait_closed waits; cancel it. */
+    aio_stream_close(in);
+    t = ac_spawn(wait_closed_task, in);
+    ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
     ck_assert(!aio_process_returncode(p, NULL));
     ck_assert_int_eq(aio_process_kill(p), 0);
-    ck_assert_int_eq(aio_stream_drain(in), -EPIPE); /* then the child died */
+    /* then the child died. (Not wait_closed again: the cancel above
+     * cancelled the stream's shared closed future, as asyncio's
+     * StreamWriter.wait_closed awaits its protocol's unshielded.) */
+    ck_assert_int_eq(aio_stream_drain(in), -EPIPE);
     int st;
     ck_assert_int_eq(aio_process_wait(p, &st), 0);
     ck_assert_int_eq(st, -SIGKILL);
@@ -816,6 +831,8 @@ START_TEST(test_loop_close_reaps_live_children)
     aio_subprocess_options o = {.stdout_fd = {AIO_STDIO_PIPE, -1}};
     aio_process *p, *q, *done;
     ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, &o, &p), 0);
+    aio_stream_reader *out; /* a stream on p: ended by the close, freed later */
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
     ck_assert_int_eq(aio_create_subprocess_exec(loop, sl, NULL, &q), 0);
     ck_assert_int_eq(aio_create_subprocess_exec(loop, t, NULL, &done), 0);
     ck_assert_int_eq(al_loop_close(loop), 0);
@@ -831,6 +848,7 @@ START_TEST(test_loop_close_reaps_live_children)
     ck_assert(!proc_exists(aio_process_pid(q)));
     ck_assert(!proc_exists(aio_process_pid(done)));
     ck_assert_int_eq(aio_process_kill(p), -ESRCH);
+    ck_assert(aio_stream_at_eof(out) || aio_stream_reader_error(out) != 0);
     aio_process_free(p);
     aio_process_free(q);
     aio_process_free(done);
