@@ -70,11 +70,12 @@ check "-j 1" 0 "$run" -j1 "$cmd" "$cmd" "$cmd"
 # --fail-fast: the first failure stops the running ones (with their own
 # children) and starts no more; its status is the exit status.
 start=$(date +%s)
-check "--fail-fast" 3 "$run" -j 2 --fail-fast 'sleep 0.3; exit 3' 'sleep 60; echo never' 'echo not-started'
+long="sleep 60.$$"   # unique to this run: other runs may sleep too
+check "--fail-fast" 3 "$run" -j 2 --fail-fast 'sleep 0.3; exit 3' "$long; echo never" 'echo not-started'
 hasnt "--fail-fast" "never"
 hasnt "--fail-fast" "not-started"
 [ $(($(date +%s) - start)) -lt 50 ] || fail "--fail-fast: the sleeping command was not stopped"
-pgrep -f "^sleep 60$" >/dev/null && fail "--fail-fast: a 'sleep 60' is left running"
+pgrep -f "^$long\$" >/dev/null && fail "--fail-fast: a '$long' is left running"
 # Without it, every command runs.
 check "no --fail-fast" 3 "$run" -j 2 'exit 3' 'echo ran'
 has "no --fail-fast" "[2] ran"
