@@ -161,42 +161,50 @@ static int race_run(race *r)
     return r->winner_fd;
 }
 
-/* Puts the first address of the first family first, then alternates the
- * families (_interleave_addrinfos, first_address_family_count 1). */
-static void interleave(const struct addrinfo **v, size_t n)
+/* base_events._interleave_addrinfos: the addresses grouped by family (in
+ * the order families first appear), first - 1 of the first family, then
+ * one of each family in turn. 0 or -ENOMEM (v unchanged). */
+static int interleave(const struct addrinfo **v, size_t n, int first)
 {
-    const struct addrinfo **out = malloc(n * sizeof *out);
-    if (!out || n < 3) {
+    const struct addrinfo **out = malloc((n ? n : 1) * sizeof *out);
+    bool *used = calloc(n ? n : 1, sizeof *used);
+    int *fams = malloc((n ? n : 1) * sizeof *fams);
+    if (!out || !used || !fams) {
         free(out);
-        return;
+        free(used);
+        free(fams);
+        return -ENOMEM;
     }
-    bool *used = calloc(n, sizeof *used);
-    if (!used) {
-        free(out);
-        return;
+    size_t nf = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t f = 0;
+        while (f < nf && fams[f] != v[i]->ai_family)
+            f++;
+        if (f == nf)
+            fams[nf++] = v[i]->ai_family;
     }
-    size_t k = 0;
-    int fam = v[0]->ai_family;
-    while (k < n) {
-        bool placed = false;
-        for (size_t i = 0; i < n && !placed; i++) {
-            if (!used[i] && (v[i]->ai_family == fam || k == 0)) {
-                used[i] = placed = true;
-                out[k++] = v[i];
+    for (size_t i = 0; i < n && k + 1 < (size_t)first; i++) {
+        if (v[i]->ai_family == fams[0]) {
+            used[i] = true;
+            out[k++] = v[i];
+        }
+    }
+    while (k < n) { /* one round: the next unused address of each family */
+        for (size_t f = 0; f < nf; f++) {
+            for (size_t i = 0; i < n; i++) {
+                if (!used[i] && v[i]->ai_family == fams[f]) {
+                    used[i] = true;
+                    out[k++] = v[i];
+                    break;
+                }
             }
         }
-        if (!placed) { /* none left of this family */
-            for (size_t i = 0; i < n && !placed; i++)
-                if (!used[i]) {
-                    used[i] = placed = true;
-                    out[k++] = v[i];
-                }
-        }
-        fam = out[k - 1]->ai_family == AF_INET6 ? AF_INET : AF_INET6;
     }
     memcpy(v, out, n * sizeof *v);
     free(out);
     free(used);
+    free(fams);
+    return 0;
 }
 
 /* The error of a failed set of attempts: the common one, or AIO_EMULTIPLE. */
@@ -230,8 +238,10 @@ static int connect_addrs(al_loop *loop, const struct addrinfo *res, const struct
     size_t k = 0;
     for (const struct addrinfo *ai = res; rc == 0 && ai; ai = ai->ai_next)
         r.ai[k++] = ai;
+    int first = o->interleave > 0 ? o->interleave : o->interleave == 0 && r.delay > 0 ? 1 : 0;
+    if (rc == 0 && first > 0)
+        rc = interleave(r.ai, n, first);
     if (rc == 0 && o->happy_eyeballs_delay > 0 && n > 0) {
-        interleave(r.ai, n);
         rc = race_run(&r);
         if (rc < 0 && r.nfailed == n)
             rc = all_failed(r.errs, n, o);
@@ -330,6 +340,12 @@ static int create_connection(al_loop *loop, const aio_protocol *proto, void *use
         rc = resolve(loop, o->local_host, o->local_port, o->family, AI_PASSIVE, &local);
     if (rc == 0)
         rc = connect_addrs(loop, o->addrs ? o->addrs : res, local, o);
+    int one = 1;
+    if (rc >= 0 && o->keep_alive && setsockopt(rc, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one)) {
+        int fd = rc;
+        rc = -errno;
+        close(fd);
+    }
     if (res)
         freeaddrinfo(res);
     if (local)

@@ -9,6 +9,7 @@
 #include <asyncio/dns.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -410,6 +411,8 @@ static int listen_on(aio_server *s, int family, const struct sockaddr *addr, soc
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (o->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         goto fail;
+    if (o->keep_alive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0)
+        goto fail;
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, addr, len) < 0 || listen(fd, o->backlog > 0 ? o->backlog : 100) < 0)
@@ -536,6 +539,55 @@ int aio_create_unix_server(al_loop *loop, aio_protocol_factory factory, void *ar
     if (rc < 0) {
         if (s->nfds)
             unlink(path);
+        server_discard(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int aio_create_server_sock(al_loop *loop, aio_protocol_factory factory, void *arg, int sock,
+                           const aio_server_options *opts, aio_server **out)
+{
+    aio_server_options o = opts ? *opts : (aio_server_options){0};
+    if (sock < 0)
+        return -EBADF;
+    if (o.backlog < 0)
+        return -EINVAL;
+    int type, fl, ka;
+    socklen_t len = sizeof type, kalen = sizeof ka;
+    if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &ka, &kalen) < 0)
+        return -errno;
+    if (type != SOCK_STREAM)
+        return -EINVAL; /* asyncio: "A Stream Socket was expected" */
+    if ((fl = fcntl(sock, F_GETFL)) < 0)
+        return -errno;
+    aio_server *s;
+    int rc = server_new(loop, factory, arg, &o, &s);
+    if (rc < 0)
+        return rc;
+    int *v = malloc(sizeof *v);
+    int one = 1;
+    if (!v)
+        rc = -ENOMEM;
+    else if (o.keep_alive && setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0)
+        rc = -errno;
+    else if (listen(sock, o.backlog > 0 ? o.backlog : 100) < 0)
+        rc = -errno;
+    else if (fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
+        rc = -errno;
+    if (rc == 0) {
+        s->fds = v;
+        s->fds[s->nfds++] = sock;
+        if ((rc = server_finish(s, &o)) < 0)
+            s->nfds = 0; /* the socket stays the caller's */
+    }
+    if (rc < 0) {
+        if (!s->fds)
+            free(v);
+        fcntl(sock, F_SETFL, fl);
+        setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof ka);
         server_discard(s);
         return rc;
     }

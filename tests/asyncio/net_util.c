@@ -1,6 +1,10 @@
 #include "net_util.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 const char *nu_host(ac_family f)
@@ -38,4 +42,37 @@ int nu_connect(ac_family f, aio_server *s, const char *path, const aio_protocol 
     if (f == AC_UNIX)
         return aio_create_unix_connection(ac_loop(), proto, user, path, out);
     return aio_create_connection(ac_loop(), proto, user, nu_host(f), aio_server_port(s), NULL, out);
+}
+
+struct addrinfo *nu_addr(ac_family f, int port, struct sockaddr_storage *ss)
+{
+    struct addrinfo *ai = calloc(1, sizeof *ai);
+    ck_assert_ptr_nonnull(ai);
+    memset(ss, 0, sizeof *ss);
+    if (f == AC_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ai->ai_addrlen = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        ai->ai_addrlen = sizeof *a;
+    }
+    ai->ai_family = ss->ss_family;
+    ai->ai_socktype = SOCK_STREAM;
+    ai->ai_addr = (struct sockaddr *)ss;
+    return ai;
+}
+
+int nu_closed_port(ac_family f)
+{
+    struct sockaddr_storage a;
+    socklen_t len = sizeof a;
+    int l = ac_listener(f, &a, &len);
+    close(l);
+    return ntohs(((struct sockaddr_in *)&a)->sin_port);
 }

@@ -19,6 +19,12 @@ aio_server *nu_serve(ac_family f, aio_protocol_factory factory, void *arg,
 int nu_connect(ac_family f, aio_server *s, const char *path, const aio_protocol *proto, void *user,
                aio_transport **out);
 
+/* A loopback address of family f (AC_INET or AC_INET6) and port in *ss,
+ * as one addrinfo (malloc'd, pointing into ss; free it). */
+struct addrinfo *nu_addr(ac_family f, int port, struct sockaddr_storage *ss);
+/* A loopback port of family f where nothing listens (bound, then closed). */
+int nu_closed_port(ac_family f);
+
 /* Skips the IPv6 case (printing why) when ::1 cannot be bound. */
 #define NU_NEED_FAMILY(f)                                                                          \
     do {                                                                                           \

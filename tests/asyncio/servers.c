@@ -384,15 +384,6 @@ START_TEST(test_ports_and_addresses)
 END_TEST
 
 /* A listener whose port is free: connecting to it is refused. */
-static int closed_port(ac_family f)
-{
-    struct sockaddr_storage a;
-    socklen_t len = sizeof a;
-    int l = ac_listener(f, &a, &len);
-    close(l);
-    return ntohs(((struct sockaddr_in *)&a)->sin_port);
-}
-
 static int connect_errors_main(void *arg, void **result)
 {
     (void)arg;
@@ -402,7 +393,7 @@ static int connect_errors_main(void *arg, void **result)
     sm cl;
     sm_init(&cl, loop);
     aio_transport *t = NULL;
-    int port = closed_port(AC_INET);
+    int port = nu_closed_port(AC_INET);
     ck_assert_int_eq(aio_create_connection(loop, &sm_protocol, &cl, "127.0.0.1", port, NULL, &t),
                      -ECONNREFUSED);
     ck_assert_ptr_null(t);
@@ -466,29 +457,6 @@ END_TEST
 
 /* ---- several addresses: errors (IO18), happy eyeballs (IO19), timeout ------------------- */
 
-static struct addrinfo *addr_of(ac_family f, int port, struct sockaddr_storage *ss)
-{
-    struct addrinfo *ai = calloc(1, sizeof *ai);
-    memset(ss, 0, sizeof *ss);
-    if (f == AC_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ai->ai_addrlen = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        a->sin6_addr = in6addr_loopback;
-        ai->ai_addrlen = sizeof *a;
-    }
-    ai->ai_family = ss->ss_family;
-    ai->ai_socktype = SOCK_STREAM;
-    ai->ai_addr = (struct sockaddr *)ss;
-    return ai;
-}
-
 static int multiple_errors_main(void *arg, void **result)
 {
     (void)result;
@@ -496,9 +464,9 @@ static int multiple_errors_main(void *arg, void **result)
     al_loop *loop = ac_loop();
     int before = ac_open_fds();
     struct sockaddr_storage s1, s2;
-    int port = closed_port(AC_INET);
-    struct addrinfo *a1 = addr_of(AC_INET, port, &s1);
-    struct addrinfo *a2 = addr_of(AC_INET, port, &s2);
+    int port = nu_closed_port(AC_INET);
+    struct addrinfo *a1 = nu_addr(AC_INET, port, &s1);
+    struct addrinfo *a2 = nu_addr(AC_INET, port, &s2);
     a1->ai_next = a2;
     int errs[4] = {0};
     size_t nerr = 99;
@@ -519,7 +487,7 @@ static int multiple_errors_main(void *arg, void **result)
      * IPv4 has: the IPv6 attempt cannot bind) */
     if (ac_have_ipv6()) {
         struct sockaddr_storage s3;
-        struct addrinfo *a3 = addr_of(AC_INET6, port, &s3);
+        struct addrinfo *a3 = nu_addr(AC_INET6, port, &s3);
         a2->ai_next = a3;
         o.local_host = "127.0.0.1";
         ck_assert_int_eq(aio_create_connection(loop, &sm_protocol, &cl, NULL, 0, &o, NULL),
@@ -555,7 +523,7 @@ static int hung_listener(ac_family f, int port, int *fillers, int *nfill)
 {
     int l = ac_socket(f);
     struct sockaddr_storage ss;
-    struct addrinfo *ai = addr_of(f, port, &ss);
+    struct addrinfo *ai = nu_addr(f, port, &ss);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(l, ai->ai_addr, ai->ai_addrlen) < 0) {
@@ -608,8 +576,8 @@ static int happy_main(void *arg, void **result)
     int hport = 0;
     ck_assert(hung >= 0 && port_of(hung, &hport));
     struct sockaddr_storage s1, s2;
-    struct addrinfo *a1 = addr_of(hf, hport, &s1);
-    struct addrinfo *a2 = addr_of(AC_INET, port, &s2);
+    struct addrinfo *a1 = nu_addr(hf, hport, &s1);
+    struct addrinfo *a2 = nu_addr(AC_INET, port, &s2);
     a1->ai_next = a2;
     sm cl;
     sm_init(&cl, loop);
@@ -691,7 +659,7 @@ static int emfile_main(void *arg, void **result)
     char path[108];
     aio_server *srv = nu_serve(AC_INET, sm_pool_factory, &pool, &o, path);
     struct sockaddr_storage ss;
-    struct addrinfo *ai = addr_of(AC_INET, aio_server_port(srv), &ss);
+    struct addrinfo *ai = nu_addr(AC_INET, aio_server_port(srv), &ss);
     int cl[N];
     for (int i = 0; i < N; i++)
         cl[i] = ac_socket(AC_INET);

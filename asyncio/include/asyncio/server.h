@@ -47,6 +47,8 @@ typedef struct aio_server_options {
     bool start_later;          /* start_serving=False: listen, accept only after
                                   aio_server_start_serving / serve_forever */
     bool keep_unix_socket;     /* cleanup_socket=False: leave the path on close */
+    bool keep_alive;           /* SO_KEEPALIVE on the listening sockets, which the
+                                  accepted connections inherit (asyncio's keep_alive) */
     int max_accepts;           /* accepts per iteration; 0: the backlog */
     double accept_retry_delay; /* pause after EMFILE & co., seconds; 0: 1.0 */
 } aio_server_options;
@@ -72,6 +74,18 @@ AIO_API int aio_create_server(al_loop *loop, aio_protocol_factory factory, void 
 AIO_API int aio_create_unix_server(al_loop *loop, aio_protocol_factory factory, void *arg,
                                    const char *path, const aio_server_options *opts,
                                    aio_server **out);
+
+/* The same on sock, a bound stream socket made elsewhere (asyncio's
+ * create_server(sock=...)): it is made non-blocking and close-on-exec and
+ * listen()ed with opts->backlog (already listening is fine). On success
+ * the server owns sock (closed with the server); on failure it is left as
+ * it was, the caller's. opts->family, reuse_port, no_reuse_address and
+ * keep_unix_socket do not apply (the socket is already bound; a Unix
+ * path is not removed); keep_alive does. -EBADF (sock < 0), -ENOTSOCK,
+ * -EINVAL (not SOCK_STREAM, or the arguments of aio_create_server),
+ * the errors of listen (-EDESTADDRREQ...), -ENOMEM. */
+AIO_API int aio_create_server_sock(al_loop *loop, aio_protocol_factory factory, void *arg,
+                                   int sock, const aio_server_options *opts, aio_server **out);
 
 /* Starts accepting (idempotent). AIO_ESERVERCLOSED when closed. */
 AIO_API int aio_server_start_serving(aio_server *s);
@@ -118,7 +132,13 @@ typedef struct aio_connect_options {
     const char *local_host;       /* bind to this address first (NULL: no bind) */
     int local_port;               /* with local_host */
     double happy_eyeballs_delay;  /* > 0: staggered attempts (RFC 8305) this far
-                                     apart, families interleaved; 0: one by one */
+                                     apart; 0: one by one */
+    int interleave;               /* reorder the addresses by family first
+                                     (_interleave_addrinfos): n > 0 takes n of the
+                                     first family first, then one of each family
+                                     in turn; 0: asyncio's default (1 with happy
+                                     eyeballs, none without); < 0: never */
+    bool keep_alive;              /* SO_KEEPALIVE on the connected socket */
     double timeout;               /* > 0: the whole call, through a timeout scope
                                      (AL_ETIMEOUT); 0: none */
     int *errors;                  /* when all attempts fail: their errors (may be NULL) */
