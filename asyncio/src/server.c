@@ -108,8 +108,11 @@ static void accept_one(aio_server *s, int fd)
         return;
     }
     rc = aio__socket_transport_new(s->loop, fd, proto, user, s, NULL);
-    if (rc < 0)
+    if (rc < 0) {
         aio__report(s->loop, "cannot make a transport for an accepted connection", rc);
+        if (proto->connection_lost) /* the factory's state is released there */
+            proto->connection_lost(NULL, rc, user);
+    }
 }
 
 static int accept_ready(al_loop *loop, void *arg)

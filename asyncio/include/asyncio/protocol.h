@@ -44,7 +44,10 @@ typedef struct aio_protocol {
     bool (*eof_received)(aio_transport *t, void *user);
     /* Called exactly once: error 0 after a clean close or EOF, else the
      * error that ended the connection (-ECONNRESET, -EPIPE...;
-     * AL_ELOOPCLOSED when the loop closed under it). */
+     * AL_ELOOPCLOSED when the loop closed under it). For a protocol made
+     * by a server's factory whose transport then could not be made
+     * (-ENOMEM...), it is called with t NULL and that error, without
+     * connection_made: the state the factory made is released there. */
     void (*connection_lost)(aio_transport *t, int error, void *user);
     /* The write buffer went above the high watermark / back to the low one. */
     void (*pause_writing)(aio_transport *t, void *user);
@@ -75,6 +78,8 @@ typedef struct aio_datagram_protocol {
 /* A protocol per connection (a server's protocol_factory): sets *proto and
  * *user for a new connection, or returns a negative code (the connection
  * is then closed and the error reported to the loop's exception handler).
+ * When it succeeded but the transport cannot be made, proto's
+ * connection_lost(NULL, error, user) releases *user (see there).
  * arg is the pointer given with the factory. */
 typedef int (*aio_protocol_factory)(void *arg, const aio_protocol **proto, void **user);
 
