@@ -215,7 +215,9 @@ static void usage(void)
            "  -h, --help   print this help and exit\n\n"
            "Environment:\n"
            "  AIO_BENCH_SECONDS  seconds per round (default 0.3)\n"
-           "  AIO_BENCH_ROUNDS   rounds of each kind (default 7)\n\n"
+           "  AIO_BENCH_ROUNDS   rounds of each kind (default 7)\n"
+           "  AIO_BENCH_ONLY     raw, raw_try or loop: run only that kind (to profile it;\n"
+           "                     the others then print 1)\n\n"
            "Example:\n"
            "  AIO_BENCH_ROUNDS=9 asyncio-bench epoll libev\n");
 }
@@ -225,6 +227,12 @@ int main(int argc, char **argv)
     const char *env = getenv("AIO_BENCH_SECONDS");
     if (env && atof(env) > 0)
         round_seconds = atof(env);
+    const char *only = getenv("AIO_BENCH_ONLY");
+    if (only && strcmp(only, "raw") != 0 && strcmp(only, "raw_try") != 0 &&
+        strcmp(only, "loop") != 0) {
+        fprintf(stderr, "asyncio-bench: AIO_BENCH_ONLY must be raw, raw_try or loop\n");
+        return 2;
+    }
     env = getenv("AIO_BENCH_ROUNDS");
     if (env && atoi(env) > 0)
         rounds = atoi(env) > 99 ? 99 : atoi(env);
@@ -264,9 +272,9 @@ int main(int argc, char **argv)
         sel_free(probe);
         double raw[99], raw_try[99], io[99];
         for (int r = 0; r < rounds; r++) {
-            raw[r] = raw_pingpong(names[i], false);
-            raw_try[r] = raw_pingpong(names[i], true);
-            io[r] = loop_pingpong(names[i]);
+            raw[r] = !only || strcmp(only, "raw") == 0 ? raw_pingpong(names[i], false) : 1;
+            raw_try[r] = !only || strcmp(only, "raw_try") == 0 ? raw_pingpong(names[i], true) : 1;
+            io[r] = !only || strcmp(only, "loop") == 0 ? loop_pingpong(names[i]) : 1;
         }
         double mr = median(raw, rounds), mt = median(raw_try, rounds), ml = median(io, rounds);
         printf("pingpong.%s.raw %.0f round_trips/cpu_s\n", names[i], mr);

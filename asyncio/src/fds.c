@@ -7,187 +7,237 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 
 static const unsigned dir_bit[2] = {SEL_READ, SEL_WRITE};
 
 static aio__fd *record(aio__io *io, int fd)
 {
-    return (size_t)fd < io->nfds ? io->fds[fd] : NULL;
+    size_t c = (size_t)fd / AIO_FD_CHUNK;
+    return c < io->nchunks && io->chunks[c] ? &io->chunks[c][(size_t)fd % AIO_FD_CHUNK] : NULL;
 }
 
 static aio__fd *record_make(aio__io *io, int fd)
 {
-    if ((size_t)fd >= io->nfds) {
-        size_t n = io->nfds ? io->nfds : 64;
-        while (n <= (size_t)fd)
+    size_t c = (size_t)fd / AIO_FD_CHUNK;
+    if (c >= io->nchunks) {
+        size_t n = io->nchunks ? io->nchunks : 4;
+        while (n <= c)
             n *= 2;
-        aio__fd **v = realloc(io->fds, n * sizeof *v);
+        aio__fd **v = realloc(io->chunks, n * sizeof *v);
         if (!v)
             return NULL;
-        memset(v + io->nfds, 0, (n - io->nfds) * sizeof *v);
-        io->fds = v;
-        io->nfds = n;
+        memset(v + io->nchunks, 0, (n - io->nchunks) * sizeof *v);
+        io->chunks = v;
+        io->nchunks = n;
     }
-    if (!io->fds[fd]) {
-        aio__fd *rec = calloc(1, sizeof *rec);
-        if (!rec)
-            return NULL;
-        rec->fd = fd;
-        io->fds[fd] = rec;
-    }
-    return io->fds[fd];
+    if (!io->chunks[c] && !(io->chunks[c] = calloc(AIO_FD_CHUNK, sizeof(aio__fd))))
+        return NULL;
+    return &io->chunks[c][(size_t)fd % AIO_FD_CHUNK];
+}
+
+static bool is_waiter(const aio__fd *rec, int dir)
+{
+    return rec->flags & AIO_FD_WAITER(dir);
 }
 
 /* Keeps aio_loop_fd's epoll set in step with the selector. */
-static void mirror(aio__io *io, aio__fd *rec, unsigned mask)
+static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
 {
     if (io->embed_fd < 0)
         return;
     struct epoll_event ev = {.events = ((mask & SEL_READ) ? EPOLLIN : 0u) |
                                        ((mask & SEL_WRITE) ? EPOLLOUT : 0u),
-                             .data.fd = rec->fd};
-    if (!mask || rec->unpollable) {
-        if (rec->unpollable) {
-            rec->unpollable = false;
+                             .data.fd = fd};
+    bool unpollable = rec->flags & AIO_FD_UNPOLLABLE;
+    if (!mask || unpollable) {
+        if (unpollable) {
+            rec->flags &= (uint8_t)~AIO_FD_UNPOLLABLE;
             io->embed_unpollable--;
         } else {
-            epoll_ctl(io->embed_fd, EPOLL_CTL_DEL, rec->fd, &ev);
+            epoll_ctl(io->embed_fd, EPOLL_CTL_DEL, fd, &ev);
         }
         if (!mask)
             return;
     }
-    int op = rec->mask && !rec->unpollable ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(io->embed_fd, op, rec->fd, &ev) == 0)
+    int op = rec->mask && !unpollable ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(io->embed_fd, op, fd, &ev) == 0)
         return;
     if (op == EPOLL_CTL_MOD && errno == ENOENT &&
-        epoll_ctl(io->embed_fd, EPOLL_CTL_ADD, rec->fd, &ev) == 0)
+        epoll_ctl(io->embed_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return;
     if (errno == EPERM) { /* a regular file: always ready */
-        rec->unpollable = true;
+        rec->flags |= AIO_FD_UNPOLLABLE;
         io->embed_unpollable++;
     }
 }
 
-/* Who the file behind an fd is: a socket's cookie (SO_COOKIE, unique for
- * the system's life, one cheap getsockopt), else device and inode (fstat,
- * dearer: it costs a ping-pong round trip a fifth of its time). */
-static void file_identity(int fd, aio__fd *rec)
-{
-    socklen_t len = sizeof rec->cookie;
-    rec->cookie = 0;
-    if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &rec->cookie, &len) == 0 && rec->cookie)
-        return;
-    struct stat st;
-    rec->cookie = 0;
-    if (fstat(fd, &st) == 0) {
-        rec->dev = st.st_dev;
-        rec->ino = st.st_ino;
-    }
-}
-
-/* The file behind fd is the one registered (a closed number may have been
- * reused by the time a deferred removal is taken back). */
-static bool same_file(const aio__fd *rec)
-{
-    if (rec->cookie) {
-        uint64_t cookie = 0;
-        socklen_t len = sizeof cookie;
-        return getsockopt(rec->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 &&
-               cookie == rec->cookie;
-    }
-    struct stat st;
-    return fstat(rec->fd, &st) == 0 && st.st_dev == rec->dev && st.st_ino == rec->ino;
-}
-
 /* The selector registration follows the mask: register, modify or
- * unregister. A modify refused because the file behind the number is gone
- * (closed, perhaps reopened) becomes a fresh registration. */
-static int apply_mask(aio__io *io, aio__fd *rec, unsigned mask)
+ * unregister. */
+static int apply_mask(aio__io *io, int fd, aio__fd *rec, unsigned mask)
 {
     int rc;
-    if (!rec->mask) {
-        rc = sel_register(io->sel, rec->fd, mask, rec);
-    } else if (!mask) {
-        rc = sel_unregister(io->sel, rec->fd);
-    } else {
-        rc = sel_modify(io->sel, rec->fd, mask, rec);
-        if (rc == -ENOENT || rc == -EBADF) {
-            sel_unregister(io->sel, rec->fd);
-            mirror(io, rec, 0);
-            rec->mask = 0;
-            rc = sel_register(io->sel, rec->fd, mask, rec);
-        }
-    }
+    if (!rec->mask)
+        rc = sel_register(io->sel, fd, mask, rec);
+    else if (!mask)
+        rc = sel_unregister(io->sel, fd);
+    else
+        rc = sel_modify(io->sel, fd, mask, rec);
     if (rc < 0)
         return rc;
-    if (!rec->mask && mask)
-        file_identity(rec->fd, rec);
-    mirror(io, rec, mask);
-    rec->mask = mask;
+    mirror(io, fd, rec, mask);
+    rec->mask = (uint8_t)mask;
     return 0;
 }
 
-static int defer_removal(aio__io *io, aio__fd *rec)
+/* Appends x to a growable array (*v, *n, *cap) of elements of size sz. */
+static int push(void *vp, size_t *n, size_t *cap, const void *x, size_t sz)
 {
-    if (rec->pending)
-        return 0;
-    if (io->npending == io->cap_pending) {
-        size_t cap = io->cap_pending ? io->cap_pending * 2 : 64;
-        int *v = realloc(io->pending, cap * sizeof *v);
-        if (!v)
+    char **v = vp;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        char *p = realloc(*v, c * sz);
+        if (!p)
             return -ENOMEM;
-        io->pending = v;
-        io->cap_pending = cap;
+        *v = p;
+        *cap = c;
     }
-    io->pending[io->npending++] = rec->fd;
-    rec->pending = true;
+    memcpy(*v + *n * sz, x, sz);
+    (*n)++;
     return 0;
+}
+
+/* A deferred removal was taken back: the registration is kept without a
+ * system call, and checked later (aio__verify). Without room to remember
+ * it, it is checked now. */
+static void suspect(aio__io *io, int fd, aio__fd *rec)
+{
+    if (io->by_number)
+        return;
+    aio__suspect s = {.fd = fd, .since = io->iter};
+    if (push(&io->suspects, &io->nsuspects, &io->cap_suspects, &s, sizeof s) == 0) {
+        rec->flags |= AIO_FD_SUSPECT;
+        return;
+    }
+    unsigned mask = rec->mask;
+    sel_unregister(io->sel, fd);
+    mirror(io, fd, rec, 0);
+    rec->mask = 0;
+    apply_mask(io, fd, rec, mask); /* fails if fd is closed: as an unregistered one */
 }
 
 /* The interest of fd becomes `want`. New directions reach the selector at
  * once (so a closed fd is refused now); removals wait for the flush before
  * the next select, so that a removal taken back before it (the next
- * sock_* call's wait) costs no selector call, only an fstat to make sure
- * the number still names the registered file. */
-static int arm(aio__io *io, aio__fd *rec, unsigned want)
+ * sock_* call's wait) costs no system call. */
+static int arm(aio__io *io, int fd, aio__fd *rec, unsigned want)
 {
     if (want == rec->want)
         return 0;
-    if ((want & ~rec->want) && rec->mask != rec->want && !same_file(rec)) {
-        /* A removal was pending and the number now names another file:
-         * the old registration goes before the new one is made. */
-        sel_unregister(io->sel, rec->fd);
-        mirror(io, rec, 0);
-        rec->mask = 0;
-        rec->want = 0;
-    }
+    /* A removal is pending and interest comes back: the number may name
+     * another file by now. */
+    bool taken_back = rec->mask != rec->want && want;
     if (want & ~rec->mask) {
-        int rc = apply_mask(io, rec, want);
+        int rc = apply_mask(io, fd, rec, want);
         if (rc < 0)
             return rc;
-        rec->want = want;
-        return 0;
+    } else if (!(want & ~rec->want) && !(rec->flags & AIO_FD_PENDING)) {
+        int fdv = fd;
+        if (push(&io->pending, &io->npending, &io->cap_pending, &fdv, sizeof fdv) == 0)
+            rec->flags |= AIO_FD_PENDING;
+        else if (apply_mask(io, fd, rec, want) < 0) /* no room to defer: now */
+            return -ENOMEM;
     }
-    if (defer_removal(io, rec) < 0) {
-        int rc = apply_mask(io, rec, want); /* no room to defer: now */
-        if (rc < 0)
-            return rc;
-    }
-    rec->want = want;
+    if (taken_back && !(rec->flags & AIO_FD_SUSPECT))
+        suspect(io, fd, rec);
+    rec->want = (uint8_t)want;
     return 0;
 }
 
 void aio__flush(aio__io *io)
 {
     for (size_t i = 0; i < io->npending; i++) {
-        aio__fd *rec = io->fds[io->pending[i]];
-        rec->pending = false;
+        int fd = io->pending[i];
+        aio__fd *rec = record(io, fd);
+        rec->flags &= (uint8_t)~AIO_FD_PENDING;
         if (rec->want != rec->mask)
-            apply_mask(io, rec, rec->want); /* a removal: fails only on a dead fd */
+            apply_mask(io, fd, rec, rec->want); /* a removal: fails only on a dead fd */
     }
     io->npending = 0;
+}
+
+void aio__dispatch(aio__io *io, aio__fd *rec, unsigned events)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        if (!(events & dir_bit[dir]) || !rec->slot[dir])
+            continue;
+        if (!is_waiter(rec, dir))
+            al_loop_queue_handle(io->loop, rec->slot[dir]);
+        else if (!al_future_done(rec->slot[dir]))
+            al_future_set_result(rec->slot[dir], NULL, NULL);
+    }
+}
+
+void aio__dispatch_events(aio__io *io, const sel_event *ev, int n)
+{
+    aio__fd *u = io->untried;
+    io->untried = NULL;
+    if (u) {
+        /* Reported by the first select: resumed first, as if it had
+         * tried. Not reported while more were ready than one select
+         * returns: resumed first all the same, to try. */
+        int i = 0;
+        while (i < n && ev[i].data != u)
+            i++;
+        if (i < n || n == AIO_MAX_EVENTS) {
+            aio__dispatch(io, u, dir_bit[io->untried_dir]);
+            u->flags &= (uint8_t)~AIO_FD_SKIP(io->untried_dir);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (ev[i].fd != io->wake_fd)
+            aio__dispatch(io, ev[i].data, ev[i].events);
+}
+
+int aio__verify(aio__io *io, uint32_t age)
+{
+    int closed = 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < io->nsuspects; i++) {
+        aio__suspect s = io->suspects[i];
+        if (io->iter - s.since < age) {
+            io->suspects[keep++] = s;
+            continue;
+        }
+        aio__fd *rec = record(io, s.fd);
+        rec->flags &= (uint8_t)~AIO_FD_SUSPECT;
+        if (!rec->mask)
+            continue; /* unregistered since */
+        /* Made again: it watches the file the number names now. */
+        sel_unregister(io->sel, s.fd);
+        mirror(io, s.fd, rec, 0);
+        rec->mask = 0;
+        if (rec->want && apply_mask(io, s.fd, rec, rec->want) < 0) {
+            aio__dispatch(io, rec, rec->want); /* closed: its owner's next call says so */
+            closed++;
+        }
+    }
+    io->nsuspects = keep;
+    return closed;
+}
+
+/* Puts obj (a handle, or a waiter's future with waiter set; NULL: none)
+ * in the dir slot of fd and applies the new interest. On success *old is
+ * what the slot held (a handle: the caller's to cancel and release). */
+static int set_slot(aio__io *io, int fd, aio__fd *rec, int dir, void *obj, bool waiter, void **old)
+{
+    unsigned want = (rec->want & ~dir_bit[dir]) | (obj ? dir_bit[dir] : 0u);
+    int rc = arm(io, fd, rec, want);
+    if (rc < 0)
+        return rc;
+    *old = rec->slot[dir];
+    rec->slot[dir] = obj;
+    rec->flags = (uint8_t)((rec->flags & ~AIO_FD_WAITER(dir)) | (waiter ? AIO_FD_WAITER(dir) : 0u));
+    return 0;
 }
 
 int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg)
@@ -197,17 +247,17 @@ int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg
     aio__fd *rec = fn ? record_make(io, fd) : record(io, fd);
     if (!rec)
         return fn ? -ENOMEM : 0;
+    if (is_waiter(rec, dir))
+        return fn ? AIO_EFDBUSY : 0; /* replacing it would leave a task hanging */
     al_handle *h = NULL;
+    void *old;
     int rc;
     if (fn && (rc = al_loop_handle_new(io->loop, fn, arg, &h)) < 0)
         return rc;
-    unsigned want = (rec->want & ~dir_bit[dir]) | (fn ? dir_bit[dir] : 0u);
-    if ((rc = arm(io, rec, want)) < 0) {
+    if ((rc = set_slot(io, fd, rec, dir, h, false, &old)) < 0) {
         al_handle_unref(h);
         return rc;
     }
-    al_handle *old = rec->h[dir];
-    rec->h[dir] = h;
     if (!old)
         return 0;
     al_handle_cancel(old); /* due in this iteration: it must not run */
@@ -223,11 +273,6 @@ static int add_callback(al_loop *loop, int fd, int dir, al_callback_fn fn, void 
     int rc = aio__io_get(loop, &io);
     if (rc < 0)
         return rc;
-    if (fd < 0)
-        return -EBADF;
-    aio__fd *rec = record(io, fd);
-    if (rec && rec->waiter[dir])
-        return AIO_EFDBUSY; /* replacing it would leave a task hanging */
     rc = aio__set_interest(io, fd, dir, fn, arg);
     return rc < 0 ? rc : 0;
 }
@@ -238,10 +283,7 @@ static int remove_callback(al_loop *loop, int fd, int dir)
     int rc = aio__io_get_removal(loop, &io);
     if (rc < 0 || !io)
         return rc;
-    aio__fd *rec = fd >= 0 ? record(io, fd) : NULL;
-    if (!rec || !rec->h[dir] || rec->waiter[dir])
-        return 0;
-    return aio__set_interest(io, fd, dir, NULL, NULL);
+    return fd >= 0 ? aio__set_interest(io, fd, dir, NULL, NULL) : 0;
 }
 
 int aio_loop_add_reader(al_loop *loop, int fd, al_callback_fn fn, void *arg)
@@ -266,62 +308,77 @@ int aio_loop_remove_writer(al_loop *loop, int fd)
 
 /* ---- the sock_* wait ---------------------------------------------------- */
 
-static int wake_waiter(al_loop *loop, void *arg)
+bool aio__skip_try(aio__io *io, int fd, int dir)
 {
-    (void)loop;
-    al_future *f = *(al_future **)arg;
-    if (f && !al_future_done(f))
-        al_future_set_result(f, NULL, NULL);
-    return 0;
+    aio__fd *rec = record(io, fd);
+    return rec && (rec->flags & AIO_FD_SKIP(dir)) && !rec->slot[dir] &&
+           al_loop_waits_next(io->loop);
 }
 
-int aio__wait_fd(aio__io *io, int fd, int dir)
+void aio__try_found(aio__io *io, int fd, int dir)
+{
+    aio__fd *rec = record(io, fd);
+    if (rec)
+        rec->flags &= (uint8_t)~AIO_FD_SKIP(dir);
+}
+
+int aio__wait_fd(aio__io *io, int fd, int dir, int how)
 {
     if (fd < 0)
         return -EBADF;
     aio__fd *rec = record_make(io, fd);
     if (!rec)
         return -ENOMEM;
-    if (rec->h[dir])
+    if (rec->slot[dir])
         return AIO_EFDBUSY;
     al_future *f;
     int rc = al_future_new(io->loop, &f);
     if (rc < 0)
         return rc;
-    /* The record is the heap home of the waiter: nothing registered points
-     * into the task's stack. */
-    if ((rc = aio__set_interest(io, fd, dir, wake_waiter, &rec->waiter[dir])) < 0) {
+    void *old;
+    if ((rc = set_slot(io, fd, rec, dir, f, true, &old)) < 0) {
         al_future_unref(f);
         return rc;
     }
-    rec->waiter[dir] = f;
+    if (how == AIO_WAIT_TRIED)
+        rec->flags |= AIO_FD_SKIP(dir);
+    if (how == AIO_WAIT_UNTRIED) {
+        io->untried = rec;
+        io->untried_dir = dir;
+    }
     rc = al_await(f);
-    rec->waiter[dir] = NULL;
-    aio__set_interest(io, fd, dir, NULL, NULL);
+    if (io->untried == rec && io->untried_dir == dir)
+        io->untried = NULL;
+    set_slot(io, fd, rec, dir, NULL, false, &old); /* a removal cannot fail */
     al_future_unref(f);
     return rc;
 }
 
 void aio__fds_free(aio__io *io)
 {
-    for (size_t fd = 0; fd < io->nfds; fd++) {
-        aio__fd *rec = io->fds[fd];
-        if (!rec)
-            continue;
-        for (int dir = 0; dir < 2; dir++) {
-            if (rec->h[dir]) {
-                al_handle_cancel(rec->h[dir]);
-                al_handle_unref(rec->h[dir]);
+    for (size_t c = 0; c < io->nchunks; c++) {
+        for (size_t i = 0; io->chunks[c] && i < AIO_FD_CHUNK; i++) {
+            aio__fd *rec = &io->chunks[c][i];
+            for (int dir = 0; dir < 2; dir++) {
+                if (!rec->slot[dir])
+                    continue;
+                if (is_waiter(rec, dir)) {
+                    al_future_unref(rec->slot[dir]);
+                } else {
+                    al_handle_cancel(rec->slot[dir]);
+                    al_handle_unref(rec->slot[dir]);
+                }
             }
-            if (rec->waiter[dir])
-                al_future_unref(rec->waiter[dir]);
         }
-        free(rec);
+        free(io->chunks[c]);
     }
-    free(io->fds);
-    io->fds = NULL;
-    io->nfds = 0;
+    free(io->chunks);
+    io->chunks = NULL;
+    io->nchunks = 0;
     free(io->pending);
     io->pending = NULL;
     io->npending = io->cap_pending = 0;
+    free(io->suspects);
+    io->suspects = NULL;
+    io->nsuspects = io->cap_suspects = 0;
 }

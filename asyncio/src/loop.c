@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -99,19 +100,25 @@ static void drain_wakeup(aio__io *io)
     atomic_store(&io->wake_pending, false);
 }
 
-/* A reader or writer callback runs as a ready callback of this iteration.
- * A sock_* call's future is completed here instead: its task's wakeup is
- * then queued in this iteration too, not one later (asyncio goes through
- * the reader callback and resumes the task an iteration after it; one
- * select per wakeup instead of two). */
-static void dispatch(al_loop *loop, aio__fd *rec, int dir)
+/* Readers and writers run as ready callbacks of this iteration; a sock_*
+ * call's future is completed here instead (aio__dispatch): its task's
+ * wakeup is then queued in this iteration too, not one later (asyncio goes
+ * through the reader callback and resumes the task an iteration after it;
+ * one select per wakeup instead of two). */
+static int io_select(aio__io *io, double timeout)
 {
-    if (rec->waiter[dir]) {
-        if (!al_future_done(rec->waiter[dir]))
-            al_future_set_result(rec->waiter[dir], NULL, NULL);
-    } else if (rec->h[dir]) {
-        al_loop_queue_handle(loop, rec->h[dir]);
+    aio__flush(io);
+    io->iter++;
+    if (io->nsuspects && timeout != 0) {
+        /* Suspects are checked only before a wait that blocks: a poll
+         * first, which a busy loop's wait is anyway. */
+        int n = sel_select(io->sel, 0, io->events, AIO_MAX_EVENTS);
+        if (n != 0)
+            return n;
+        if (aio__verify(io, 0) > 0)
+            return 0; /* closed fds were dispatched: no blocking */
     }
+    return sel_select(io->sel, timeout, io->events, AIO_MAX_EVENTS);
 }
 
 static int io_wait(al_loop *loop, double timeout)
@@ -121,25 +128,21 @@ static int io_wait(al_loop *loop, double timeout)
         al_loop_stop(loop); /* the parent's kernel state: never wait on it */
         return AIO_EFORKED;
     }
-    aio__flush(io);
-    int n = sel_select(io->sel, timeout, io->events, AIO_MAX_EVENTS);
-    if (n < 0)
+    int n = io_select(io, timeout);
+    if (n < 0) {
+        io->untried = NULL;
         return n;
+    }
     /* Only handles are queued here; callbacks run after, so no result can
      * be stale yet. A callback that removes a reader cancels its handle,
      * which then does not run even if queued. */
-    for (int i = 0; i < n; i++) {
-        const sel_event *ev = &io->events[i];
-        if (ev->fd == io->wake_fd) {
+    for (int i = 0; i < n; i++)
+        if (io->events[i].fd == io->wake_fd)
             drain_wakeup(io);
-            continue;
-        }
-        aio__fd *rec = ev->data;
-        if (ev->events & SEL_READ)
-            dispatch(loop, rec, AIO_READ);
-        if (ev->events & SEL_WRITE)
-            dispatch(loop, rec, AIO_WRITE);
-    }
+    aio__dispatch_events(io, io->events, n);
+    /* A busy loop never blocks: its suspects are checked when old. */
+    if (io->nsuspects && io->iter - io->suspects[0].since >= AIO_SUSPECT_AGE)
+        aio__verify(io, AIO_SUSPECT_AGE);
     return 0;
 }
 
@@ -213,6 +216,8 @@ int aio_loop_new(const char *backend, al_loop **out)
         io_free(io);
         return rc;
     }
+    io->by_number =
+        strcmp(sel_name(io->sel), "select") == 0 || strcmp(sel_name(io->sel), "poll") == 0;
     io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (io->wake_fd < 0) {
         rc = -errno;
@@ -257,14 +262,18 @@ int aio_loop_fd(al_loop *loop)
     }
     io->embed_fd = ep;
     io->embed_unpollable = 0;
-    for (size_t fd = 0; fd < io->nfds; fd++) {
-        aio__fd *rec = io->fds[fd];
+    for (size_t fd = 0; fd < io->nchunks * AIO_FD_CHUNK; fd++) {
+        aio__fd *rec = io->chunks[fd / AIO_FD_CHUNK]
+                           ? &io->chunks[fd / AIO_FD_CHUNK][fd % AIO_FD_CHUNK]
+                           : NULL;
         if (rec && rec->mask) {
             ev.events =
                 ((rec->mask & SEL_READ) ? EPOLLIN : 0u) | ((rec->mask & SEL_WRITE) ? EPOLLOUT : 0u);
             ev.data.fd = (int)fd;
-            if (epoll_ctl(ep, EPOLL_CTL_ADD, (int)fd, &ev) < 0 && errno == EPERM)
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, (int)fd, &ev) < 0 && errno == EPERM) {
+                rec->flags |= AIO_FD_UNPOLLABLE;
                 io->embed_unpollable++;
+            }
         }
     }
     return ep;
@@ -275,7 +284,9 @@ double aio_loop_timeout(al_loop *loop)
     aio__io *io;
     if (aio__io_get(loop, &io) < 0)
         return NAN;
-    aio__flush(io); /* the mirror holds no interest the loop dropped */
+    aio__flush(io);             /* the mirror holds no interest the loop dropped */
+    if (aio__verify(io, 0) > 0) /* the host blocks on the mirror: no suspect left */
+        return 0;
     if (io->embed_unpollable > 0)
         return 0;
     return al_loop_next_timeout(loop);

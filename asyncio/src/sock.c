@@ -39,21 +39,34 @@ static bool would_block(int err)
 
 typedef ssize_t (*attempt_fn)(int fd, void *ctx);
 
-/* attempt until it does not block; EINTR is retried at once. */
+/* attempt until it does not block; EINTR is retried at once. A read may
+ * wait first, without its first attempt, when that attempt would only find
+ * nothing and nothing else can run before the wait (aio__skip_try). */
 static ssize_t retry(aio__io *io, int fd, int dir, attempt_fn attempt, void *ctx)
 {
+    bool first = true;
+    if (dir == AIO_READ && aio__skip_try(io, fd, dir)) {
+        int rc = aio__wait_fd(io, fd, dir, AIO_WAIT_UNTRIED);
+        if (rc < 0)
+            return rc;
+        first = false;
+    }
     for (;;) {
         ssize_t n = attempt(fd, ctx);
-        if (n >= 0)
+        if (n >= 0) {
+            if (first)
+                aio__try_found(io, fd, dir);
             return n;
+        }
         int err = errno;
         if (err == EINTR)
             continue;
         if (!would_block(err))
             return -err;
-        int rc = aio__wait_fd(io, fd, dir);
+        int rc = aio__wait_fd(io, fd, dir, first ? AIO_WAIT_TRIED : AIO_WAIT_AGAIN);
         if (rc < 0)
             return rc;
+        first = false;
     }
 }
 
@@ -153,7 +166,7 @@ int aio_sock_sendall(al_loop *loop, int fd, const void *buf, size_t len, size_t 
         else if (!would_block(errno))
             rc = -errno;
         else
-            rc = aio__wait_fd(io, fd, AIO_WRITE);
+            rc = aio__wait_fd(io, fd, AIO_WRITE, AIO_WAIT_AGAIN);
     }
     if (sent)
         *sent = done;
@@ -194,7 +207,7 @@ int aio_sock_connect(al_loop *loop, int fd, const struct sockaddr *addr, socklen
     /* EINTR: the connection goes on in the background, as EINPROGRESS. */
     if (err != EINPROGRESS && err != EINTR)
         return -err;
-    if ((rc = aio__wait_fd(io, fd, AIO_WRITE)) < 0)
+    if ((rc = aio__wait_fd(io, fd, AIO_WRITE, AIO_WAIT_AGAIN)) < 0)
         return rc;
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -279,7 +292,7 @@ int aio_sock_sendfile(al_loop *loop, int fd, int file, off_t offset, size_t coun
         if (err == EINTR)
             continue;
         if (would_block(err))
-            rc = aio__wait_fd(io, fd, AIO_WRITE);
+            rc = aio__wait_fd(io, fd, AIO_WRITE, AIO_WAIT_AGAIN);
         else if (done == 0 &&
                  (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == ESPIPE))
             fallback = true; /* asyncio's SendfileNotAvailableError: read + send */

@@ -479,6 +479,12 @@ static double compute_timeout(al_loop *loop)
     return timeout > 0 ? timeout : 0;
 }
 
+bool al_loop_waits_next(const al_loop *loop)
+{
+    return loop && loop->running && !loop->single && !loop->stopping && !loop->ready.len &&
+           !atomic_load_explicit(&loop->ts_len, memory_order_relaxed);
+}
+
 double al_loop_next_timeout(al_loop *loop)
 {
     if (!loop)
@@ -547,6 +553,7 @@ static int run_begin(al_loop *loop)
 static void run_end(al_loop *loop)
 {
     loop->stopping = false;
+    loop->single = false;
     loop->running = false;
     pthread_mutex_lock(&loop->ts_lock);
     atomic_store(&loop->running_on, 0);
@@ -572,6 +579,7 @@ int al_loop_run_once(al_loop *loop)
     int rc = run_begin(loop);
     if (rc < 0)
         return rc;
+    loop->single = true;
     run_once(loop);
     run_end(loop);
     return 0;

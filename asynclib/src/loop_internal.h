@@ -61,6 +61,7 @@ struct al_loop {
     atomic_size_t ts_len;
 
     bool running, stopping, closed;
+    bool single; /* in al_loop_run_once: no wait follows this iteration */
     bool closing;                /* al_loop_close is unwinding the tasks (task.c) */
     al_future *held_futures;     /* pending futures with drop-hooked callbacks (future.c) */
     pthread_t thread;            /* valid while running */

@@ -317,6 +317,103 @@ START_TEST(test_reused_number_within_one_iteration)
 }
 END_TEST
 
+/* A reader that counts its calls and never stops the loop. */
+static int busy_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A reader that tolerates calls without data (EAGAIN) and stops at EOF. */
+static int patient_reader_cb(al_loop *loop, void *arg)
+{
+    reader_state *r = arg;
+    r->calls++;
+    ssize_t n = read(r->fd, r->data + r->len, sizeof r->data - r->len);
+    if (n > 0)
+        r->len += (size_t)n;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        r->eof = 1;
+        ck_assert_int_eq(aio_loop_remove_reader(loop, r->fd), 1);
+        al_loop_stop(loop);
+    }
+    return 0;
+}
+
+/* The same reuse while the loop never blocks (another fd is always
+ * readable): the new file is still watched, within a bounded number of
+ * iterations (a taken-back removal is checked again after a few dozen
+ * waits when no wait blocks). */
+START_TEST(test_reused_number_in_a_busy_loop)
+{
+    al_loop *loop = ac_loop_new();
+    int x, y, busy = 0;
+    ac_socketpair(&x, &y);
+    ck_assert_int_eq(write(y, "x", 1), 1); /* never read: x stays readable */
+    ck_assert_int_eq(aio_loop_add_reader(loop, x, busy_cb, &busy), 0);
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    close(a);
+    close(b);
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, a);
+    reader_state r = {.fd = c};
+    ck_assert_int_eq(aio_loop_add_reader(loop, c, patient_reader_cb, &r), 0);
+    ck_assert_int_eq(write(d, "new", 3), 3);
+    close(d);
+    ck_assert_int_eq(al_call_later(loop, 30, stop_cb, NULL, NULL), 0); /* a bound, not a timing */
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r.eof);
+    ck_assert_uint_eq(r.len, 3);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_lt(busy, 1000);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, x), 1);
+    close(c);
+    close(x);
+    close(y);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
+/* The same reuse while the old file lives on in a duplicate that stays
+ * readable: the old file's readiness may wake the new reader for a bounded
+ * while (a spurious call: its read says EAGAIN), never its data, never for
+ * ever, and the new file's own data arrives. */
+START_TEST(test_reused_number_old_file_duplicated)
+{
+    al_loop *loop = ac_loop_new();
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    int keep = fcntl(a, F_DUPFD_CLOEXEC, 100);
+    ck_assert_int_ge(keep, 0);
+    ck_assert_int_eq(write(b, "old", 3), 3); /* never read: the old file stays readable */
+    close(a);
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, a);
+    reader_state r = {.fd = c};
+    ck_assert_int_eq(aio_loop_add_reader(loop, c, patient_reader_cb, &r), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.05, write_def_cb, &d, NULL), 0);
+    ck_assert_int_eq(al_call_later(loop, 30, stop_cb, NULL, NULL), 0); /* a bound, not a timing */
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r.eof);
+    ck_assert_uint_eq(r.len, 3);
+    ck_assert(memcmp(r.data, "def", 3) == 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_lt(r.calls, 1000);
+    close(c);
+    close(keep);
+    close(b);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
 typedef struct delayed_write {
     int fd;
     const char *s;
@@ -425,6 +522,8 @@ AL_TEST_SUITE(suite_readers)
     tcase_add_test(tc, test_closed_fd_then_reused_number);
     tcase_add_test(tc, test_reused_number_within_one_iteration);
     tcase_add_test(tc, test_reused_number_after_sock_wait);
+    tcase_add_test(tc, test_reused_number_in_a_busy_loop);
+    tcase_add_test(tc, test_reused_number_old_file_duplicated);
     tcase_add_test(tc, test_close_releases_everything);
     tcase_add_test(tc, test_threadsafe_call_wakes_select);
     suite_add_tcase(s, tc);

@@ -165,6 +165,70 @@ START_TEST(test_try_syscall_first)
 }
 END_TEST
 
+static int write_one_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    ck_assert_int_eq(write(*(int *)arg, "1", 1), 1);
+    return 0;
+}
+
+static int count_calls_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* After a call that found nothing and waited, the next call on that fd may
+ * go to the select without its first attempt when nothing else could run
+ * before it. With data already there it still returns before any other
+ * callback runs: here `others` fds are ready with readers (300: more than
+ * one select returns). */
+static int ready_after_wait(void *arg, void **result)
+{
+    (void)result;
+    int others = *(int *)arg;
+    al_loop *loop = ac_loop();
+    int a, b, calls = 0;
+    ac_socketpair(&a, &b);
+    char buf[8];
+    ck_assert_int_eq(al_call_later(loop, 0.01, write_one_cb, &b, NULL), 0);
+    ck_assert_int_eq(aio_sock_recv_into(loop, a, buf, sizeof buf), 1); /* waited */
+    ck_assert_int_eq(al_sleep(0), 0); /* a's registration goes: it comes back after the others' */
+    int(*pairs)[2] = calloc((size_t)others, sizeof *pairs);
+    ck_assert_ptr_nonnull(pairs);
+    for (int i = 0; i < others; i++) {
+        ac_socketpair(&pairs[i][0], &pairs[i][1]);
+        ck_assert_int_eq(write(pairs[i][1], "x", 1), 1);
+        ck_assert_int_eq(aio_loop_add_reader(loop, pairs[i][0], count_calls_cb, &calls), 0);
+    }
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(write(b, "now", 3), 3);
+        ck_assert_int_eq(aio_sock_recv_into(loop, a, buf, sizeof buf), 3);
+        ck_assert_int_eq(calls, 0); /* nothing else ran */
+        ck_assert_int_eq(al_call_later(loop, 0.001, write_one_cb, &b, NULL), 0);
+        ck_assert_int_eq(aio_sock_recv_into(loop, a, buf, sizeof buf), 1); /* waited */
+        ck_assert_int_gt(calls, 0);
+        calls = 0;
+    }
+    for (int i = 0; i < others; i++) {
+        ck_assert_int_eq(aio_loop_remove_reader(loop, pairs[i][0]), 1);
+        close(pairs[i][0]);
+        close(pairs[i][1]);
+    }
+    free(pairs);
+    close(a);
+    close(b);
+    return 0;
+}
+
+START_TEST(test_try_first_after_a_wait)
+{
+    int others = _i ? 300 : 1;
+    ac_run_main(ready_after_wait, &others);
+}
+END_TEST
+
 /* ---- IO4: cancellation --------------------------------------------------- */
 
 typedef struct recv_args {
@@ -885,6 +949,7 @@ AL_TEST_SUITE(suite_sock)
     TCase *tc = al_tcase("sock");
     tcase_add_loop_test(tc, test_echo, 0, AC_NFAMILIES);
     tcase_add_test(tc, test_try_syscall_first);
+    tcase_add_loop_test(tc, test_try_first_after_a_wait, 0, 2);
     tcase_add_loop_test(tc, test_cancel_recv, 0, 2);
     tcase_add_test(tc, test_cancel_sendall);
     tcase_add_test(tc, test_cancel_accept);

@@ -99,6 +99,15 @@ AL_API int al_loop_queue_handle(al_loop *loop, al_handle *h);
  * Loop thread. */
 AL_API double al_loop_next_timeout(al_loop *loop);
 
+/* True when the next thing the running loop does is its wait: no callback
+ * is ready (none left in this iteration, none queued for the next), no
+ * stop was requested and this is not al_loop_run_once's single iteration.
+ * Why it is here: the I/O loop's socket calls may then skip a read that
+ * would only find nothing and go straight to the wait, and still resume
+ * first if the data was there (nothing can run in between). False for
+ * NULL or a loop that is not running. Loop thread. */
+AL_API bool al_loop_waits_next(const al_loop *loop);
+
 #ifdef __cplusplus
 }
 #endif
