@@ -71,6 +71,20 @@ static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
     }
 }
 
+/* The embedding mirror was updated with the selector: if it still holds
+ * fd's registration for the file fd names now (an epoll set knows its
+ * files: a modify of another file's number fails), so does the selector,
+ * and one system call told. */
+static bool mirror_holds(aio__io *io, int fd, const aio__fd *rec)
+{
+    if (io->embed_fd < 0 || (rec->flags & AIO_FD_UNPOLLABLE))
+        return false;
+    struct epoll_event ev = {.events = ((rec->mask & SEL_READ) ? EPOLLIN : 0u) |
+                                       ((rec->mask & SEL_WRITE) ? EPOLLOUT : 0u),
+                             .data.fd = fd};
+    return epoll_ctl(io->embed_fd, EPOLL_CTL_MOD, fd, &ev) == 0;
+}
+
 /* The selector registration follows the mask: register, modify or
  * unregister. */
 static int apply_mask(aio__io *io, int fd, aio__fd *rec, unsigned mask)
@@ -210,8 +224,8 @@ int aio__verify(aio__io *io, uint32_t age)
         }
         aio__fd *rec = record(io, s.fd);
         rec->flags &= (uint8_t)~AIO_FD_SUSPECT;
-        if (!rec->mask)
-            continue; /* unregistered since */
+        if (!rec->mask || mirror_holds(io, s.fd, rec))
+            continue; /* unregistered since, or the same file */
         /* Made again: it watches the file the number names now. */
         sel_unregister(io->sel, s.fd);
         mirror(io, s.fd, rec, 0);

@@ -251,6 +251,7 @@ int aio_loop_fd(al_loop *loop)
     if (io->embed_fd >= 0)
         return io->embed_fd;
     aio__flush(io);
+    aio__verify(io, 0); /* the mirror copies registrations of the files the numbers name */
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         return -errno;

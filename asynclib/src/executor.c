@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,15 +211,28 @@ static void executor_forget(al_loop *loop, bool fresh)
     executor_release(ex);
 }
 
-/* Caller holds ex->lock. */
+/* Caller holds ex->lock. A worker starts with every asynchronous signal
+ * blocked (it inherits the mask in place at its creation), so that a
+ * signal sent to the process goes to the loop's thread (or another thread
+ * of the program), never to a worker in the middle of a job: the I/O
+ * loop's signal handlers and Ctrl+C then behave as without a pool. Faults
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) stay deliverable to
+ * the thread that causes them. */
 static int spawn_worker_locked(al_executor *ex)
 {
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t block, old;
+    sigfillset(&block);
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&block, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     atomic_fetch_add(&ex->refs, 1);
     int rc = pthread_create(&th, &attr, worker_main, ex);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         atomic_fetch_sub(&ex->refs, 1);

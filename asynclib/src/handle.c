@@ -15,17 +15,35 @@
 
 #define AL_FREE_HANDLES_MAX 4096
 
+al_handle *al__stack_pop(al_handle_stack *s)
+{
+    al_handle *h = s->top;
+    if (h) {
+        s->top = h->next;
+        s->len--;
+    }
+    return h;
+}
+
+void al__stack_push(al_handle_stack *s, al_handle *h)
+{
+    h->next = s->top;
+    s->top = h;
+    s->len++;
+}
+
+void al__stack_free(al_handle_stack *s)
+{
+    al_handle *h;
+    while ((h = al__stack_pop(s)))
+        free(h);
+}
+
 al_handle *al__handle_alloc(al_loop *loop)
 {
-    al_handle *h = loop->free_handles;
-    if (h) {
-        loop->free_handles = h->next;
-        loop->free_count--;
-    } else {
-        h = malloc(sizeof *h);
-        if (!h)
-            return NULL;
-    }
+    al_handle *h = al__stack_pop(&loop->free_handles);
+    if (!h && !(h = malloc(sizeof *h)))
+        return NULL;
     memset(h, 0, sizeof *h);
     h->loop = loop;
     h->refs = 1;
@@ -42,13 +60,10 @@ static void handle_release(al_handle *h)
         h->future = NULL;
         al_future_unref(f);
     }
-    if (loop->free_count < AL_FREE_HANDLES_MAX && !loop->closed) {
-        h->next = loop->free_handles;
-        loop->free_handles = h;
-        loop->free_count++;
-    } else {
+    if (loop->free_handles.len < AL_FREE_HANDLES_MAX && !loop->closed)
+        al__stack_push(&loop->free_handles, h);
+    else
         free(h);
-    }
 }
 
 /* The loop's reference ends without running the callback. */

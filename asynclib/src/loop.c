@@ -80,15 +80,8 @@ void al__loop_ref(al_loop *loop)
 
 static void loop_destroy(al_loop *loop)
 {
-    al_handle *h;
-    while ((h = loop->free_handles)) {
-        loop->free_handles = h->next;
-        free(h);
-    }
-    while ((h = loop->ts_free)) {
-        loop->ts_free = h->next;
-        free(h);
-    }
+    al__stack_free(&loop->free_handles);
+    al__stack_free(&loop->ts_free);
     al__theap_free(&loop->timers);
     pthread_mutex_destroy(&loop->ts_lock);
     if (loop->ops->destroy)
@@ -318,11 +311,8 @@ int al__call_soon_threadsafe(al_loop *loop, al_callback_fn fn, void *arg, al_dro
         pthread_mutex_unlock(&loop->ts_lock);
         return AL_ELOOPCLOSED;
     }
-    al_handle *h = loop->ts_free;
-    if (h) {
-        loop->ts_free = h->next;
-        loop->ts_free_count--;
-    } else if (!(h = malloc(sizeof *h))) {
+    al_handle *h = al__stack_pop(&loop->ts_free);
+    if (!h && !(h = malloc(sizeof *h))) {
         pthread_mutex_unlock(&loop->ts_lock);
         return -ENOMEM;
     }
@@ -376,14 +366,9 @@ static void take_threadsafe_calls(al_loop *loop)
     pthread_mutex_lock(&loop->ts_lock);
     al__queue_splice(&loop->ready, &loop->ts_queue);
     atomic_store(&loop->ts_len, 0);
-    while (loop->ts_free_count < AL_TS_FREE_STOCK && loop->free_handles) {
-        al_handle *h = loop->free_handles;
-        loop->free_handles = h->next;
-        loop->free_count--;
-        h->next = loop->ts_free;
-        loop->ts_free = h;
-        loop->ts_free_count++;
-    }
+    al_handle *h;
+    while (loop->ts_free.len < AL_TS_FREE_STOCK && (h = al__stack_pop(&loop->free_handles)))
+        al__stack_push(&loop->ts_free, h);
     pthread_mutex_unlock(&loop->ts_lock);
 }
 

@@ -38,6 +38,12 @@ typedef struct al_handle_queue {
     size_t len;
 } al_handle_queue;
 
+/* A LIFO of unused handles (linked through next). */
+typedef struct al_handle_stack {
+    al_handle *top;
+    size_t len;
+} al_handle_stack;
+
 typedef struct al_executor al_executor;
 
 struct al_loop {
@@ -50,18 +56,16 @@ struct al_loop {
     al_timer_heap timers;
     size_t timers_cancelled; /* cancelled timers still in the heap */
     uint64_t seq;
-    al_handle *free_handles;
-    size_t free_count;
+    al_handle_stack free_handles; /* released handles kept for reuse */
 
     /* call_soon_threadsafe from foreign threads lands here first. */
     pthread_mutex_t ts_lock;
     al_handle_queue ts_queue;
-    al_handle *ts_free; /* handles for foreign threads, refilled by the loop */
-    size_t ts_free_count;
+    al_handle_stack ts_free; /* handles for foreign threads, refilled by the loop */
     atomic_size_t ts_len;
 
     bool running, stopping, closed;
-    bool single; /* in al_loop_run_once: no wait follows this iteration */
+    bool single;                 /* in al_loop_run_once: no wait follows this iteration */
     bool closing;                /* al_loop_close is unwinding the tasks (task.c) */
     al_future *held_futures;     /* pending futures with drop-hooked callbacks (future.c) */
     pthread_t thread;            /* valid while running */
@@ -97,6 +101,10 @@ struct al_loop {
 /* ---- handles (handle.c) and their FIFO queues ---- */
 
 al_handle *al__handle_alloc(al_loop *loop);
+/* The handle stacks: pop (NULL when empty), push, and free every handle. */
+al_handle *al__stack_pop(al_handle_stack *s);
+void al__stack_push(al_handle_stack *s, al_handle *h);
+void al__stack_free(al_handle_stack *s);
 /* The loop's reference ends without running the call: drop hook, release. */
 void al__handle_drop(al_handle *h);
 /* If out is not NULL: a user reference (holding the loop's memory too). */

@@ -129,6 +129,86 @@ START_TEST(test_driven_by_a_plain_epoll_loop)
 }
 END_TEST
 
+typedef struct hosted_reader {
+    int fd;
+    char got[16];
+    size_t len;
+    int eof;
+} hosted_reader;
+
+static int hosted_read(al_loop *loop, void *arg)
+{
+    hosted_reader *r = arg;
+    ssize_t n = read(r->fd, r->got + r->len, sizeof r->got - r->len);
+    if (n > 0) {
+        r->len += (size_t)n;
+        return 0;
+    }
+    if (n < 0 && errno == EAGAIN)
+        return 0;
+    r->eof = 1;
+    ck_assert_int_eq(aio_loop_remove_reader(loop, r->fd), 1);
+    return 0;
+}
+
+static bool reader_eof(void *arg)
+{
+    return ((hosted_reader *)arg)->eof;
+}
+
+/* A removal taken back while hosted (the number closed and reused in
+ * between): the host's fd watches the new file too, and a sock_* call's
+ * wait after another on the same file still works. */
+START_TEST(test_hosted_reused_number)
+{
+    al_loop *loop = ac_loop_new();
+    int fd = aio_loop_fd(loop);
+    ck_assert_int_ge(fd, 0);
+    int host = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+
+    int a, b, n = 0;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, set_flag, &n), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    close(a);
+    close(b);
+    hosted_reader r = {0};
+    int d;
+    ac_socketpair(&r.fd, &d);
+    ck_assert_int_eq(r.fd, a);
+    ck_assert_int_eq(aio_loop_add_reader(loop, r.fd, hosted_read, &r), 0);
+    ck_assert_int_eq(write(d, "again", 5), 5);
+    close(d);
+    ck_assert_int_le(host_until(loop, host, reader_eof, &r), 20);
+    ck_assert_uint_eq(r.len, 5);
+    ck_assert(memcmp(r.got, "again", 5) == 0);
+    ck_assert_int_eq(n, 0);
+    close(r.fd);
+
+    /* Two waits in a row on one file: the second takes the first's
+     * registration back. */
+    for (int round = 0; round < 2; round++) {
+        exchange x;
+        ac_socketpair(&x.a, &x.b);
+        for (int k = 0; k < 2; k++) {
+            al_task *t;
+            ck_assert_int_eq(al_task_new(loop, recv_task, &x, NULL, &t), 0);
+            ck_assert_int_eq(al_call_later(loop, 0.01, write_later, &x, NULL), 0);
+            ck_assert_int_le(host_until(loop, host, task_done, t), 20);
+            ck_assert_int_eq(al_future_error(al_task_future(t)), 0);
+            ck_assert_int_eq(x.n, 6);
+            al_task_unref(t);
+        }
+        close(x.a);
+        close(x.b);
+    }
+    close(host);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
+
 START_TEST(test_embedding_refusals)
 {
     al_loop *pure = al_loop_new();
@@ -151,6 +231,7 @@ AL_TEST_SUITE(suite_embed)
     Suite *s = suite_create("embed");
     TCase *tc = al_tcase("embed");
     tcase_add_test(tc, test_driven_by_a_plain_epoll_loop);
+    tcase_add_test(tc, test_hosted_reused_number);
     tcase_add_test(tc, test_embedding_refusals);
     suite_add_tcase(s, tc);
     return s;

@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -133,6 +136,64 @@ END_TEST
 
 /* A refused first submission leaves no pool: the worker count can still be
  * set afterwards. */
+static pthread_t usr1_thread;
+static atomic_int usr1_taken, job_running, job_release;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_thread = pthread_self();
+    atomic_store(&usr1_taken, 1);
+}
+
+/* A long job: runs until the test releases it (bounded: 30 s). */
+static int long_job(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    atomic_store(&job_running, 1);
+    for (int i = 0; i < 30000 && !atomic_load(&job_release); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return 0;
+}
+
+/* A signal sent to the process while a pool thread runs a job goes to a
+ * thread that does not block it: never the worker (it blocks every
+ * asynchronous signal). Here the loop's thread blocks SIGUSR1 while it is
+ * sent, so the signal waits for it instead of landing in the worker. */
+START_TEST(workers_block_signals)
+{
+    atomic_store(&usr1_taken, 0);
+    atomic_store(&job_running, 0);
+    atomic_store(&job_release, 0);
+    struct sigaction sa = {.sa_handler = on_usr1}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old_sa), 0);
+    al_loop *loop = conf_loop_new();
+    al_future *f;
+    ck_assert_int_eq(al_loop_run_in_executor(loop, long_job, NULL, NULL, &f), 0);
+    for (int i = 0; i < 30000 && !atomic_load(&job_running); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    ck_assert(atomic_load(&job_running));
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+    ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+    for (int i = 0; i < 200 && !atomic_load(&usr1_taken); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* a worker would take it now */
+    int taken_while_blocked = atomic_load(&usr1_taken);
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0); /* delivered here */
+    ck_assert_int_eq(taken_while_blocked, 0);
+    ck_assert(atomic_load(&usr1_taken));
+    ck_assert(pthread_equal(usr1_thread, pthread_self()));
+    atomic_store(&job_release, 1);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, f), 0);
+    al_future_unref(f);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    ck_assert_int_eq(sigaction(SIGUSR1, &old_sa, NULL), 0);
+}
+END_TEST
+
 START_TEST(refused_submission_leaves_no_pool)
 {
     al_loop *loop = conf_loop_new();
@@ -156,6 +217,7 @@ AL_TEST_SUITE(suite_executor_results)
     tcase_add_test(tc, result_released_once_cancelled_or_closed);
     tcase_add_test(tc, shutdown_timeout_values);
     tcase_add_test(tc, refused_submission_leaves_no_pool);
+    tcase_add_test(tc, workers_block_signals);
     suite_add_tcase(s, tc);
     return s;
 }
