@@ -40,6 +40,12 @@ static bool is_waiter(const aio__fd *rec, int dir)
     return rec->flags & AIO_FD_WAITER(dir);
 }
 
+/* A callback or a waiter holds the direction. */
+static bool taken(const aio__fd *rec, int dir)
+{
+    return rec->fn[dir] || is_waiter(rec, dir);
+}
+
 /* Keeps aio_loop_fd's epoll set in step with the selector. */
 static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
 {
@@ -51,7 +57,7 @@ static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
     bool unpollable = rec->flags & AIO_FD_UNPOLLABLE;
     if (!mask || unpollable) {
         if (unpollable) {
-            rec->flags &= (uint8_t)~AIO_FD_UNPOLLABLE;
+            rec->flags &= (uint16_t)~AIO_FD_UNPOLLABLE;
             io->embed_unpollable--;
         } else {
             epoll_ctl(io->embed_fd, EPOLL_CTL_DEL, fd, &ev);
@@ -172,22 +178,37 @@ void aio__flush(aio__io *io)
     for (size_t i = 0; i < io->npending; i++) {
         int fd = io->pending[i];
         aio__fd *rec = record(io, fd);
-        rec->flags &= (uint8_t)~AIO_FD_PENDING;
+        rec->flags &= (uint16_t)~AIO_FD_PENDING;
         if (rec->want != rec->mask)
             apply_mask(io, fd, rec, rec->want); /* a removal: fails only on a dead fd */
     }
     io->npending = 0;
 }
 
+/* The queued run of a callback: arg is the record, tagged with the
+ * direction in its lowest bit (records are aligned). */
+static int run_callback(al_loop *loop, void *tagged)
+{
+    int dir = (int)((uintptr_t)tagged & 1u);
+    aio__fd *rec = (aio__fd *)((uintptr_t)tagged & ~(uintptr_t)1);
+    unsigned stale = rec->flags & AIO_FD_STALE(dir);
+    rec->flags &= (uint16_t) ~(AIO_FD_QUEUED(dir) | AIO_FD_STALE(dir));
+    return stale ? 0 : rec->fn[dir](loop, rec->arg[dir]);
+}
+
 void aio__dispatch(aio__io *io, aio__fd *rec, unsigned events)
 {
     for (int dir = 0; dir < 2; dir++) {
-        if (!(events & dir_bit[dir]) || !rec->slot[dir])
+        if (!(events & dir_bit[dir]) || (rec->flags & AIO_FD_QUEUED(dir)))
             continue;
-        if (!is_waiter(rec, dir))
-            al_loop_queue_handle(io->loop, rec->slot[dir]);
-        else if (!al_future_done(rec->slot[dir]))
-            al_future_set_result(rec->slot[dir], NULL, NULL);
+        if (rec->fn[dir]) {
+            /* A source ready twice runs once; no room: the next select. */
+            if (al_call_soon(io->loop, run_callback, (void *)((uintptr_t)rec | (uintptr_t)dir),
+                             NULL) == 0)
+                rec->flags |= AIO_FD_QUEUED(dir);
+        } else if (is_waiter(rec, dir) && !al_future_done(rec->arg[dir])) {
+            al_future_set_result(rec->arg[dir], NULL, NULL);
+        }
     }
 }
 
@@ -204,7 +225,7 @@ void aio__dispatch_events(aio__io *io, const sel_event *ev, int n)
             i++;
         if (i < n || n == AIO_MAX_EVENTS) {
             aio__dispatch(io, u, dir_bit[io->untried_dir]);
-            u->flags &= (uint8_t)~AIO_FD_SKIP(io->untried_dir);
+            u->flags &= (uint16_t)~AIO_FD_SKIP(io->untried_dir);
         }
     }
     for (int i = 0; i < n; i++)
@@ -223,7 +244,7 @@ int aio__verify(aio__io *io, uint32_t age)
             continue;
         }
         aio__fd *rec = record(io, s.fd);
-        rec->flags &= (uint8_t)~AIO_FD_SUSPECT;
+        rec->flags &= (uint16_t)~AIO_FD_SUSPECT;
         if (!rec->mask || mirror_holds(io, s.fd, rec))
             continue; /* unregistered since, or the same file */
         /* Made again: it watches the file the number names now. */
@@ -239,18 +260,21 @@ int aio__verify(aio__io *io, uint32_t age)
     return closed;
 }
 
-/* Puts obj (a handle, or a waiter's future with waiter set; NULL: none)
- * in the dir slot of fd and applies the new interest. On success *old is
- * what the slot held (a handle: the caller's to cancel and release). */
-static int set_slot(aio__io *io, int fd, aio__fd *rec, int dir, void *obj, bool waiter, void **old)
+/* Gives the dir direction of fd to a callback (fn, arg), a waiter (fn
+ * NULL, arg its future) or nobody (both NULL), and applies the new
+ * interest. A queued run of the callback it had does not happen. */
+static int set_dir(aio__io *io, int fd, aio__fd *rec, int dir, al_callback_fn fn, void *arg)
 {
-    unsigned want = (rec->want & ~dir_bit[dir]) | (obj ? dir_bit[dir] : 0u);
+    unsigned want = (rec->want & ~dir_bit[dir]) | (fn || arg ? dir_bit[dir] : 0u);
     int rc = arm(io, fd, rec, want);
     if (rc < 0)
         return rc;
-    *old = rec->slot[dir];
-    rec->slot[dir] = obj;
-    rec->flags = (uint8_t)((rec->flags & ~AIO_FD_WAITER(dir)) | (waiter ? AIO_FD_WAITER(dir) : 0u));
+    if (rec->flags & AIO_FD_QUEUED(dir))
+        rec->flags |= AIO_FD_STALE(dir); /* due in this iteration: it must not run */
+    rec->fn[dir] = fn;
+    rec->arg[dir] = arg;
+    rec->flags =
+        (uint16_t)((rec->flags & ~AIO_FD_WAITER(dir)) | (!fn && arg ? AIO_FD_WAITER(dir) : 0u));
     return 0;
 }
 
@@ -263,20 +287,11 @@ int aio__set_interest(aio__io *io, int fd, int dir, al_callback_fn fn, void *arg
         return fn ? -ENOMEM : 0;
     if (is_waiter(rec, dir))
         return fn ? AIO_EFDBUSY : 0; /* replacing it would leave a task hanging */
-    al_handle *h = NULL;
-    void *old;
-    int rc;
-    if (fn && (rc = al_loop_handle_new(io->loop, fn, arg, &h)) < 0)
+    bool had = rec->fn[dir];
+    int rc = set_dir(io, fd, rec, dir, fn, fn ? arg : NULL);
+    if (rc < 0)
         return rc;
-    if ((rc = set_slot(io, fd, rec, dir, h, false, &old)) < 0) {
-        al_handle_unref(h);
-        return rc;
-    }
-    if (!old)
-        return 0;
-    al_handle_cancel(old); /* due in this iteration: it must not run */
-    al_handle_unref(old);
-    return 1;
+    return had;
 }
 
 static int add_callback(al_loop *loop, int fd, int dir, al_callback_fn fn, void *arg)
@@ -325,7 +340,7 @@ int aio_loop_remove_writer(al_loop *loop, int fd)
 bool aio__skip_try(aio__io *io, int fd, int dir)
 {
     aio__fd *rec = record(io, fd);
-    return rec && (rec->flags & AIO_FD_SKIP(dir)) && !rec->slot[dir] &&
+    return rec && (rec->flags & AIO_FD_SKIP(dir)) && !taken(rec, dir) &&
            al_loop_waits_next(io->loop);
 }
 
@@ -333,7 +348,7 @@ void aio__try_found(aio__io *io, int fd, int dir)
 {
     aio__fd *rec = record(io, fd);
     if (rec)
-        rec->flags &= (uint8_t)~AIO_FD_SKIP(dir);
+        rec->flags &= (uint16_t)~AIO_FD_SKIP(dir);
 }
 
 int aio__wait_fd(aio__io *io, int fd, int dir, int how)
@@ -343,14 +358,13 @@ int aio__wait_fd(aio__io *io, int fd, int dir, int how)
     aio__fd *rec = record_make(io, fd);
     if (!rec)
         return -ENOMEM;
-    if (rec->slot[dir])
+    if (taken(rec, dir))
         return AIO_EFDBUSY;
     al_future *f;
     int rc = al_future_new(io->loop, &f);
     if (rc < 0)
         return rc;
-    void *old;
-    if ((rc = set_slot(io, fd, rec, dir, f, true, &old)) < 0) {
+    if ((rc = set_dir(io, fd, rec, dir, NULL, f)) < 0) {
         al_future_unref(f);
         return rc;
     }
@@ -363,7 +377,7 @@ int aio__wait_fd(aio__io *io, int fd, int dir, int how)
     rc = al_await(f);
     if (io->untried == rec && io->untried_dir == dir)
         io->untried = NULL;
-    set_slot(io, fd, rec, dir, NULL, false, &old); /* a removal cannot fail */
+    set_dir(io, fd, rec, dir, NULL, NULL); /* a removal cannot fail */
     al_future_unref(f);
     return rc;
 }
@@ -373,16 +387,9 @@ void aio__fds_free(aio__io *io)
     for (size_t c = 0; c < io->nchunks; c++) {
         for (size_t i = 0; io->chunks[c] && i < AIO_FD_CHUNK; i++) {
             aio__fd *rec = &io->chunks[c][i];
-            for (int dir = 0; dir < 2; dir++) {
-                if (!rec->slot[dir])
-                    continue;
-                if (is_waiter(rec, dir)) {
-                    al_future_unref(rec->slot[dir]);
-                } else {
-                    al_handle_cancel(rec->slot[dir]);
-                    al_handle_unref(rec->slot[dir]);
-                }
-            }
+            for (int dir = 0; dir < 2; dir++)
+                if (is_waiter(rec, dir))
+                    al_future_unref(rec->arg[dir]);
         }
         free(io->chunks[c]);
     }

@@ -24,23 +24,27 @@ enum { AIO_READ = 0, AIO_WRITE = 1 };
 /* The reader / writer state of one fd number, the selector's data pointer.
  * Records live in chunks of AIO_FD_CHUNK by number (made when a number is
  * first used, freed with the loop): no allocation per record, and their
- * addresses never move. A direction's slot holds the user's callback (an
- * al_handle made when it is added, queued as it is each time the fd is
- * ready: no allocation per event) or, with AIO_FD_WAITER(dir) in flags,
- * the al_future of a sock_* call parked on it (completed directly). */
+ * addresses never move. A direction holds the user's callback (fn, arg),
+ * run through a handle from the loop's free list each time the fd is
+ * ready (no allocation per event once warm, none held while idle), or,
+ * with AIO_FD_WAITER(dir) in flags, the al_future of a sock_* call parked
+ * on it (in arg, completed directly). */
 typedef struct aio__fd {
-    void *slot[2]; /* reader / writer: al_handle *, or al_future * (a waiter) */
-    uint8_t mask;  /* registered with the selector; 0: not registered */
-    uint8_t want;  /* the directions with a slot: mask after the next flush */
-    uint8_t flags; /* AIO_FD_* */
+    al_callback_fn fn[2]; /* reader / writer, or NULL */
+    void *arg[2];         /* its argument, or a waiter's future */
+    uint8_t mask;         /* registered with the selector; 0: not registered */
+    uint8_t want;         /* the directions taken: mask after the next flush */
+    uint16_t flags;       /* AIO_FD_* */
 } aio__fd;
 
 #define AIO_FD_CHUNK 64
-#define AIO_FD_WAITER(dir) (1u << (dir)) /* slot[dir] is a waiter's future */
-#define AIO_FD_PENDING 4u                /* in io->pending: a removal waits for the flush */
-#define AIO_FD_SUSPECT 8u                /* in io->suspects: see aio__verify */
-#define AIO_FD_UNPOLLABLE 16u            /* the embedding mirror could not watch it (EPERM) */
-#define AIO_FD_SKIP(dir) (32u << (dir))  /* its last try found nothing: see aio__skip_try */
+#define AIO_FD_WAITER(dir) (1u << (dir))   /* arg[dir] is a waiter's future */
+#define AIO_FD_PENDING 4u                  /* in io->pending: a removal waits for the flush */
+#define AIO_FD_SUSPECT 8u                  /* in io->suspects: see aio__verify */
+#define AIO_FD_UNPOLLABLE 16u              /* the embedding mirror could not watch it (EPERM) */
+#define AIO_FD_SKIP(dir) (32u << (dir))    /* its last try found nothing: see aio__skip_try */
+#define AIO_FD_QUEUED(dir) (128u << (dir)) /* a run of its callback is queued */
+#define AIO_FD_STALE(dir) (512u << (dir))  /* ... and must not happen (removed or replaced) */
 
 /* A registration whose deferred removal was taken back (see aio__verify). */
 typedef struct aio__suspect {
