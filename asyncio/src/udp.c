@@ -9,10 +9,13 @@
 #include <asyncio/dns.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 typedef struct dgram {
@@ -301,28 +304,53 @@ static int endpoint_socket(al_loop *loop, const aio_datagram_options *o, udp_tra
     return rc < 0 ? rc : fd;
 }
 
-int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto, void *user,
-                                 const aio_datagram_options *opts, aio_transport **out)
+/* A Unix datagram socket bound to local_path and/or connected to
+ * remote_path (family=AF_UNIX): a socket file left at local_path is
+ * replaced, as asyncio removes it. */
+static int unix_socket(const aio_datagram_options *o, udp_transport *u)
 {
-    aio__io *io;
-    int rc = aio__io_get(loop, &io);
-    if (rc < 0)
-        return rc;
-    if (!proto || !opts || (!opts->local_host && !opts->local_port && !opts->remote_host) ||
-        opts->local_port < 0 || opts->local_port > 65535 || opts->remote_port < 0 ||
-        opts->remote_port > 65535)
-        return -EINVAL;
-    if (!al_current_task() || al_get_running_loop() != loop)
-        return AL_ENOTINTASK;
-    udp_transport *u = calloc(1, sizeof *u);
-    if (!u)
-        return -ENOMEM;
-    int fd = endpoint_socket(loop, opts, u);
-    if (fd < 0) {
-        free(u);
-        return fd;
+    struct sockaddr_un local = {.sun_family = AF_UNIX}, remote = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (o->local_path) {
+        strcpy(local.sun_path, o->local_path);
+        struct stat st;
+        if (stat(o->local_path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(o->local_path);
+        if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0)
+            rc = -errno;
     }
+    if (rc == 0 && o->remote_path) {
+        strcpy(remote.sun_path, o->remote_path);
+        if (connect(fd, (struct sockaddr *)&remote, sizeof remote) < 0) {
+            rc = -errno;
+        } else {
+            u->base.kflags |= CONNECTED;
+            u->peerlen = sizeof remote;
+            memcpy(&u->peer, &remote, sizeof remote);
+        }
+    }
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static bool path_ok(const char *path)
+{
+    return !path || (*path && strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path));
+}
+
+/* The transport over fd (owned from here on); returns once
+ * connection_made has run. */
+static int endpoint_start(al_loop *loop, udp_transport *u, int fd,
+                          const aio_datagram_protocol *proto, void *user, aio_transport **out)
+{
     aio_transport *t = &u->base;
+    int rc;
     if ((rc = aio__transport_init(t, &udp_ops, loop, fd, NULL, proto, user, NULL)) < 0 ||
         (rc = aio__transport_start(t)) < 0) {
         aio__transport_discard(t);
@@ -333,4 +361,68 @@ int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *pro
     if ((rc = aio__transport_await_made(t)) == 0 && out)
         *out = t;
     return rc;
+}
+
+int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto, void *user,
+                                 const aio_datagram_options *opts, aio_transport **out)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (!proto || !opts)
+        return -EINVAL;
+    bool inet = opts->local_host || opts->local_port || opts->remote_host;
+    bool unix_ = opts->local_path || opts->remote_path;
+    if (inet == unix_ || opts->local_port < 0 || opts->local_port > 65535 ||
+        opts->remote_port < 0 || opts->remote_port > 65535 || !path_ok(opts->local_path) ||
+        !path_ok(opts->remote_path) || (unix_ && opts->family && opts->family != AF_UNIX) ||
+        (unix_ && (opts->reuse_port || opts->allow_broadcast)))
+        return -EINVAL;
+    if (!al_current_task() || al_get_running_loop() != loop)
+        return AL_ENOTINTASK;
+    udp_transport *u = calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    int fd = unix_ ? unix_socket(opts, u) : endpoint_socket(loop, opts, u);
+    if (fd < 0) {
+        free(u);
+        return fd;
+    }
+    return endpoint_start(loop, u, fd, proto, user, out);
+}
+
+int aio_create_datagram_endpoint_sock(al_loop *loop, const aio_datagram_protocol *proto, void *user,
+                                      int sock, aio_transport **out)
+{
+    aio__io *io;
+    int rc = aio__io_get(loop, &io);
+    if (rc < 0)
+        return rc;
+    if (sock < 0)
+        return -EBADF;
+    if (!proto)
+        return -EINVAL;
+    if (!al_current_task() || al_get_running_loop() != loop)
+        return AL_ENOTINTASK;
+    int type, fl;
+    socklen_t len = sizeof type;
+    if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    if (type != SOCK_DGRAM)
+        return -EINVAL; /* asyncio: "A datagram socket was expected" */
+    if ((fl = fcntl(sock, F_GETFL)) < 0)
+        return -errno;
+    /* the transport's from here on */
+    udp_transport *u = calloc(1, sizeof *u);
+    if (!u || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0) {
+        rc = u ? -errno : -ENOMEM;
+        free(u);
+        close(sock);
+        return rc;
+    }
+    u->peerlen = sizeof u->peer;
+    if (getpeername(sock, (struct sockaddr *)&u->peer, &u->peerlen) == 0)
+        u->base.kflags |= CONNECTED; /* sendto without an address goes there */
+    return endpoint_start(loop, u, sock, proto, user, out);
 }

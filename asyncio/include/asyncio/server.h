@@ -84,8 +84,8 @@ AIO_API int aio_create_unix_server(al_loop *loop, aio_protocol_factory factory, 
  * path is not removed); keep_alive does. -EBADF (sock < 0), -ENOTSOCK,
  * -EINVAL (not SOCK_STREAM, or the arguments of aio_create_server),
  * the errors of listen (-EDESTADDRREQ...), -ENOMEM. */
-AIO_API int aio_create_server_sock(al_loop *loop, aio_protocol_factory factory, void *arg,
-                                   int sock, const aio_server_options *opts, aio_server **out);
+AIO_API int aio_create_server_sock(al_loop *loop, aio_protocol_factory factory, void *arg, int sock,
+                                   const aio_server_options *opts, aio_server **out);
 
 /* Starts accepting (idempotent). AIO_ESERVERCLOSED when closed. */
 AIO_API int aio_server_start_serving(aio_server *s);
@@ -178,6 +178,12 @@ typedef struct aio_datagram_options {
     int remote_port;
     bool reuse_port;      /* SO_REUSEPORT */
     bool allow_broadcast; /* SO_BROADCAST */
+    /* A Unix datagram endpoint (family=AF_UNIX) instead of the above:
+     * bound to local_path (a socket file there is replaced; the file is
+     * left on close, as asyncio leaves it) and/or connected to
+     * remote_path. Not with the host/port fields. */
+    const char *local_path;
+    const char *remote_path;
 } aio_datagram_options;
 
 /* Task: a UDP endpoint (create_datagram_endpoint): a socket bound to the
@@ -186,11 +192,24 @@ typedef struct aio_datagram_options {
  * proto. Returns once connection_made has run, with *out (borrowed, as
  * aio_create_connection's). Send with aio_transport_sendto; its write
  * buffer has its own watermarks (aio_transport_set_write_buffer_limits).
- * Errors: -EINVAL (no address at all, NULL proto), AIO_EAI_*, the
- * errors of socket/bind/connect (-EADDRINUSE...), AL_ENOTINTASK. */
+ * Errors: -EINVAL (no address at all, NULL proto, host/port fields
+ * with Unix paths, a path too long, reuse_port or allow_broadcast or a
+ * family other than AF_UNIX with paths), AIO_EAI_*, the errors of
+ * socket/bind/connect (-EADDRINUSE, -ECONNREFUSED for a Unix
+ * remote_path nobody bound...), AL_ENOTINTASK. */
 AIO_API int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto,
                                          void *user, const aio_datagram_options *opts,
                                          aio_transport **out);
+
+/* Task: the same over sock, a datagram socket made elsewhere
+ * (create_datagram_endpoint(sock=...)), of any family, bound and/or
+ * connected or not (connected: sendto without an address goes to its
+ * peer). The refusals (-EBADF for sock < 0, -ENOTSOCK, -EINVAL: not
+ * SOCK_DGRAM or NULL proto, AL_ENOTINTASK) leave sock as it was, the
+ * caller's; past them the endpoint owns it (made non-blocking, closed
+ * with the endpoint, also when this fails: -ENOMEM, AL_ECANCELLED). */
+AIO_API int aio_create_datagram_endpoint_sock(al_loop *loop, const aio_datagram_protocol *proto,
+                                              void *user, int sock, aio_transport **out);
 
 #ifdef __cplusplus
 }
