@@ -76,3 +76,12 @@ int nu_closed_port(ac_family f)
     close(l);
     return ntohs(((struct sockaddr_in *)&a)->sin_port);
 }
+
+void nu_close_pair(sm *s, aio_transport *t, int peer)
+{
+    aio_transport_close(t);
+    ck_assert_int_eq(sm_wait_lost(s), 0);
+    sm_check_closed(s, 0);
+    close(peer);
+    sm_fini(s);
+}

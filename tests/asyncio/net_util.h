@@ -19,6 +19,11 @@ aio_server *nu_serve(ac_family f, aio_protocol_factory factory, void *arg,
 int nu_connect(ac_family f, aio_server *s, const char *path, const aio_protocol *proto, void *user,
                aio_transport **out);
 
+/* Task: closes t, waits for its connection_lost(0) and checks the
+ * protocol's order in s, then closes the peer's socket and releases s:
+ * the end of a "transport + peer socket" case. */
+void nu_close_pair(sm *s, aio_transport *t, int peer);
+
 /* A loopback address of family f (AC_INET or AC_INET6) and port in *ss,
  * as one addrinfo (malloc'd, pointing into ss; free it). */
 struct addrinfo *nu_addr(ac_family f, int port, struct sockaddr_storage *ss);

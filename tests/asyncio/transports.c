@@ -196,13 +196,9 @@ static int never_reads_main(void *arg, void **result)
     ck_assert_uint_eq(aio_transport_get_write_buffer_size(t), 0);
     ck_assert_int_eq(s.npause, 1);
     ck_assert_int_eq(s.nresume, 1);
-    aio_transport_close(t);
-    ck_assert_int_eq(sm_wait_lost(&s), 0);
-    sm_check_closed(&s, 0);
-    close(peer);
+    nu_close_pair(&s, t, peer);
     free(in);
     free(data);
-    sm_fini(&s);
     return 0;
 }
 
@@ -337,13 +333,9 @@ static int write_eof_main(void *arg, void **result)
     ck_assert(sm_until(got_eof, &s, 5.0));
     /* eof_received kept it open: we close */
     ck_assert_int_eq(s.nlost, 0);
-    aio_transport_close(t);
-    ck_assert_int_eq(sm_wait_lost(&s), 0);
-    sm_check_closed(&s, 0);
-    close(peer);
+    nu_close_pair(&s, t, peer);
     free(in);
     free(data);
-    sm_fini(&s);
     return 0;
 }
 
@@ -470,11 +462,7 @@ static int pause_reading_main(void *arg, void **result)
     ck_assert_uint_eq(s.len, 4);
     ck_assert_int_eq(aio_transport_resume_reading(t), 0);
     ck_assert_int_eq(sm_wait_data(&s, 8), 0);
-    aio_transport_close(t);
-    ck_assert_int_eq(sm_wait_lost(&s), 0);
-    sm_check_closed(&s, 0);
-    close(peer);
-    sm_fini(&s);
+    nu_close_pair(&s, t, peer);
     return 0;
 }
 
