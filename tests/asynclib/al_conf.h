@@ -93,6 +93,8 @@ void conf_log_expect(const conf_log *log, int n, const int *values);
  * counts every coroutine as a thread and stops at 8128) and under Valgrind
  * (n/20, it also overflows its segment table with many guarded stacks). */
 int conf_many(int n);
+/* True in a ThreadSanitizer build. */
+bool conf_under_tsan(void);
 
 /* How many loops a test may create one after the other: n, or n / 10 on
  * io_uring, whose ring costs about 0.3 ms to set up and tear down (the

@@ -243,6 +243,15 @@ void conf_log_expect(const conf_log *log, int n, const int *values)
 #endif
 #endif
 
+bool conf_under_tsan(void)
+{
+#ifdef CONF_TSAN
+    return true;
+#else
+    return false;
+#endif
+}
+
 int conf_many(int n)
 {
     if (CONF_UNDER_VALGRIND())

@@ -400,21 +400,23 @@ END_TEST
 static int r89_main(void *arg, void **res)
 {
     (void)arg, (void)res;
-    child a = {.delay = 0.01}, b = {.delay = 0.1};
+    /* Margins for a loaded machine: b ends 0.29 s after a, and the late
+     * sibling (0.41 s after the exit starts) outlives b. */
+    child a = {.delay = 0.01}, b = {.delay = 0.3};
     al_taskgroup *tg = tg_enter();
     al_task *ta = tg_spawn(tg, &a), *tb = tg_spawn(tg, &b);
     ck_assert_uint_eq(al_taskgroup_size(tg), 2);
-    al_sleep(0.05);
+    ck_assert_int_eq(al_await(CONF_F(ta)), 0); /* a finished: it left */
     ck_assert_uint_eq(al_taskgroup_size(tg), 1);
     /* a child creates a sibling while the group is exiting */
-    child late = {.delay = 0.05, .value = 5};
+    child late = {.delay = 0.4, .value = 5};
     child spawner = {.delay = 0.01, .spawn_into = tg, .sibling = &late, .spawn_rc = 1};
     al_task *ts = tg_spawn(tg, &spawner);
     double t0 = conf_now();
     ck_assert_int_eq(al_taskgroup_exit(tg, 0), 0);
     ck_assert_int_eq(spawner.spawn_rc, 0);
     ck_assert(late.finished);
-    conf_check_elapsed(t0, 0.06);
+    conf_check_elapsed(t0, 0.41);
     ck_assert_uint_eq(al_taskgroup_size(tg), 0);
     al_taskgroup_free(tg);
     al_task_unref(ta);
