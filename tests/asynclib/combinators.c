@@ -987,10 +987,11 @@ static int r65_main(void *arg, void **res)
     ck_assert(c.cleaned); /* its cleanup ran before wait_for returned */
     ck_assert(al_future_cancelled(CONF_F(t)));
     conf_check_elapsed(t0, 0.1);
-    /* In time: the value. */
+    /* In time: the value (a wide margin: a loaded machine may start the
+     * child late). */
     child d = {.delay = 0.05, .value = 11};
     al_task *u = spawn(&d);
-    ck_assert_int_eq(al_wait_for(CONF_F(u), 0.1), 0);
+    ck_assert_int_eq(al_wait_for(CONF_F(u), 5), 0);
     void *v;
     al_future_result(CONF_F(u), &v);
     ck_assert_int_eq(CONF_PV(v), 11);
