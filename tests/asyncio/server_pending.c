@@ -1,7 +1,8 @@
-/* A server's connections before their connection_made: a server closed
- * (and its clients closed or aborted) while accepted connections still
- * wait for their start, and a protocol factory that fails. wait_closed
- * returns, every protocol sees made then lost once, nothing is leaked. */
+/* Connections before their connection_made: a server closed (and its
+ * clients closed or aborted) while accepted connections still wait for
+ * their start, a protocol factory that fails, a create_connection
+ * cancelled between connection_made and its return. wait_closed returns,
+ * every protocol sees made then lost once, nothing is leaked. */
 #include "net_util.h"
 
 #include <errno.h>
@@ -156,6 +157,77 @@ START_TEST(test_factory_error)
 }
 END_TEST
 
+/* ---- a connection cancelled mid-creation ----------------------------------------------- */
+
+typedef struct midway {
+    sm cl;
+    al_task *connecting;
+    aio_server *srv;
+    int rc;
+} midway;
+
+/* connection_made cancels the task still inside aio_create_connection */
+static void made_cancels(aio_transport *t, void *user)
+{
+    midway *m = user;
+    sm_protocol.connection_made(t, &m->cl);
+    al_task_cancel(m->connecting, NULL);
+}
+
+static void midway_lost(aio_transport *t, int error, void *user)
+{
+    sm_protocol.connection_lost(t, error, &((midway *)user)->cl);
+}
+
+static const aio_protocol midway_protocol = {
+    .connection_made = made_cancels,
+    .connection_lost = midway_lost,
+};
+
+static int connecting_task(void *arg, void **result)
+{
+    (void)result;
+    midway *m = arg;
+    aio_transport *t = NULL;
+    m->rc = aio_create_connection(ac_loop(), &midway_protocol, m, "127.0.0.1",
+                                  aio_server_port(m->srv), NULL, &t);
+    return 0;
+}
+
+static int midway_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    al_loop *loop = ac_loop();
+    int before = ac_open_fds();
+    sm_pool pool;
+    sm_pool_init(&pool, loop, 1);
+    char path[108];
+    midway m = {.rc = 1};
+    m.srv = nu_serve(AC_INET, sm_pool_factory, &pool, NULL, path);
+    sm_init(&m.cl, loop);
+    m.connecting = ac_spawn(connecting_task, &m);
+    al_await(al_task_future(m.connecting));
+    al_task_unref(m.connecting);
+    ck_assert_int_eq(m.rc, AL_ECANCELLED); /* the call gives the transport up */
+    ck_assert_int_eq(sm_wait_lost(&m.cl), 0);
+    sm_check_closed(&m.cl, 0); /* made, then lost once: aborted */
+    aio_server_close(m.srv);
+    aio_server_close_clients(m.srv);
+    ck_assert_int_eq(aio_server_wait_closed(m.srv), 0);
+    aio_server_free(m.srv);
+    sm_fini(&m.cl);
+    sm_pool_fini(&pool);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_connect_cancelled_midway)
+{
+    ac_run_main(midway_main, NULL);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_server_pending)
 {
     ac_require_backend();
@@ -163,6 +235,7 @@ AL_TEST_SUITE(suite_server_pending)
     TCase *tc = al_tcase("server_pending");
     tcase_add_loop_test(tc, test_close_pending_handshakes, 0, 2);
     tcase_add_test(tc, test_factory_error);
+    tcase_add_test(tc, test_connect_cancelled_midway);
     suite_add_tcase(s, tc);
     return s;
 }
