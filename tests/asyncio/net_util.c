@@ -85,3 +85,16 @@ void nu_close_pair(sm *s, aio_transport *t, int peer)
     close(peer);
     sm_fini(s);
 }
+
+void nu_end_server(aio_server *srv, sm *cl, sm_pool *pool)
+{
+    aio_server_close(srv);
+    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
+    ck_assert_int_eq(sm_wait_lost(cl), 0);
+    sm_check_closed(cl, 0);
+    for (size_t i = 0; i < pool->used; i++)
+        sm_check_closed(&pool->slots[i], 0);
+    aio_server_free(srv);
+    sm_fini(cl);
+    sm_pool_fini(pool);
+}

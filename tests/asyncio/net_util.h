@@ -24,6 +24,12 @@ int nu_connect(ac_family f, aio_server *s, const char *path, const aio_protocol 
  * the end of a "transport + peer socket" case. */
 void nu_close_pair(sm *s, aio_transport *t, int peer);
 
+/* Task: closes srv (if not yet), waits for wait_closed and for cl's
+ * connection_lost(0), checks that cl and every protocol of pool ended in
+ * order and cleanly, frees srv and releases cl and pool: the end of a
+ * "server + one client" case. */
+void nu_end_server(aio_server *srv, sm *cl, sm_pool *pool);
+
 /* A loopback address of family f (AC_INET or AC_INET6) and port in *ss,
  * as one addrinfo (malloc'd, pointing into ss; free it). */
 struct addrinfo *nu_addr(ac_family f, int port, struct sockaddr_storage *ss);

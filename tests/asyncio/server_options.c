@@ -58,14 +58,7 @@ static int keep_alive_main(void *arg, void **result)
     ck_assert(sm_until(one_client, srv, 5));
     ck_assert_int_eq(keepalive_of(aio_transport_fd(pool.slots[0].t)), on); /* accepted */
     aio_transport_close(t);
-    aio_server_close(srv);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    ck_assert_int_eq(sm_wait_lost(&cl), 0);
-    sm_check_closed(&cl, 0);
-    sm_check_closed(&pool.slots[0], 0);
-    aio_server_free(srv);
-    sm_fini(&cl);
-    sm_pool_fini(&pool);
+    nu_end_server(srv, &cl, &pool);
     return 0;
 }
 
@@ -131,14 +124,7 @@ static int server_sock_main(void *arg, void **result)
     ck_assert_int_eq(sm_wait_data(&cl, 4), 0);
     ck_assert_int_eq(memcmp(cl.data, "ping", 4), 0);
     aio_transport_close(t);
-    aio_server_close(srv); /* closes the socket it was given */
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
-    ck_assert_int_eq(sm_wait_lost(&cl), 0);
-    sm_check_closed(&cl, 0);
-    sm_check_closed(&pool.slots[0], 0);
-    aio_server_free(srv);
-    sm_fini(&cl);
-    sm_pool_fini(&pool);
+    nu_end_server(srv, &cl, &pool);
     if (f == AC_UNIX)
         unlink(path); /* not removed by the server: the path is not its own */
     ck_assert_int_eq(ac_open_fds(), before);

@@ -80,13 +80,7 @@ static int wait_closed_main(void *arg, void **result)
     ck_assert_int_eq(ac_join(t), 0);
     ck_assert_int_eq(ac_join(t2), 0);
     ck_assert(w.done && w2.done);
-    ck_assert_int_eq(aio_server_wait_closed(srv), 0); /* at once now */
-    ck_assert_int_eq(sm_wait_lost(&cl), 0);
-    sm_check_closed(&cl, 0);
-    sm_check_closed(&pool.slots[0], 0);
-    aio_server_free(srv);
-    sm_fini(&cl);
-    sm_pool_fini(&pool);
+    nu_end_server(srv, &cl, &pool);
     return 0;
 }
 
