@@ -3,8 +3,63 @@
  * virtual clock by hand. */
 #include "al_conf.h"
 
+#include <asynclib/loop_ops.h>
+
 #include <errno.h>
 #include <math.h>
+
+/* ---- al_loop_waits_next: the next step is the wait ------------------------- */
+
+typedef struct waits_probe {
+    int seen[4];
+    int n;
+} waits_probe;
+
+static int record_waits_next(al_loop *loop, void *arg)
+{
+    waits_probe *p = arg;
+    p->seen[p->n++] = al_loop_waits_next(loop);
+    return 0;
+}
+
+static int stop_then_record(al_loop *loop, void *arg)
+{
+    al_loop_stop(loop);
+    return record_waits_next(loop, arg);
+}
+
+START_TEST(loop_waits_next)
+{
+    al_loop *loop = conf_loop_new();
+    ck_assert(!al_loop_waits_next(NULL));
+    ck_assert(!al_loop_waits_next(loop)); /* not running */
+    /* Two callbacks of one iteration: the first has the second after it,
+     * the second nothing. */
+    waits_probe p = {0};
+    ck_assert_int_eq(al_call_soon(loop, record_waits_next, &p, NULL), 0);
+    ck_assert_int_eq(al_call_soon(loop, record_waits_next, &p, NULL), 0);
+    ck_assert_int_eq(al_call_soon(loop, stop_then_record, &p, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_int_eq(p.seen[0], 0);
+    ck_assert_int_eq(p.seen[1], 0);
+    ck_assert_int_eq(p.seen[2], 0); /* a stop was requested */
+    /* Alone in run_forever: the wait is next. */
+    waits_probe q = {0};
+    ck_assert_int_eq(al_call_soon(loop, record_waits_next, &q, NULL), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.01, stop_then_record, &q, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert_int_eq(q.n, 2);
+    ck_assert_int_eq(q.seen[0], 1);
+    /* al_loop_run_once: no wait follows within it. */
+    waits_probe r = {0};
+    ck_assert_int_eq(al_call_soon(loop, record_waits_next, &r, NULL), 0);
+    ck_assert_int_eq(al_loop_run_once(loop), 0);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_int_eq(r.seen[0], 0);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+}
+END_TEST
 
 /* ---- al_task_options: zero means the defaults ------------------------------- */
 
@@ -279,6 +334,7 @@ AL_TEST_SUITE(suite_api_gaps)
     TCase *tc = al_tcase("gaps");
     tcase_add_test(tc, task_options_zero_means_default);
     tcase_add_test(tc, loop_user_data);
+    tcase_add_test(tc, loop_waits_next);
     tcase_add_test(tc, advance_time_busy_past_two_deadlines);
     tcase_add_test(tc, advance_time_user_timeout);
     tcase_add_test(tc, advance_time_refusals);
