@@ -117,7 +117,8 @@ AIO_API int aio_server_sockname(const aio_server *s, size_t i, struct sockaddr_s
 /* The port of the first listening socket, or a negative code. */
 AIO_API int aio_server_port(const aio_server *s);
 AIO_API al_loop *aio_server_loop(const aio_server *s);
-/* Closes the server if open and drops the caller's reference. */
+/* Closes the server if open and drops the caller's reference; NULL does
+ * nothing. */
 AIO_API void aio_server_free(aio_server *s);
 
 /* ---- connecting ---------------------------------------------------------------- */
