@@ -33,7 +33,8 @@ static const srv_desc desc = {
     .extra_help =
         "\nKeep-alive, pipelined requests answered in order, 'Connection: close' honoured;\n"
         "another path 404, another method 405; a malformed request 400, a request head\n"
-        "over 8 KiB 431, a body over 1 MiB 413, then the connection is closed.\n",
+        "over 8 KiB 431, a body over 1 MiB 413, an HTTP version other than 1.x 505,\n"
+        "then the connection is closed.\n",
     .example = "asyncio-http --port 8080 & wrk -t1 -c64 -d5s http://127.0.0.1:8080/",
     .serve = serve,
 };
