@@ -38,9 +38,10 @@ static void usage(FILE *f)
                "  default backend) and of each peer: COMMAND PORT is run by /bin/sh and\n"
                "  must serve a TCP echo on 127.0.0.1:PORT. CONNS defaults to 10000\n"
                "  (RLIMIT_NOFILE is raised to its hard limit; fewer if it is too low).\n"
-               "example: asyncio-idle-bench -n 10000 \\\n"
-               "    --peer libuv=/tmp/bench-build/libuv_echo \\\n"
-               "    --peer asyncio='python3 /work/shared/bench/peers/asyncio_protocol.py'\n");
+               "example (peers from shared/bench beside the checkout; libuv's built\n"
+               "first: cc -O2 -o /tmp/libuv_echo ../shared/bench/peers/libuv_echo.c -luv):\n"
+               "  asyncio-idle-bench -n 10000 -b epoll --peer libuv=/tmp/libuv_echo \\\n"
+               "    --peer asyncio='python3 ../shared/bench/peers/asyncio_protocol.py'\n");
 }
 
 _Noreturn static void die(const char *what, int err)
