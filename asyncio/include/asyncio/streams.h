@@ -91,11 +91,14 @@ AIO_API int aio_start_unix_server(al_loop *loop, aio_client_fn fn, void *arg, co
 /* ---- reader -------------------------------------------------------------------------- */
 
 /* A reader fed by hand (asyncio's StreamReader(limit)): feed it with
- * aio_stream_feed_data / feed_eof / set_error. *out is the caller's. */
+ * aio_stream_feed_data / feed_eof / set_error. *out is the caller's
+ * (aio_stream_reader_free). -EINVAL (NULL loop or out), -ENOMEM. */
 AIO_API int aio_stream_reader_new(al_loop *loop, size_t limit, aio_stream_reader **out);
 /* Appends len bytes (copied). -EINVAL after feed_eof (nothing changes),
  * -ENOMEM. Wakes a waiting read. */
 AIO_API int aio_stream_feed_data(aio_stream_reader *r, const void *data, size_t len);
+/* Marks the end of stream (wakes a waiting read): reads return what is
+ * buffered, then end of stream. Idempotent; NULL does nothing. */
 AIO_API void aio_stream_feed_eof(aio_stream_reader *r);
 /* Makes the waiting read and every later one fail with error (< 0). */
 AIO_API void aio_stream_set_error(aio_stream_reader *r, int error);
@@ -105,7 +108,9 @@ AIO_API int aio_stream_reader_error(const aio_stream_reader *r);
 /* Task: up to n bytes into buf, waiting until at least one is there: the
  * count, 0 at end of stream (or n 0), or a negative code. */
 AIO_API ssize_t aio_stream_read(aio_stream_reader *r, void *buf, size_t n);
-/* Task: read(-1): everything up to end of stream into *data / *len. */
+/* Task: read(-1): everything up to end of stream into *data / *len.
+ * -EINVAL (NULL r, data or len), the reader's error, AL_ECANCELLED
+ * (everything read so far stays buffered). */
 AIO_API int aio_stream_read_all(aio_stream_reader *r, void **data, size_t *len);
 /* Task: one line including its '\n' (at end of stream: what is left,
  * possibly empty). A line longer than the limit: AIO_ELIMITOVERRUN, and
@@ -136,8 +141,11 @@ AIO_API int aio_stream_writelines(aio_stream_writer *w, const struct iovec *iov,
 /* Task: waits for the write buffer to fall to its low watermark. 0, the
  * connection's error, -ECONNRESET (lost while writing), AL_ECANCELLED. */
 AIO_API int aio_stream_drain(aio_stream_writer *w);
+/* As aio_transport_write_eof / can_write_eof (-EINVAL for NULL w). */
 AIO_API int aio_stream_write_eof(aio_stream_writer *w);
 AIO_API bool aio_stream_can_write_eof(const aio_stream_writer *w);
+/* As aio_transport_close (what is buffered is still sent; idempotent;
+ * NULL does nothing) / aio_transport_is_closing. */
 AIO_API void aio_stream_close(aio_stream_writer *w);
 AIO_API bool aio_stream_is_closing(const aio_stream_writer *w);
 /* Task: waits until the connection is lost: 0, or its error. */
