@@ -25,7 +25,7 @@ static int echo_client_conn(void *arg, void **result) /* one task per connection
     while (rc == 0 && (n = aio_sock_recv_into(loop, fd, buf, sizeof buf)) > 0)
         rc = aio_sock_sendall(loop, fd, buf, (size_t)n, NULL);
     close(fd);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : n < 0 ? (int)n : 0; /* n: 0 the peer closed, < 0 an error */
 }
 
 static int server(void *arg, void **result) /* accepts until cancelled */
@@ -38,7 +38,10 @@ static int server(void *arg, void **result) /* accepts until cancelled */
         if (fd == AL_ECANCELLED)
             return 0;
         CHECK(fd);
-        CHECK(al_task_new(loop, echo_client_conn, (void *)(intptr_t)fd, NULL, NULL));
+        int rc = al_task_new(loop, echo_client_conn, (void *)(intptr_t)fd, NULL, NULL);
+        if (rc < 0)
+            close(fd); /* the task that would have closed it does not exist */
+        CHECK(rc);
     }
 }
 
