@@ -160,12 +160,19 @@ AIO_API int aio_create_connection(al_loop *loop, const aio_protocol *proto, void
                                   const char *host, int port, const aio_connect_options *opts,
                                   aio_transport **out);
 
-/* Task: the same over a Unix stream socket connected to path. */
+/* Task: the same over a Unix stream socket connected to path. Errors:
+ * -EINVAL (NULL proto; path NULL, empty or longer than sun_path), AIO_ENOTIOLOOP,
+ * AL_ENOTINTASK (not called from a task of loop), the connect's error
+ * (-ENOENT: no socket file, -ECONNREFUSED: nobody listening...),
+ * -ENOMEM, AL_ECANCELLED. Nothing is left open on an error. */
 AIO_API int aio_create_unix_connection(al_loop *loop, const aio_protocol *proto, void *user,
                                        const char *path, aio_transport **out);
 
 /* Task: a transport over fd, a connected stream socket made elsewhere
- * (the transport owns it from here on, also on failure). */
+ * (the transport owns it from here on, also on failure: it is closed).
+ * Returns once connection_made has run, *out as for
+ * aio_create_connection. Errors: -EBADF (fd < 0: nothing closed), -EINVAL
+ * (NULL proto), AIO_ENOTIOLOOP, AL_ENOTINTASK, -ENOMEM, AL_ECANCELLED. */
 AIO_API int aio_connect_accepted_socket(al_loop *loop, const aio_protocol *proto, void *user,
                                         int fd, aio_transport **out);
 

@@ -109,7 +109,8 @@ AIO_API int aio_transport_sockname(const aio_transport *t, struct sockaddr_stora
 AIO_API al_loop *aio_transport_loop(const aio_transport *t);
 
 /* The protocol and its user pointer, and replacing them (set_protocol):
- * the next callbacks go to the new pair. */
+ * the next callbacks go to the new pair. set_protocol: 0, or -EINVAL (NULL
+ * t or proto, or a datagram transport: its protocol is another type). */
 AIO_API void aio_transport_get_protocol(const aio_transport *t, const aio_protocol **proto,
                                         void **user);
 AIO_API int aio_transport_set_protocol(aio_transport *t, const aio_protocol *proto, void *user);
@@ -123,8 +124,10 @@ AIO_API void aio_transport_unref(aio_transport *t);
 /* Sends one datagram to addr (NULL: the connected peer; -EINVAL for NULL
  * on an unconnected endpoint, -EISCONN for an address other than the
  * peer's on a connected one). Tried at once when nothing is buffered,
- * else queued (copied) and flow-controlled like writes. Errors of the
- * send go to error_received. Dropped after close. */
+ * else queued (copied) and flow-controlled like writes. Returns 0 once
+ * sent or queued; errors of the send itself go to error_received. Dropped
+ * (0) after close. -EINVAL also for NULL t or NULL data with len > 0;
+ * -ENOTSUP on a stream transport (use aio_transport_write). */
 AIO_API int aio_transport_sendto(aio_transport *t, const void *data, size_t len,
                                  const struct sockaddr *addr, socklen_t addrlen);
 
