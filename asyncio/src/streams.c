@@ -82,7 +82,7 @@ static bool eof(aio_transport *t, void *user)
 static void lost(aio_transport *t, int error, void *user)
 {
     aio__stream *s = user;
-    if (!t) /* the server's transport could not be made: no connection_made */
+    if (!t)        /* the server's transport could not be made: no connection_made */
         s->refs++; /* so the protocol's reference is taken here, to be dropped below */
     s->lost = true;
     s->lost_error = error;
