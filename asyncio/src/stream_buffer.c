@@ -191,3 +191,34 @@ int aio__reader_unread(aio_stream_reader *r, const void *data, size_t n)
     memcpy(r->buf + r->start, data, n);
     return 0;
 }
+
+int aio__reader_detachable(aio_stream_reader *r)
+{
+    if (r->buf && r->len < r->cap) { /* room for the NUL */
+        if (r->start)
+            memmove(r->buf, r->buf + r->start, r->len);
+        r->start = 0;
+        return 0;
+    }
+    char *b = malloc(r->len + 1);
+    if (!b)
+        return -ENOMEM;
+    if (r->len)
+        memcpy(b, r->buf + r->start, r->len);
+    free(r->buf);
+    r->buf = b;
+    r->start = 0;
+    r->cap = r->len + 1;
+    return 0;
+}
+
+char *aio__reader_detach(aio_stream_reader *r, size_t *len)
+{
+    char *b = r->buf;
+    *len = r->len;
+    b[r->len] = 0;
+    aio__reader_consume(r, r->len); /* resumes a paused transport */
+    r->buf = NULL;
+    r->start = r->cap = 0;
+    return b;
+}

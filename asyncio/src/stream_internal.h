@@ -76,4 +76,15 @@ void aio__reader_idle(aio_stream_reader *r);
  * 0, or -ENOMEM (they are lost; the reader's error becomes -ENOMEM). */
 int aio__reader_unread(aio_stream_reader *r, const void *data, size_t n);
 
+/* Waits until end of stream, keeping everything buffered (read_all
+ * without the take): 0, the reader's error, AL_ECANCELLED. */
+int aio__reader_wait_eof(aio_stream_reader *r);
+/* Makes the buffer one that aio__reader_detach can hand out: its bytes at
+ * its front with room for a NUL after them. 0 or -ENOMEM (nothing
+ * changed). */
+int aio__reader_detachable(aio_stream_reader *r);
+/* After aio__reader_detachable: hands the buffer out (malloc'd,
+ * NUL-terminated, *len bytes; the caller frees it), the reader empty. */
+char *aio__reader_detach(aio_stream_reader *r, size_t *len);
+
 #endif

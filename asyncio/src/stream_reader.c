@@ -171,13 +171,21 @@ int aio_stream_read_all(aio_stream_reader *r, void **data, size_t *len)
         return rc;
     if (!data || !len)
         return -EINVAL;
+    if ((rc = aio__reader_wait_eof(r)) < 0)
+        return rc; /* cancelled: everything stays buffered */
+    return take(r, r->len, data, len);
+}
+
+int aio__reader_wait_eof(aio_stream_reader *r)
+{
+    int rc;
     while (!r->eof) {
         if ((rc = wait_for_data(r)) < 0)
-            return rc; /* cancelled: everything stays buffered */
+            return rc;
         if (r->error)
             return r->error;
     }
-    return take(r, r->len, data, len);
+    return r->error;
 }
 
 /* The earliest end of any separator at or after offset, or SIZE_MAX. */

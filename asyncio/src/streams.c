@@ -3,6 +3,7 @@
  * start_server with a task per connection. */
 #include "stream_internal.h"
 
+#include <asynclib/combinators.h>
 #include <asynclib/task.h>
 
 #include <errno.h>
@@ -225,8 +226,11 @@ int aio_stream_wait_closed(aio_stream_writer *w)
     int rc;
     if (!s->closed && (rc = al_future_new(s->loop, &s->closed)) < 0)
         return rc;
+    /* shielded: a cancelled waiter leaves the shared future to the others */
+    al_future *f;
+    if ((rc = al_shield(s->closed, &f)) < 0)
+        return rc;
     s->refs++;
-    al_future *f = al_future_ref(s->closed);
     rc = al_await(f);
     al_future_unref(f);
     aio__stream_unref(s);

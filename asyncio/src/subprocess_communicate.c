@@ -1,147 +1,138 @@
-/* aio_process_communicate: feed stdin, drain stdout and stderr at once
- * (readers and a writer on the pipes, so neither side can block the
- * other), then wait for the child. */
-#include "pipe_internal.h"
+/* aio_process_communicate, as subprocess.py's Process.communicate: over
+ * the pipes' streams (subprocess_streams.c), so it mixes with them. A task
+ * feeds stdin (write, drain, close: _feed_stdin), one waits for stdout's
+ * end of file and one for stderr's (_read_stream), gathered; then the
+ * child is waited for and the readers' buffers are handed out. The
+ * readers keep everything until the end, so a cancelled communicate
+ * loses no output (asyncio's read() drops the blocks it had read). */
+#include "stream_internal.h"
 #include "subprocess_internal.h"
 
+#include <asynclib/combinators.h>
 #include <asynclib/task.h>
 
 #include <asyncio/error.h>
-#include <asyncio/fd.h>
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#define CHUNK (64 * 1024)
+/* Input goes to the stdin stream a chunk at a time, each drained before
+ * the next: the write buffer stays small (no copy of all of input, as
+ * asyncio's write(input) makes) unless the communicate is cancelled. */
+#define CHUNK (256 * 1024)
 
 typedef struct comm comm;
 
-typedef struct pipe_side {
+typedef struct side {
     comm *c;
-    int which; /* 0 stdin, 1 stdout, 2 stderr */
-    int fd;    /* -1 when not (or no longer) active */
-    bool pipe; /* that fd of the child is a pipe */
-    char *buf;
-    size_t len, cap;
-} pipe_side;
+    int which;
+} side;
 
+/* Shared by the call and its tasks (each holds a reference), so a task
+ * that outlives the call (its loop closing) touches nothing freed. */
 struct comm {
-    aio_process *p;
-    al_future *fut;
-    const char *in;
-    size_t in_len, in_off;
-    pipe_side side[3];
-    int active;
-    int error;
+    unsigned refs;
+    const char *in; /* the caller's, read only while the call waits */
+    size_t in_len;
+    aio__stream *s[3]; /* the pipes' streams (a reference each); NULL: no pipe */
+    side sides[3];
 };
 
-static void side_done(pipe_side *s, int error)
+static void comm_unref(comm *c)
 {
-    comm *c = s->c;
-    if (s->which == 0) {
-        aio_loop_remove_writer(c->p->loop, s->fd);
-        close(aio_process_take_fd(c->p, 0));
-    } else {
-        aio_loop_remove_reader(c->p->loop, s->fd);
-    }
-    s->fd = -1;
-    if (error && !c->error)
-        c->error = error;
-    if (--c->active == 0 || error)
-        if (!al_future_done(c->fut))
-            al_future_set_result(c->fut, NULL, NULL);
-}
-
-static int on_writable(al_loop *loop, void *arg)
-{
-    (void)loop;
-    pipe_side *s = arg;
-    comm *c = s->c;
-    size_t n = c->in_len - c->in_off;
-    struct iovec v = {.iov_base = (void *)(c->in + c->in_off), .iov_len = n > CHUNK ? CHUNK : n};
-    ssize_t k = aio__writev_nosigpipe(s->fd, &v, 1);
-    if (k > 0)
-        c->in_off += (size_t)k;
-    if (k < 0 && errno != EAGAIN && errno != EINTR)
-        side_done(s, errno == EPIPE ? 0 : -errno); /* EPIPE: the child left */
-    else if (c->in_off == c->in_len)
-        side_done(s, 0);
-    return 0;
-}
-
-static int on_readable(al_loop *loop, void *arg)
-{
-    (void)loop;
-    pipe_side *s = arg;
-    if (s->cap - s->len < CHUNK + 1) {
-        size_t cap = s->cap ? s->cap * 2 : CHUNK * 2;
-        char *b = realloc(s->buf, cap);
-        if (!b)
-            return side_done(s, -ENOMEM), 0;
-        s->buf = b;
-        s->cap = cap;
-    }
-    ssize_t k = read(s->fd, s->buf + s->len, s->cap - s->len - 1);
-    if (k > 0)
-        s->len += (size_t)k;
-    else if (k == 0)
-        side_done(s, 0);
-    else if (errno != EAGAIN && errno != EINTR)
-        side_done(s, -errno);
-    return 0;
-}
-
-static void stop_all(comm *c)
-{
+    if (--c->refs)
+        return;
     for (int i = 0; i < 3; i++)
-        if (c->side[i].fd >= 0) {
-            if (i == 0)
-                aio_loop_remove_writer(c->p->loop, c->side[i].fd);
-            else
-                aio_loop_remove_reader(c->p->loop, c->side[i].fd);
+        if (c->s[i])
+            aio__stream_unref(c->s[i]);
+    free(c);
+}
+
+static int feed(comm *c)
+{
+    aio_stream_writer *w = &c->s[0]->w;
+    size_t off = 0;
+    int rc = 0;
+    while (off < c->in_len && rc == 0 && !aio_stream_is_closing(w)) {
+        size_t n = c->in_len - off < CHUNK ? c->in_len - off : CHUNK;
+        if ((rc = aio_stream_write(w, c->in + off, n)) == 0) {
+            off += n;
+            rc = aio_stream_drain(w);
         }
+    }
+    if (rc == AL_ECANCELLED) {
+        /* as asyncio's write(input): all of it is queued, stdin stays open */
+        if (off < c->in_len && !c->s[0]->lost && aio_stream_write(w, c->in + off, c->in_len - off))
+            aio__report(c->s[0]->loop, "communicate cancelled: the rest of input was not queued",
+                        -ENOMEM);
+        return rc;
+    }
+    if (rc == AL_ELOOPCLOSING)
+        return rc;
+    /* The child left (asyncio ignores BrokenPipe and ConnectionReset), or
+     * stdin had ended already (write_eof: asyncio's write drops the data). */
+    if (rc == -EPIPE || rc == -ECONNRESET || rc == AL_EINVALIDSTATE)
+        rc = 0;
+    aio_stream_close(w);
+    return rc;
 }
 
-static int start(comm *c)
+static int side_task(void *arg, void **result)
 {
-    for (int i = 0; i < 3; i++)
-        c->side[i] = (pipe_side){.c = c, .which = i, .fd = c->p->fds[i], .pipe = c->p->fds[i] >= 0};
-    for (int i = 0; i < 3; i++) {
-        pipe_side *s = &c->side[i];
-        if (s->fd < 0)
+    (void)result;
+    side *sd = arg;
+    comm *c = sd->c;
+    int rc = sd->which == 0 ? feed(c) : aio__reader_wait_eof(&c->s[sd->which]->r);
+    comm_unref(c);
+    return rc;
+}
+
+/* Runs the sides as tasks and gathers them (return_errors: the gather
+ * ends once every task has). 0, the first error, or AL_ECANCELLED (the
+ * tasks have ended). */
+static int run_sides(al_loop *loop, comm *c)
+{
+    al_future *fs[3];
+    size_t n = 0;
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (!c->s[i] || (i > 0 && c->s[i]->r.eof))
             continue;
-        c->active++;
-        int rc = i == 0 ? aio_loop_add_writer(c->p->loop, s->fd, on_writable, s)
-                        : aio_loop_add_reader(c->p->loop, s->fd, on_readable, s);
-        if (rc) {
-            s->fd = -1;
-            return rc;
-        }
+        c->sides[i] = (side){.c = c, .which = i};
+        al_task *t;
+        c->refs++;
+        if ((rc = al_task_new(loop, side_task, &c->sides[i], NULL, &t)) == 0)
+            fs[n++] = al_task_future(t);
+        else
+            c->refs--;
     }
-    if (c->side[0].fd >= 0 && c->in_len == 0) {
-        aio_loop_remove_writer(c->p->loop, c->side[0].fd);
-        close(aio_process_take_fd(c->p, 0));
-        c->side[0].fd = -1;
-        c->active--;
+    al_future *g = NULL;
+    if (rc == 0 && n) {
+        rc = al_gather_wait(fs, n, true, &g);
+        void *v;
+        if (rc == 0 && al_future_result(g, &v) == 0)
+            for (size_t i = 0; i < ((al_gather_result *)v)->n && rc == 0; i++)
+                rc = ((al_gather_result *)v)->status[i];
+        al_future_unref(g);
     }
-    return 0;
+    for (size_t i = 0; i < n; i++) {
+        al_task_cancel(al_future_task(fs[i]), NULL); /* only if it could not be gathered */
+        al_future_unref(fs[i]);
+    }
+    return rc;
 }
 
-static int give(pipe_side *s, char **out, size_t *len)
+/* Moves out what stdout's and stderr's readers hold: all or nothing. */
+static int take_outputs(comm *c, char **data, size_t *len)
 {
-    if (len)
-        *len = s->len;
-    if (!out)
-        return 0;
-    if (s->buf)
-        s->buf[s->len] = 0;
-    else if (s->pipe && !(s->buf = calloc(1, 1))) /* a pipe that gave nothing: "" */
-        return -ENOMEM;
-    *out = s->buf;
-    s->buf = NULL;
-    return 0;
+    int rc = 0;
+    for (int i = 1; i < 3 && rc == 0; i++)
+        if (c->s[i])
+            rc = aio__reader_detachable(&c->s[i]->r);
+    for (int i = 1; i < 3 && rc == 0; i++)
+        if (c->s[i])
+            data[i] = aio__reader_detach(&c->s[i]->r, &len[i]);
+    return rc;
 }
 
 int aio_process_communicate(aio_process *p, const void *input, size_t len, char **out,
@@ -151,30 +142,46 @@ int aio_process_communicate(aio_process *p, const void *input, size_t len, char 
         return -EINVAL;
     if (!al_current_task())
         return AL_ENOTINTASK;
-    if (p->communicating || p->streams[0] || p->streams[1] || p->streams[2])
+    if (p->communicating)
         return AIO_EFDBUSY;
-    comm c = {.p = p, .in = input, .in_len = len};
-    int rc = al_future_new(p->loop, &c.fut);
-    if (rc)
-        return rc;
-    p->communicating = true;
-    rc = start(&c);
-    if (!rc && c.active > 0)
-        rc = al_await(c.fut);
-    stop_all(&c);
-    al_future_unref(c.fut);
-    p->communicating = false;
-    if (!rc)
-        rc = c.error;
-    if (!rc)
-        rc = aio_process_wait(p, NULL);
-    if (!rc)
-        rc = give(&c.side[1], out, out_len);
-    if (!rc && (rc = give(&c.side[2], err, err_len)) && out) {
-        free(*out); /* nothing handed out on error */
-        *out = NULL;
+    comm *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    *c = (comm){.refs = 1, .in = input, .in_len = len};
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++)
+        if (p->streams[i] || p->fds[i] >= 0)
+            if ((rc = aio__process_stream(p, i, &c->s[i])) == 0)
+                c->s[i]->refs++;
+    if (rc == 0) {
+        p->communicating = true;
+        rc = run_sides(p->loop, c);
+        p->communicating = false;
     }
-    for (int i = 1; i < 3; i++)
-        free(c.side[i].buf);
-    return rc;
+    c->in_len = 0; /* a task that outlives the call (loop closing) reads no more of it */
+    if (rc == 0)
+        rc = aio_process_wait(p, NULL);
+    char *data[3] = {NULL, NULL, NULL};
+    size_t n[3] = {0, 0, 0};
+    if (rc == 0)
+        rc = take_outputs(c, data, n);
+    for (int i = 1; i < 3 && rc == 0; i++)
+        if (c->s[i])
+            aio_transport_close(p->pipe_t[i]); /* _read_stream's transport.close() */
+    comm_unref(c);
+    if (rc < 0)
+        return rc;
+    if (out)
+        *out = data[1];
+    else
+        free(data[1]);
+    if (err)
+        *err = data[2];
+    else
+        free(data[2]);
+    if (out_len)
+        *out_len = n[1];
+    if (err_len)
+        *err_len = n[2];
+    return 0;
 }

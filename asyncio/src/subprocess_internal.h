@@ -47,6 +47,9 @@ void aio__process_kill_running(aio_process *p);
 /* The loop closes under a child still running: reported to the loop's
  * exception handler, killed and reaped now. */
 void aio__process_loop_closing(aio_process *p);
+/* The stream of pipe which (0 stdin, 1 stdout, 2 stderr), made on first
+ * use (borrowed: the process's). -EBADF (no pipe), -ENOMEM. */
+int aio__process_stream(aio_process *p, int which, struct aio__stream **out);
 /* Closes and releases the streams made of the pipes. */
 void aio__process_free_streams(aio_process *p);
 

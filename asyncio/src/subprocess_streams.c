@@ -7,13 +7,11 @@
 
 #include <errno.h>
 
-static int stream_of(aio_process *p, int which, aio__stream **out)
+int aio__process_stream(aio_process *p, int which, aio__stream **out)
 {
     if (!p || !out)
         return -EINVAL;
     if (!p->streams[which]) {
-        if (p->communicating)
-            return AIO_EFDBUSY;
         if (p->fds[which] < 0)
             return -EBADF;
         aio__io *io;
@@ -42,7 +40,7 @@ static int stream_of(aio_process *p, int which, aio__stream **out)
 int aio_process_stdin(aio_process *p, aio_stream_writer **w)
 {
     aio__stream *s;
-    int rc = stream_of(p, 0, &s);
+    int rc = aio__process_stream(p, 0, &s);
     if (rc == 0)
         *w = &s->w;
     return rc;
@@ -51,7 +49,7 @@ int aio_process_stdin(aio_process *p, aio_stream_writer **w)
 static int reader(aio_process *p, int which, aio_stream_reader **r)
 {
     aio__stream *s;
-    int rc = stream_of(p, which, &s);
+    int rc = aio__process_stream(p, which, &s);
     if (rc == 0)
         *r = &s->r;
     return rc;

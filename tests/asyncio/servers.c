@@ -62,9 +62,16 @@ static int wait_closed_main(void *arg, void **result)
     ck_assert_int_eq(nu_connect(AC_INET, srv, path, &sm_protocol, &cl, NULL), 0);
     ck_assert(sm_until(one_client, srv, 5));
     aio_server_close(srv);
+    waiter w3 = {.s = srv};
     al_task *t2 = ac_spawn(wait_closed_task, &w2);
+    al_task *t3 = ac_spawn(wait_closed_task, &w3);
     al_sleep(0.01);
-    ck_assert(!w.done && !w2.done); /* closed, but a connection is left */
+    ck_assert(!w.done && !w2.done && !w3.done); /* closed, but a connection is left */
+    /* a cancelled waiter cancels nothing the others wait on */
+    ck_assert_int_eq(al_task_cancel(t3, NULL), 1);
+    ck_assert_int_eq(ac_join(t3), AL_ECANCELLED);
+    al_sleep(0);
+    ck_assert(!w.done && !w2.done);
     ck_assert_uint_eq(aio_server_sockets(srv, NULL, 0), 0);
     if (mode == 0) {
         aio_transport_close(cl.t);
@@ -80,6 +87,7 @@ static int wait_closed_main(void *arg, void **result)
     ck_assert_int_eq(ac_join(t), 0);
     ck_assert_int_eq(ac_join(t2), 0);
     ck_assert(w.done && w2.done);
+    ck_assert_int_eq(aio_server_wait_closed(srv), 0); /* and a later call */
     nu_end_server(srv, &cl, &pool);
     return 0;
 }

@@ -782,7 +782,8 @@ static int flow_main(void *arg, void **result)
     /* the reader holds at most 2 * limit plus one read's worth */
     ck_assert_uint_le(aio_stream_buffered(g.r), 2 * limit + 65536);
     ck_assert_uint_gt(aio_stream_buffered(g.r), 2 * limit);
-    /* ten concurrent drains, all released together */
+    /* ten concurrent drains, all released together; one cancelled
+     * before touches none of the others */
     drainer d[10];
     al_task *t[10];
     for (int i = 0; i < 10; i++) {
@@ -792,8 +793,16 @@ static int flow_main(void *arg, void **result)
     al_sleep(0.02);
     for (int i = 0; i < 10; i++)
         ck_assert(!d[i].done);
+    ck_assert_int_eq(al_task_cancel(t[3], NULL), 1);
+    ck_assert_int_eq(ac_join(t[3]), 0);
+    ck_assert_int_eq(d[3].rc, AL_ECANCELLED);
+    al_sleep(0);
+    for (int i = 0; i < 10; i++)
+        ck_assert(i == 3 || !d[i].done);
     al_future_set_result(g.open, NULL, NULL); /* the server reads now */
     for (int i = 0; i < 10; i++) {
+        if (i == 3)
+            continue;
         ck_assert_int_eq(ac_join(t[i]), 0);
         ck_assert_int_eq(d[i].rc, 0);
     }
@@ -885,6 +894,59 @@ static int close_drain_main(void *arg, void **result)
 
 MAIN_TEST(test_close_during_drain, close_drain_main)
 
+/* wait_closed from several tasks: cancelling one waiter cancels nothing
+ * shared (asyncio's StreamWriter.wait_closed awaits its protocol's closed
+ * future directly, so there a cancelled waiter cancels it for every later
+ * one; here each waits through a shield). */
+typedef struct closer {
+    aio_stream_writer *w;
+    int rc;
+    bool done;
+} closer;
+
+static int closed_task(void *arg, void **result)
+{
+    (void)result;
+    closer *c = arg;
+    c->rc = aio_stream_wait_closed(c->w);
+    c->done = true;
+    return 0;
+}
+
+static int wait_closed_cancel_main(void *arg, void **result)
+{
+    (void)result;
+    conn k;
+    conn_open(&k, (ac_family)AC_PV(arg), never_reads, NULL, 0);
+    closer c[3] = {{.w = k.w}, {.w = k.w}, {.w = k.w}};
+    al_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = ac_spawn(closed_task, &c[i]);
+    for (int i = 0; i < 3; i++)
+        al_sleep(0); /* all three wait */
+    ck_assert(!c[0].done && !c[1].done && !c[2].done);
+    ck_assert_int_eq(al_task_cancel(t[1], NULL), 1);
+    ck_assert_int_eq(ac_join(t[1]), 0);
+    ck_assert_int_eq(c[1].rc, AL_ECANCELLED);
+    al_sleep(0);
+    ck_assert(!c[0].done && !c[2].done); /* still waiting for the close */
+    aio_stream_close(k.w);
+    ck_assert_int_eq(ac_join(t[0]), 0);
+    ck_assert_int_eq(ac_join(t[2]), 0);
+    ck_assert_int_eq(c[0].rc, 0);
+    ck_assert_int_eq(c[2].rc, 0);
+    ck_assert_int_eq(aio_stream_wait_closed(k.w), 0); /* and a later call */
+    conn_end(&k);
+    return 0;
+}
+
+START_TEST(test_wait_closed_cancel_one)
+{
+    NU_NEED_FAMILY(_i);
+    ac_run_main(wait_closed_cancel_main, AC_VP(_i));
+}
+END_TEST
+
 /* An error returned by the client callback reaches the exception handler
  * and the connection is closed. */
 static int fails(aio_stream_reader *r, aio_stream_writer *w, void *arg)
@@ -943,6 +1005,7 @@ AL_TEST_SUITE(suite_streams)
     tcase_add_test(tc, test_drain_peer_gone);
     tcase_add_test(tc, test_close_during_drain);
     tcase_add_test(tc, test_callback_error);
+    tcase_add_loop_test(tc, test_wait_closed_cancel_one, 0, AC_NFAMILIES);
     suite_add_tcase(s, tc);
     return s;
 }

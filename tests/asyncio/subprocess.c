@@ -395,9 +395,22 @@ START_TEST(test_many_concurrent_children_polling)
 }
 END_TEST
 
+static int readline_is(aio_stream_reader *r, const char *want)
+{
+    void *line = NULL;
+    size_t len = 0;
+    int rc = aio_stream_readline(r, &line, &len);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(len == 0 || memcmp(line, want, len) == 0);
+    free(line);
+    return 0;
+}
+
 /* ---- communicate ------------------------------------------------------------ */
 
 #define BIG (10u * 1024 * 1024)
+#define BROKEN (8u << 20)
 
 static int communicate_main(void *arg, void **result)
 {
@@ -498,19 +511,182 @@ START_TEST(test_communicate_cancelled)
 }
 END_TEST
 
-/* ---- stdin / stdout / stderr as streams ------------------------------------ */
-
-static int readline_is(aio_stream_reader *r, const char *want)
+/* Bounded wait (30 s of 1 ms sleeps) until r holds at least n bytes. */
+static void until_buffered(aio_stream_reader *r, size_t n)
 {
-    void *line = NULL;
-    size_t len = 0;
-    int rc = aio_stream_readline(r, &line, &len);
-    ck_assert_int_eq(rc, 0);
-    ck_assert_uint_eq(len, strlen(want));
-    ck_assert(len == 0 || memcmp(line, want, len) == 0);
-    free(line);
+    for (int i = 0; i < 30000 && aio_stream_buffered(r) < n; i++)
+        ck_assert_int_eq(al_sleep(0.001), 0);
+    ck_assert_uint_ge(aio_stream_buffered(r), n);
+}
+
+/* cmd under the shell with stdin, stdout and stderr pipes. */
+static aio_process *shell_piped(const char *cmd)
+{
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1},
+                                .stderr_fd = {AIO_STDIO_PIPE, -1}};
+    aio_process *p;
+    ck_assert_int_eq(aio_create_subprocess_shell(ac_loop(), cmd, &o, &p), 0);
+    return p;
+}
+
+/* communicate mixed with the streams, as asyncio's (which runs on
+ * Process.stdin / .stdout): what went through the stdin stream goes first,
+ * also while still buffered in its transport; what stdout's reader holds
+ * unread comes first in *out; stdin is closed, the readers end at EOF. */
+static int comm_mixed_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int before = ac_open_fds();
+    aio_process *p = shell_piped("read x; echo \"first=$x\"; echo buffered; cat; echo bye >&2");
+    aio_stream_writer *in;
+    aio_stream_reader *out;
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    ck_assert_int_eq(aio_stream_write(in, "hello\n", 6), 0);
+    ck_assert_int_eq(aio_stream_drain(in), 0);
+    readline_is(out, "first=hello\n");
+    until_buffered(out, 9);                                       /* "buffered\n", left unread */
+    ck_assert_int_eq(aio_stream_write(in, "via-stream,", 11), 0); /* not drained */
+    char *o1 = NULL, *e1 = NULL;
+    size_t o1_len = 0, e1_len = 0;
+    ck_assert_int_eq(aio_process_communicate(p, "via-communicate", 15, &o1, &o1_len, &e1, &e1_len),
+                     0);
+    ck_assert_str_eq(o1, "buffered\nvia-stream,via-communicate");
+    ck_assert_uint_eq(o1_len, strlen(o1));
+    ck_assert_str_eq(e1, "bye\n"); /* stderr never was a stream: made one */
+    ck_assert_uint_eq(e1_len, 4);
+    int st;
+    ck_assert(aio_process_returncode(p, &st));
+    ck_assert_int_eq(st, 0);
+    ck_assert(aio_stream_is_closing(in));
+    ck_assert(aio_stream_at_eof(out));
+    ck_assert_int_eq(aio_process_fd(p, 2), -1);
+    free(o1);
+    free(e1);
+    /* once more: at the end already, "" each */
+    ck_assert_int_eq(aio_process_communicate(p, NULL, 0, &o1, &o1_len, &e1, NULL), 0);
+    ck_assert_str_eq(o1, "");
+    ck_assert_str_eq(e1, "");
+    free(o1);
+    free(e1);
+    ck_assert_int_eq(aio_process_free(p), 0);
+
+    /* At scale through cat: 1 MiB written through the stream and left in
+     * its transport, 1000 bytes of the output read through the stream,
+     * then communicate sends 3 MiB more: the rest arrives whole, in order. */
+    size_t first = 1u << 20, more = 3u << 20, total = first + more;
+    char *big = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        big[i] = (char)(i * 131 + i / 1021);
+    p = shell_piped("exec cat 2>/dev/null");
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    ck_assert_int_eq(aio_stream_write(in, big, first), 0);
+    char head[1000];
+    ck_assert_int_eq(aio_stream_readexactly(out, head, sizeof head, NULL), 0);
+    ck_assert(memcmp(head, big, sizeof head) == 0);
+    ck_assert_int_eq(aio_process_communicate(p, big + first, more, &o1, &o1_len, &e1, &e1_len), 0);
+    ck_assert_uint_eq(o1_len, total - sizeof head);
+    ck_assert(memcmp(o1, big + sizeof head, o1_len) == 0);
+    ck_assert_str_eq(e1, "");
+    ck_assert_uint_eq(e1_len, 0);
+    free(o1);
+    free(e1);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    free(big);
+    ck_assert_int_eq(ac_open_fds(), before);
     return 0;
 }
+
+START_TEST(test_communicate_mixed_with_streams)
+{
+    ac_run_main(comm_mixed_main, NULL);
+}
+END_TEST
+
+typedef struct comm_input {
+    aio_process *p;
+    const void *in;
+    size_t len;
+} comm_input;
+
+static int comm_input_task(void *arg, void **result)
+{
+    comm_input *c = arg;
+    *result = AC_VP(aio_process_communicate(c->p, c->in, c->len, NULL, NULL, NULL, NULL));
+    return 0;
+}
+
+/* Starts cmd (stdin and stdout pipes), runs communicate(c->in) in a task
+ * until stdout's reader holds seen bytes (read by the communicate, which
+ * waits for EOF), cancels it; the child is left running and is killed
+ * here, its process in c->p. */
+static void cancel_communicate(const char *cmd, comm_input *c, size_t seen)
+{
+    aio_subprocess_options o = {.stdin_fd = {AIO_STDIO_PIPE, -1},
+                                .stdout_fd = {AIO_STDIO_PIPE, -1}};
+    ck_assert_int_eq(aio_create_subprocess_shell(ac_loop(), cmd, &o, &c->p), 0);
+    al_task *t = ac_spawn(comm_input_task, c);
+    ck_assert_int_eq(al_sleep(0), 0);
+    aio_stream_reader *out;
+    ck_assert_int_eq(aio_process_stdout(c->p, &out), 0);
+    until_buffered(out, seen);
+    ck_assert_int_eq(al_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
+    ck_assert(!aio_process_returncode(c->p, NULL)); /* left running */
+}
+
+/* A cancelled communicate loses nothing (as asyncio's, whose stdin keeps
+ * what write(input) queued; asyncio's read() drops the blocks it read,
+ * ours stay in the readers): the output read so far comes out of the next
+ * communicate; all of input is queued on stdin, which stays open; the
+ * child is left running. */
+static int comm_cancel_keeps_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    int before = ac_open_fds();
+    comm_input c = {.in = "hello world", .len = 11};
+    cancel_communicate("head -c 6; exec sleep 30", &c, 6);
+    ck_assert_int_eq(aio_process_kill(c.p), 0);
+    char *got = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(aio_process_communicate(c.p, NULL, 0, &got, &len, NULL, NULL), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_str_eq(got, "hello ");
+    free(got);
+    int st;
+    ck_assert(aio_process_returncode(c.p, &st));
+    ck_assert_int_eq(st, -SIGKILL);
+    ck_assert_int_eq(aio_process_free(c.p), 0);
+
+    /* The child reads one byte and keeps stdin open: the feed waits in
+     * drain; cancelled, the rest of input is queued whole. */
+    char *big = calloc(1, BROKEN);
+    c = (comm_input){.in = big, .len = BROKEN};
+    cancel_communicate("head -c 1; exec sleep 30", &c, 1);
+    aio_stream_writer *in;
+    ck_assert_int_eq(aio_process_stdin(c.p, &in), 0);
+    ck_assert(!aio_stream_is_closing(in));
+    size_t queued = aio_transport_get_write_buffer_size(aio_stream_transport(in));
+    ck_assert_msg(queued > BROKEN / 2, "%zu bytes of input queued", queued);
+    ck_assert_int_eq(aio_process_kill(c.p), 0);
+    ck_assert_int_eq(aio_process_communicate(c.p, NULL, 0, &got, &len, NULL, NULL), 0);
+    ck_assert_uint_eq(len, 1); /* the broken pipe is not an error */
+    free(got);
+    ck_assert_int_eq(aio_process_free(c.p), 0);
+    free(big);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_communicate_cancel_keeps_data)
+{
+    ac_run_main(comm_cancel_keeps_main, NULL);
+}
+END_TEST
+
+/* ---- stdin / stdout / stderr as streams ------------------------------------ */
 
 static int read_all_task(void *arg, void **result)
 {
@@ -546,7 +722,6 @@ static int streams_main(void *arg, void **result)
     ck_assert_int_eq(aio_process_fd(p, 0), -1); /* the transports' now */
     ck_assert_int_eq(aio_process_fd(p, 1), -1);
     ck_assert_int_ge(aio_process_fd(p, 2), 0);
-    ck_assert_int_eq(aio_process_communicate(p, NULL, 0, NULL, NULL, NULL, NULL), AIO_EFDBUSY);
     readline_is(out, "ready\n");
     for (int i = 0; i < 3; i++) {
         char line[32], want[32];
@@ -606,8 +781,6 @@ START_TEST(test_streams_readline_write_drain)
     ac_run_main(streams_main, NULL);
 }
 END_TEST
-
-#define BROKEN (8u << 20)
 
 static int broken_pipe_main(void *arg, void **result)
 {
@@ -714,17 +887,20 @@ static int streams_cancel_main(void *arg, void **result)
     ck_assert_int_eq(al_sleep(0.01), 0);
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
-    /* close() with the buffer still full: wait_closed waits; cancel it. */
+    /* close() with the buffer still full: two wait_closed wait; cancel one.
+     * The other, and a later call, still get the end (the shared closed
+     * future is shielded from a waiter's cancel). */
     aio_stream_close(in);
     t = ac_spawn(wait_closed_task, in);
+    t2 = ac_spawn(wait_closed_task, in);
     ck_assert_int_eq(al_sleep(0.01), 0);
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
     ck_assert(!aio_process_returncode(p, NULL));
     ck_assert_int_eq(aio_process_kill(p), 0);
-    /* then the child died. (Not wait_closed again: the cancel above
-     * cancelled the stream's shared closed future, as asyncio's
-     * StreamWriter.wait_closed awaits its protocol's unshielded.) */
+    /* then the child died under the pending write */
+    ck_assert_int_eq(wait_result(t2), -EPIPE);
+    ck_assert_int_eq(aio_stream_wait_closed(in), -EPIPE);
     ck_assert_int_eq(aio_stream_drain(in), -EPIPE);
     int st;
     ck_assert_int_eq(aio_process_wait(p, &st), 0);
@@ -740,7 +916,11 @@ static int streams_cancel_main(void *arg, void **result)
     ck_assert_int_eq(al_sleep(0.01), 0);
     t2 = ac_spawn(free_task, p);
     ck_assert_int_eq(wait_result(t2), -EBUSY);
-    ck_assert_int_eq(aio_process_stdout(p, &out), AIO_EFDBUSY);
+    /* its streams are the communicate's: one read at a time (asyncio's
+     * RuntimeError "already waiting") */
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    char byte;
+    ck_assert_int_eq(aio_stream_read(out, &byte, 1), AL_EINVALIDSTATE);
     ck_assert_int_eq(al_task_cancel(t, NULL), 1);
     ck_assert_int_eq(wait_result(t), AL_ECANCELLED);
     ck_assert_int_eq(aio_process_free(p), 0);
@@ -1134,6 +1314,8 @@ AL_TEST_SUITE(suite_subprocess)
     tcase_add_test(tc, test_many_concurrent_children_polling);
     tcase_add_test(tc, test_communicate_large_both_ways);
     tcase_add_test(tc, test_communicate_cancelled);
+    tcase_add_test(tc, test_communicate_mixed_with_streams);
+    tcase_add_test(tc, test_communicate_cancel_keeps_data);
     tcase_add_test(tc, test_streams_readline_write_drain);
     tcase_add_test(tc, test_streams_broken_pipe);
     tcase_add_test(tc, test_streams_cancel_and_busy);

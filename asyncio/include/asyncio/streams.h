@@ -148,7 +148,11 @@ AIO_API bool aio_stream_can_write_eof(const aio_stream_writer *w);
  * NULL does nothing) / aio_transport_is_closing. */
 AIO_API void aio_stream_close(aio_stream_writer *w);
 AIO_API bool aio_stream_is_closing(const aio_stream_writer *w);
-/* Task: waits until the connection is lost: 0, or its error. */
+/* Task: waits until the connection is lost: 0, or its error; at once
+ * once lost. Any number of tasks may wait: a cancelled one returns
+ * AL_ECANCELLED and leaves the others and later calls waiting (the shared
+ * closed future is shielded; asyncio's StreamWriter.wait_closed awaits it
+ * unshielded, so there one cancel reaches every later waiter). -ENOMEM. */
 AIO_API int aio_stream_wait_closed(aio_stream_writer *w);
 /* The transport (borrowed; its extra info: aio_transport_peername...). */
 AIO_API aio_transport *aio_stream_transport(const aio_stream_writer *w);

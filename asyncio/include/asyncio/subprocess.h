@@ -110,22 +110,34 @@ AIO_API bool aio_process_returncode(const aio_process *p, int *status);
 AIO_API int aio_process_wait(aio_process *p, int *status);
 
 /* asyncio's Process.communicate: writes input (len bytes; may be NULL
- * when len is 0) to the stdin pipe and then closes it, while reading the
- * stdout and stderr pipes to end of file, then waits for the child. The
- * pipes of the process are used directly (read, write and close); a
- * stdin that is not a pipe is not written. A child that exits before
- * reading all of input (EPIPE) is not an error: the rest is dropped, and
- * SIGPIPE is never delivered to this process for it. On 0, *out / *err
- * (each may be NULL) receive the bytes read (malloc'd, NUL-terminated for
- * convenience, the caller frees; NULL when that fd is not a pipe) and
- * *out_len / *err_len (may be NULL) their lengths; the child has been
- * reaped (aio_process_returncode). Errors: AL_ECANCELLED (the task was
- * cancelled: the bytes read so far are dropped, the process is intact and
- * can still be waited for or freed), the read/write errno, -ENOMEM,
- * -EINVAL (NULL p, or input NULL with len > 0), AL_ENOTINTASK, the errors
- * of aio_process_wait. One communicate at a time per process (a second
- * one meanwhile: AIO_EFDBUSY); AIO_EFDBUSY too once a pipe was made a
- * stream (aio_process_stdin...): use the streams or communicate. */
+ * when len is 0) to stdin and then closes it, while reading stdout and
+ * stderr to end of file, then waits for the child. It runs on the pipes'
+ * streams (aio_process_stdin/stdout/stderr, made here for the pipes that
+ * are not streams yet), as asyncio's does, so it mixes with them: what was
+ * written through the stdin stream goes first (also while still buffered
+ * there), and *out / *err begin with what the readers held unread. A
+ * stdin that is not a pipe, or whose stream was closed (or write_eof'd),
+ * is not written (asyncio's write drops the data then). A child that
+ * exits before reading all of input (EPIPE, or the pipe already lost:
+ * -ECONNRESET) is not an error: the rest is dropped, and SIGPIPE is never
+ * delivered to this process for it. Input is written a chunk at a time,
+ * each drained (not copied whole). On 0, *out / *err (each may be NULL)
+ * receive the bytes read (malloc'd, NUL-terminated for convenience, the
+ * caller frees; NULL when that fd is not a pipe) and *out_len / *err_len
+ * (may be NULL) their lengths; the child has been reaped
+ * (aio_process_returncode); the readers are at end of file, empty.
+ * Cancelled (AL_ECANCELLED), nothing is lost, and the child is neither
+ * signalled nor waited for: the output read so far stays in the stdout /
+ * stderr readers (the next communicate or read returns it: asyncio's
+ * read() would drop it), the part of input not yet written is queued
+ * whole on the stdin stream (as asyncio's write(input) had queued it) and
+ * stdin stays open. Errors: AL_ECANCELLED, the stream errors of the pipes
+ * (a read or write errno), -ENOMEM, -EINVAL (NULL p, or input NULL with
+ * len > 0), AL_ENOTINTASK, the errors of aio_process_wait; on an error
+ * nothing is handed out and what was read stays in the readers. One
+ * communicate at a time per process (a second one meanwhile: AIO_EFDBUSY);
+ * meanwhile its streams' reads fail with AL_EINVALIDSTATE (one read at a
+ * time per reader, asyncio's RuntimeError). */
 AIO_API int aio_process_communicate(aio_process *p, const void *input, size_t len, char **out,
                                     size_t *out_len, char **err, size_t *err_len);
 
@@ -136,9 +148,10 @@ AIO_API int aio_process_communicate(aio_process *p, const void *input, size_t le
  * them (stdin after what is buffered was written); do not free them.
  * The reader's limit is the default (64 KiB). A child that exits under a
  * pending write makes the writer's drain return -EPIPE (write + drain
- * reports the broken pipe; communicate ignores it). Errors: -EINVAL (NULL),
- * -EBADF (that fd is not a pipe, or was taken or closed), AIO_EFDBUSY
- * while a communicate runs, AL_ELOOPCLOSED, -ENOMEM. */
+ * reports the broken pipe; communicate ignores it). They mix with
+ * aio_process_communicate, which uses them. Errors: -EINVAL (NULL),
+ * -EBADF (that fd is not a pipe, or was taken or closed), AL_ELOOPCLOSED,
+ * -ENOMEM. */
 AIO_API int aio_process_stdin(aio_process *p, aio_stream_writer **w);
 AIO_API int aio_process_stdout(aio_process *p, aio_stream_reader **r);
 AIO_API int aio_process_stderr(aio_process *p, aio_stream_reader **r);
