@@ -530,6 +530,15 @@ static aio_process *shell_piped(const char *cmd)
     return p;
 }
 
+/* One byte read from a stream: the byte, or the error. */
+static int read1_task(void *arg, void **result)
+{
+    unsigned char c;
+    ssize_t n = aio_stream_read(arg, &c, 1);
+    *result = AC_VP(n == 1 ? c : n);
+    return 0;
+}
+
 /* communicate mixed with the streams, as asyncio's (which runs on
  * Process.stdin / .stdout): what went through the stdin stream goes first,
  * also while still buffered in its transport; what stdout's reader holds
@@ -595,6 +604,27 @@ static int comm_mixed_main(void *arg, void **result)
     free(e1);
     ck_assert_int_eq(aio_process_free(p), 0);
     free(big);
+
+    /* A read of stdout waits in another task: communicate's own read of
+     * it is refused (one read at a time, asyncio's RuntimeError); its
+     * stdin side still ran (written, closed). */
+    p = shell_piped("exec cat 2>/dev/null");
+    ck_assert_int_eq(aio_process_stdout(p, &out), 0);
+    al_task *t = ac_spawn(read1_task, out);
+    ck_assert_int_eq(al_sleep(0), 0);
+    ck_assert_int_eq(aio_process_communicate(p, "x", 1, &o1, NULL, NULL, NULL), AL_EINVALIDSTATE);
+    ck_assert_int_eq(wait_result(t), 'x');
+    void *rest = NULL;
+    size_t rest_len = 1;
+    ck_assert_int_eq(aio_stream_read_all(out, &rest, &rest_len), 0); /* to EOF: pipe closed */
+    ck_assert_uint_eq(rest_len, 0);
+    free(rest);
+    ck_assert_int_eq(aio_process_wait(p, &st), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(aio_process_free(p), 0);
+    /* the pipes close with their connection_lost, a loop iteration on */
+    for (int i = 0; i < 1000 && ac_open_fds() != before; i++)
+        ck_assert_int_eq(al_sleep(0.001), 0);
     ck_assert_int_eq(ac_open_fds(), before);
     return 0;
 }

@@ -131,10 +131,12 @@ AIO_API int aio_process_wait(aio_process *p, int *status);
  * stderr readers (the next communicate or read returns it: asyncio's
  * read() would drop it), the part of input not yet written is queued
  * whole on the stdin stream (as asyncio's write(input) had queued it) and
- * stdin stays open. Errors: AL_ECANCELLED, the stream errors of the pipes
- * (a read or write errno), -ENOMEM, -EINVAL (NULL p, or input NULL with
- * len > 0), AL_ENOTINTASK, the errors of aio_process_wait; on an error
- * nothing is handed out and what was read stays in the readers. One
+ * stdin stays open (if all was written already, it was closed). Errors:
+ * AL_ECANCELLED, the stream errors of the pipes (a read or write errno),
+ * -ENOMEM, -EINVAL (NULL p, or input NULL with len > 0), AL_ENOTINTASK,
+ * AL_EINVALIDSTATE (a read of stdout or stderr waits in another task;
+ * stdin is still fed and closed), the errors of aio_process_wait; on an
+ * error nothing is handed out and what was read stays in the readers. One
  * communicate at a time per process (a second one meanwhile: AIO_EFDBUSY);
  * meanwhile its streams' reads fail with AL_EINVALIDSTATE (one read at a
  * time per reader, asyncio's RuntimeError). */
