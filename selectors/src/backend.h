@@ -21,7 +21,10 @@
 
 /* One registration, at sel->regs[fd]. The core owns gen, data and events;
  * `be` belongs to the backend: the core zeroes it at register and never
- * reads it (each backend file says what it keeps there). */
+ * reads it (each backend file says what it keeps there). 32 bytes: the
+ * table holds one per fd number, so every idle connection pays for it (a
+ * backend that needs more per fd keeps it in an fd-indexed table of its
+ * own, as libev.c does its watchers). */
 struct sel__reg {
     uint64_t gen; /* 0: slot free */
     void *data;
@@ -30,9 +33,9 @@ struct sel__reg {
         int idx;
         uint32_t token;
         uint32_t flags;
-        void *ptr;
     } be;
 };
+_Static_assert(sizeof(struct sel__reg) <= 32, "one registration per fd number: keep it small");
 
 struct sel__ops {
     /* name: the backend table row ("libev:epoll", ...), already copied to

@@ -19,7 +19,12 @@
  * either: "libev:poll" and "libev:io_uring" are not offered, and plain
  * "libev" lets libev choose only between epoll and select.
  *
- * reg->be: ptr the watcher; idx the place in the check list; flags below.
+ * Watchers: libev keeps pointers to them, so they live at stable
+ * addresses, in a table indexed by fd of blocks of SEL__LIBEV_BLOCK
+ * (allocated when a number of the block is first registered, kept until
+ * the selector closes, never moved): no allocation per registration, and
+ * 48 bytes per fd (a malloc'd watcher was 64 with malloc's overhead).
+ * reg->be: idx the place in the check list; flags below.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,19 +43,14 @@
 #define SEL__LIBEV_STARTED 1u /* the watcher is started in libev */
 #define SEL__LIBEV_CHECK 2u   /* in the check list */
 
-/* A watcher: lives at a stable address (libev keeps pointers to it), so
- * registrations point to it rather than embed it. Recycled through a free
- * list so register/unregister do not call malloc in steady state. */
-struct sel__ev_io {
-    ev_io io;
-    struct sel__ev_io *next_free;
-};
+#define SEL__LIBEV_BLOCK 64 /* watchers per block */
 
 struct sel__libev_be {
     struct ev_loop *loop;
     ev_timer timer;
     ev_fork fork;
-    struct sel__ev_io *free_list;
+    ev_io **blocks; /* watchers of fds [i * SEL__LIBEV_BLOCK, (i + 1) * ...), or NULL */
+    int nblocks;
     int *check; /* fds to validate before libev sees them; capacity >= registrations */
     int ncheck, capcheck;
     struct sel__fair fair; /* results of the select in progress */
@@ -131,12 +131,37 @@ static void sel__libev_dequeue(sel_selector *sel, struct sel__reg *reg)
     reg->be.flags &= ~SEL__LIBEV_CHECK;
 }
 
-static void sel__libev_stop(struct sel__libev_be *be, struct sel__reg *reg)
+/* The watcher of a registered fd. */
+static ev_io *sel__libev_watcher(const struct sel__libev_be *be, int fd)
+{
+    return &be->blocks[fd / SEL__LIBEV_BLOCK][fd % SEL__LIBEV_BLOCK];
+}
+
+/* The watcher of fd, its block made if needed; NULL on -ENOMEM. */
+static ev_io *sel__libev_watcher_make(struct sel__libev_be *be, int fd)
+{
+    size_t b = (size_t)fd / SEL__LIBEV_BLOCK;
+    if (b >= (size_t)be->nblocks) {
+        size_t n = be->nblocks ? (size_t)be->nblocks : 4;
+        while (n <= b)
+            n *= 2;
+        ev_io **v = realloc(be->blocks, n * sizeof *v);
+        if (!v)
+            return NULL;
+        memset(v + be->nblocks, 0, (n - (size_t)be->nblocks) * sizeof *v);
+        be->blocks = v;
+        be->nblocks = (int)n;
+    }
+    if (!be->blocks[b] && !(be->blocks[b] = malloc(SEL__LIBEV_BLOCK * sizeof(ev_io))))
+        return NULL;
+    return sel__libev_watcher(be, fd);
+}
+
+static void sel__libev_stop(struct sel__libev_be *be, int fd, struct sel__reg *reg)
 {
     if (!(reg->be.flags & SEL__LIBEV_STARTED))
         return;
-    struct sel__ev_io *w = reg->be.ptr;
-    ev_io_stop(be->loop, &w->io);
+    ev_io_stop(be->loop, sel__libev_watcher(be, fd));
     reg->be.flags &= ~SEL__LIBEV_STARTED;
 }
 
@@ -162,9 +187,9 @@ static int sel__libev_check(sel_selector *sel)
             continue;
         }
         sel__libev_dequeue(sel, reg); /* moves the last entry to i */
-        struct sel__ev_io *w = reg->be.ptr;
-        ev_io_set(&w->io, fd, sel__libev_evmask(reg->events));
-        ev_io_start(be->loop, &w->io);
+        ev_io *w = sel__libev_watcher(be, fd);
+        ev_io_set(w, fd, sel__libev_evmask(reg->events));
+        ev_io_start(be->loop, w);
         reg->be.flags |= SEL__LIBEV_STARTED;
     }
     return closed;
@@ -181,7 +206,7 @@ static void sel__libev_fork_cb(struct ev_loop *loop, ev_fork *w, int revents)
         struct sel__reg *reg = &sel->regs[fd];
         if (!reg->gen || !(reg->be.flags & SEL__LIBEV_STARTED) || fcntl(fd, F_GETFD) >= 0)
             continue;
-        sel__libev_stop(be, reg);
+        sel__libev_stop(be, fd, reg);
         sel__libev_queue(be, fd, reg);
         sel__libev_report_closed(be, fd, reg);
     }
@@ -244,18 +269,12 @@ static void sel__libev_close(sel_selector *sel)
     struct sel__libev_be *be = sel->be;
     if (!be)
         return;
-    for (int fd = 0; fd < sel->cap; fd++) {
-        struct sel__reg *reg = &sel->regs[fd];
-        if (reg->gen) {
-            sel__libev_stop(be, reg);
-            free(reg->be.ptr);
-        }
-    }
-    while (be->free_list) {
-        struct sel__ev_io *w = be->free_list;
-        be->free_list = w->next_free;
-        free(w);
-    }
+    for (int fd = 0; fd < sel->cap; fd++)
+        if (sel->regs[fd].gen)
+            sel__libev_stop(be, fd, &sel->regs[fd]);
+    for (int b = 0; b < be->nblocks; b++)
+        free(be->blocks[b]);
+    free(be->blocks);
     ev_ref(be->loop);
     ev_fork_stop(be->loop, &be->fork);
     ev_loop_destroy(be->loop);
@@ -275,13 +294,10 @@ static int sel__libev_add(sel_selector *sel, int fd, struct sel__reg *reg)
         be->check = c;
         be->capcheck = cap;
     }
-    struct sel__ev_io *w = be->free_list;
-    if (w)
-        be->free_list = w->next_free;
-    else if (!(w = malloc(sizeof *w)))
+    ev_io *w = sel__libev_watcher_make(be, fd);
+    if (!w)
         return -ENOMEM;
-    ev_io_init(&w->io, sel__libev_io_cb, fd, sel__libev_evmask(reg->events));
-    reg->be.ptr = w;
+    ev_io_init(w, sel__libev_io_cb, fd, sel__libev_evmask(reg->events));
     sel__libev_queue(be, fd, reg);
     return 0;
 }
@@ -291,7 +307,7 @@ static int sel__libev_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsig
 {
     struct sel__libev_be *be = sel->be;
     (void)events;
-    sel__libev_stop(be, reg);
+    sel__libev_stop(be, fd, reg);
     sel__libev_queue(be, fd, reg);
     return 0;
 }
@@ -299,12 +315,8 @@ static int sel__libev_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsig
 static void sel__libev_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__libev_be *be = sel->be;
-    struct sel__ev_io *w = reg->be.ptr;
-    (void)fd;
-    sel__libev_stop(be, reg);
+    sel__libev_stop(be, fd, reg);
     sel__libev_dequeue(sel, reg);
-    w->next_free = be->free_list;
-    be->free_list = w;
 }
 
 static int sel__libev_select(sel_selector *sel, double timeout, sel_event *out, int max)

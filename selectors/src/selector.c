@@ -136,7 +136,10 @@ static int sel__check_events(unsigned events)
     return 0;
 }
 
-/* Not the hot path: register grows the table to hold fd. */
+/* Not the hot path: register grows the table to hold fd. calloc, not
+ * realloc + memset: a large table's fresh pages come zeroed from the
+ * kernel and stay out of resident memory until their fds are used (the
+ * doubling would otherwise make up to half the table resident unused). */
 static int sel__grow(sel_selector *sel, int fd)
 {
     if (fd < sel->cap)
@@ -144,10 +147,12 @@ static int sel__grow(sel_selector *sel, int fd)
     int cap = sel->cap ? sel->cap : 64;
     while (cap <= fd)
         cap = cap > (1 << 29) ? fd + 1 : cap * 2;
-    struct sel__reg *regs = realloc(sel->regs, (size_t)cap * sizeof *regs);
+    struct sel__reg *regs = calloc((size_t)cap, sizeof *regs);
     if (!regs)
         return -ENOMEM;
-    memset(regs + sel->cap, 0, (size_t)(cap - sel->cap) * sizeof *regs);
+    if (sel->cap)
+        memcpy(regs, sel->regs, (size_t)sel->cap * sizeof *regs);
+    free(sel->regs);
     sel->regs = regs;
     sel->cap = cap;
     return 0;
