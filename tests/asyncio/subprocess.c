@@ -605,6 +605,17 @@ static int comm_mixed_main(void *arg, void **result)
     ck_assert_int_eq(aio_process_free(p), 0);
     free(big);
 
+    /* stdin ended by the caller (write_eof): input is dropped, as asyncio's
+     * write on a closing pipe drops it; what was written first goes. */
+    p = shell_piped("exec cat 2>/dev/null");
+    ck_assert_int_eq(aio_process_stdin(p, &in), 0);
+    ck_assert_int_eq(aio_stream_write(in, "kept", 4), 0);
+    ck_assert_int_eq(aio_stream_write_eof(in), 0);
+    ck_assert_int_eq(aio_process_communicate(p, "dropped", 7, &o1, &o1_len, NULL, NULL), 0);
+    ck_assert_str_eq(o1, "kept");
+    free(o1);
+    ck_assert_int_eq(aio_process_free(p), 0);
+
     /* A read of stdout waits in another task: communicate's own read of
      * it is refused (one read at a time, asyncio's RuntimeError); its
      * stdin side still ran (written, closed). */
