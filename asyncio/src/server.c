@@ -63,11 +63,23 @@ void aio__server_own_arg(aio_server *s, void (*fn)(void *))
 
 static int accept_ready(al_loop *loop, void *arg);
 
-static void set_accepting(aio_server *s, bool on)
+/* Watches (on) or stops watching the listening sockets. Turning off
+ * cannot fail; turning on can (-ENOMEM: the fd's record), and then no
+ * socket is left watched. */
+static int set_accepting(aio_server *s, bool on)
 {
-    for (size_t i = 0; i < s->nfds; i++)
-        aio__set_interest(s->io, s->fds[i], AIO_READ, on ? accept_ready : NULL, s);
+    for (size_t i = 0; i < s->nfds; i++) {
+        int rc = aio__set_interest(s->io, s->fds[i], AIO_READ, on ? accept_ready : NULL, s);
+        if (rc < 0 && on) {
+            while (i-- > 0)
+                aio__set_interest(s->io, s->fds[i], AIO_READ, NULL, NULL);
+            return rc;
+        }
+    }
+    return 0;
 }
+
+static void pause_accepting(aio_server *s, int err);
 
 static int resume_accepting(al_loop *loop, void *arg)
 {
@@ -76,8 +88,9 @@ static int resume_accepting(al_loop *loop, void *arg)
     al_handle_unref(s->retry);
     s->retry = NULL;
     s->accept_paused = false;
-    if (s->serving && s->fds)
-        set_accepting(s, true);
+    int rc = s->serving && s->fds ? set_accepting(s, true) : 0;
+    if (rc < 0)
+        pause_accepting(s, -rc); /* reported; tried again after the delay */
     return 0;
 }
 
@@ -91,8 +104,13 @@ static void pause_accepting(aio_server *s, int err)
     aio__report(s->loop, "socket.accept() out of system resource; pausing accept", -err);
     set_accepting(s, false);
     s->accept_paused = true;
-    if (al_call_later(s->loop, s->retry_delay, resume_accepting, s, &s->retry) < 0)
-        resume_accepting(s->loop, s); /* cannot wait: try again next time */
+    if (al_call_later(s->loop, s->retry_delay, resume_accepting, s, &s->retry) < 0) {
+        /* cannot wait: accept again at once (if even that fails, the
+         * server stops accepting; the error was reported) */
+        s->accept_paused = false;
+        if (s->serving && s->fds && set_accepting(s, true) < 0)
+            aio__report(s->loop, "cannot watch the listening sockets; not accepting", -ENOMEM);
+    }
 }
 
 static void accept_one(aio_server *s, int fd)
@@ -248,9 +266,12 @@ int aio_server_start_serving(aio_server *s)
         return AIO_ESERVERCLOSED;
     if (s->serving)
         return 0;
+    if (!s->accept_paused) {
+        int rc = set_accepting(s, true);
+        if (rc < 0)
+            return rc;
+    }
     s->serving = true;
-    if (!s->accept_paused)
-        set_accepting(s, true);
     return 0;
 }
 
@@ -440,9 +461,11 @@ static int server_finish(aio_server *s, const aio_server_options *o)
     int rc = aio__res_add(s->io, &s->res);
     if (rc < 0)
         return rc;
+    if (!o->start_later && (rc = aio_server_start_serving(s)) < 0) {
+        aio__res_remove(s->io, &s->res);
+        return rc;
+    }
     s->refs++; /* the list's, dropped by close */
-    if (!o->start_later)
-        aio_server_start_serving(s);
     return 0;
 }
 

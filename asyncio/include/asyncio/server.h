@@ -87,7 +87,8 @@ AIO_API int aio_create_unix_server(al_loop *loop, aio_protocol_factory factory, 
 AIO_API int aio_create_server_sock(al_loop *loop, aio_protocol_factory factory, void *arg, int sock,
                                    const aio_server_options *opts, aio_server **out);
 
-/* Starts accepting (idempotent). AIO_ESERVERCLOSED when closed. */
+/* Starts accepting (idempotent). AIO_ESERVERCLOSED when closed, -ENOMEM
+ * (not serving; nothing changed). */
 AIO_API int aio_server_start_serving(aio_server *s);
 /* Task: starts serving and waits until cancelled, then closes the server
  * and waits for its connections (wait_closed) before returning
