@@ -287,11 +287,50 @@ void al__future_finish(al_future *f, int state, int error, void *value, al_value
     f->ncbs = 0;
     for (size_t i = 0; i < n; i++) {
         int rc = al__call_soon_done(f->loop, cbs[i].fn, f, cbs[i].arg, cbs[i].drop);
+        if (rc == -ENOMEM) {
+            /* No handle: this one and the rest (in order) wait in cbs on
+             * the loop's late list, retried from the next iteration on
+             * (a task awaiting f is woken late, never lost). */
+            memmove(cbs, cbs + i, (n - i) * sizeof *cbs);
+            f->nlate = n - i;
+            f->late_next = f->loop->late_futures;
+            f->loop->late_futures = al_future_ref(f);
+            return;
+        }
         if (rc < 0) {
             al__report(f->loop, "Could not schedule a done-callback", rc, f, NULL);
             if (cbs[i].drop)
                 cbs[i].drop(cbs[i].arg);
         }
+    }
+}
+
+void al__futures_retry_late(al_loop *loop)
+{
+    al_future *list = loop->late_futures;
+    loop->late_futures = NULL;
+    al_future **tail = &loop->late_futures;
+    while (list) {
+        al_future *f = list;
+        list = f->late_next;
+        f->late_next = NULL;
+        size_t i = 0;
+        while (i < f->nlate &&
+               al__call_soon_done(loop, f->cbs[i].fn, f, f->cbs[i].arg, f->cbs[i].drop) == 0)
+            i++;
+        memmove(f->cbs, f->cbs + i, (f->nlate - i) * sizeof *f->cbs);
+        f->nlate -= i;
+        if (f->nlate > 0 && !loop->closed) {
+            *tail = f;
+            tail = &f->late_next;
+            continue;
+        }
+        /* Queued, or the loop closed: what is left will never run. */
+        for (i = 0; i < f->nlate; i++)
+            if (f->cbs[i].drop)
+                f->cbs[i].drop(f->cbs[i].arg);
+        f->nlate = 0;
+        al_future_unref(f);
     }
 }
 

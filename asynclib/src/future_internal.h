@@ -69,6 +69,11 @@ struct al_future {
      * hook (see al__futures_on_close). */
     al_future *held_prev, *held_next;
     bool held;
+    /* Done-callbacks that could not be queued when the future finished
+     * (no memory for their handles): cbs[0..nlate), the future on the
+     * loop's late list (al__futures_retry_late) with a reference. */
+    size_t nlate;
+    al_future *late_next;
 };
 
 /* A pending future of class cls on loop, one reference (the caller's);

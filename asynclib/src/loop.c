@@ -189,6 +189,7 @@ int al_loop_close(al_loop *loop)
     pthread_mutex_lock(&loop->ts_lock);
     loop->closed = true;
     pthread_mutex_unlock(&loop->ts_lock);
+    al__futures_retry_late(loop); /* closed: drops them */
     drop_all_queued(loop);
     if (loop->ops->close)
         loop->ops->close(loop);
@@ -456,7 +457,7 @@ static void run_handle(al_loop *loop, al_handle *h)
  * wait until woken. */
 static double compute_timeout(al_loop *loop)
 {
-    if (loop->ready.len || loop->stopping || atomic_load(&loop->ts_len))
+    if (loop->ready.len || loop->stopping || loop->late_futures || atomic_load(&loop->ts_len))
         return 0;
     if (!loop->timers.len || loop->timers.v[0].when == INFINITY)
         return -1;
@@ -480,6 +481,8 @@ double al_loop_next_timeout(al_loop *loop)
 
 static void run_once(al_loop *loop)
 {
+    if (loop->late_futures)
+        al__futures_retry_late(loop);
     purge_cancelled_timers(loop);
     int rc = loop->ops->wait(loop, compute_timeout(loop));
     if (rc < 0)

@@ -68,6 +68,7 @@ struct al_loop {
     bool single;                 /* in al_loop_run_once: no wait follows this iteration */
     bool closing;                /* al_loop_close is unwinding the tasks (task.c) */
     al_future *held_futures;     /* pending futures with drop-hooked callbacks (future.c) */
+    al_future *late_futures;     /* done futures whose callbacks wait to be queued (future.c) */
     pthread_t thread;            /* valid while running */
     atomic_uintptr_t running_on; /* id of the running thread, 0 when not running */
     atomic_uintptr_t owner;      /* id of the thread that created or last ran it */
@@ -184,6 +185,10 @@ void al__tasks_on_close(al_loop *loop);
 /* future.c: after the tasks unwound, every callback with a drop hook still
  * registered on a pending future of the loop is dropped. */
 void al__futures_on_close(al_loop *loop);
+/* Queues the done-callbacks that could not be queued when their future
+ * finished (no memory); those that still cannot be wait for the next
+ * iteration. Called at the start of every iteration. */
+void al__futures_retry_late(al_loop *loop);
 int al__task_describe(const al_handle *h, char *buf, size_t len);
 /* task.c: a cancellation of t requested and not yet delivered (its next
  * suspension returns AL_ECANCELLED). */
