@@ -291,8 +291,23 @@ int aio__transport_await_made(aio_transport *t)
         al_handle_unref(h);
     }
     al_future_unref(f);
-    if (rc < 0)
-        aio_transport_abort(t); /* connection_made still runs first */
+    if (rc < 0) {
+        /* Failed before connection_made ran (no memory to wait, or the
+         * task was cancelled first): the caller's protocol is never
+         * called, so the state it was given is the caller's again at once
+         * (streams free theirs on the error). After connection_made it
+         * gets connection_lost. */
+        if (!t->started) {
+            static const aio_protocol none;
+            static const aio_datagram_protocol dnone;
+            if (t->dgram)
+                t->dproto = &dnone;
+            else
+                t->proto = &none;
+            t->user = NULL;
+        }
+        aio_transport_abort(t);
+    }
     aio_transport_unref(t);
     return rc;
 }

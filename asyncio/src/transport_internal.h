@@ -178,8 +178,9 @@ int aio__socket_transport_new(al_loop *loop, int fd, const aio_protocol *proto, 
 
 /* Waits in the calling task until the start of transport t (just
  * started) has run, connection_made included (connect.c); on error or
- * cancellation the transport is aborted (connection_made still runs
- * first). 0, or the error (the transport is then not the caller's). */
+ * cancellation the transport is aborted: connection_lost follows if
+ * connection_made had run, else the protocol is never called. 0, or the
+ * error (the transport is then not the caller's). */
 int aio__transport_await_made(aio_transport *t);
 
 #endif

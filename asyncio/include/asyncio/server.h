@@ -156,7 +156,10 @@ typedef struct aio_connect_options {
  * transport (borrowed: it lives until connection_lost; take a reference
  * to keep it longer). When every attempt fails: their common error, or
  * AIO_EMULTIPLE when they differ (each in opts->errors). Other errors:
- * -EINVAL, AIO_EAI_*, AL_ETIMEOUT, AL_ECANCELLED, AL_ENOTINTASK. */
+ * -EINVAL, AIO_EAI_*, AL_ETIMEOUT, AL_ECANCELLED, AL_ENOTINTASK, -ENOMEM.
+ * On an error proto is never called (user is the caller's again), unless
+ * connection_made had run (a cancel from inside it): connection_lost
+ * then follows, once. */
 AIO_API int aio_create_connection(al_loop *loop, const aio_protocol *proto, void *user,
                                   const char *host, int port, const aio_connect_options *opts,
                                   aio_transport **out);
