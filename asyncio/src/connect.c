@@ -291,6 +291,9 @@ int aio__transport_await_made(aio_transport *t)
         al_handle_unref(h);
     }
     al_future_unref(f);
+    if (rc == 0 && t->lost && t->lost_error < 0)
+        rc = t->lost_error; /* it failed at its start (reading could not be
+                               set up: -ENOMEM): connection_lost has run */
     if (rc < 0) {
         /* Failed before connection_made ran (no memory to wait, or the
          * task was cancelled first): the caller's protocol is never

@@ -158,8 +158,9 @@ typedef struct aio_connect_options {
  * AIO_EMULTIPLE when they differ (each in opts->errors). Other errors:
  * -EINVAL, AIO_EAI_*, AL_ETIMEOUT, AL_ECANCELLED, AL_ENOTINTASK, -ENOMEM.
  * On an error proto is never called (user is the caller's again), unless
- * connection_made had run (a cancel from inside it): connection_lost
- * then follows, once. */
+ * connection_made had run: after a cancel from inside it connection_lost
+ * follows, once; when reading could not be set up right after it
+ * (-ENOMEM), connection_lost(error) has run before the call returns. */
 AIO_API int aio_create_connection(al_loop *loop, const aio_protocol *proto, void *user,
                                   const char *host, int port, const aio_connect_options *opts,
                                   aio_transport **out);
