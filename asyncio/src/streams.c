@@ -56,10 +56,20 @@ static void made(aio_transport *t, void *user)
     al_task_unref(task); /* the loop holds it until done */
 }
 
+/* The reader could not keep what arrived (-ENOMEM): the connection ends
+ * with that error (connection_lost(-ENOMEM): reads, drains and
+ * wait_closed say it), not as a clean end of stream the reader would
+ * take for all the data. */
+static void read_failed(aio_transport *t, int error)
+{
+    if (!t->lost)
+        t->ops->abort(t, error);
+}
+
 static void received(aio_transport *t, const void *data, size_t len, void *user)
 {
     if (aio__reader_feed(&((aio__stream *)user)->r, data, len) == -ENOMEM)
-        aio_transport_abort(t);
+        read_failed(t, -ENOMEM);
 }
 
 static void *get_buffer(aio_transport *t, size_t *size, void *user)
@@ -70,7 +80,7 @@ static void *get_buffer(aio_transport *t, size_t *size, void *user)
 static void buffer_updated(aio_transport *t, size_t n, void *user)
 {
     if (aio__reader_buffer_updated(&((aio__stream *)user)->r, n) == -ENOMEM)
-        aio_transport_abort(t);
+        read_failed(t, -ENOMEM);
 }
 
 static bool eof(aio_transport *t, void *user)
