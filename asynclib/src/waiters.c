@@ -84,6 +84,7 @@ static void waiter_put(al_waitq *q, al_waiter *w)
 
 int al__waitq_wait(al_waitq *q, bool *woken)
 {
+    *woken = false;
     al_waiter *w = waiter_get(q);
     if (!w)
         return -ENOMEM;

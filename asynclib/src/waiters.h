@@ -49,8 +49,9 @@ int al__check_task(al_loop *loop);
 
 /* Parks the current task at the tail until it is woken. Returns 0 when
  * woken, AL_ECANCELLED when the task was cancelled (*woken then says
- * whether a wake-up had already been delivered to it), -ENOMEM. The waiter
- * is unlinked on return in every case. Call al__check_task first. */
+ * whether a wake-up had already been delivered to it), -ENOMEM (*woken
+ * false: nothing was parked). The waiter is unlinked on return in every
+ * case. Call al__check_task first. */
 int al__waitq_wait(al_waitq *q, bool *woken);
 
 /* Wakes the head waiter if it is still pending (asyncio Lock's
