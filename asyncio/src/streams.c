@@ -41,8 +41,10 @@ static int client_task(void *arg, void **result);
 static void made(aio_transport *t, void *user)
 {
     aio__stream *s = user;
-    s->t = aio_transport_ref(t);
-    s->refs++; /* the protocol's, until connection_lost */
+    if (!s->t) { /* a process's pipe stream holds both from the start */
+        s->t = aio_transport_ref(t);
+        s->refs++; /* the protocol's, until connection_lost */
+    }
     if (!s->fn)
         return;
     s->refs += 2; /* the callback's reader and writer */

@@ -18,7 +18,11 @@ int aio__process_stream(aio_process *p, int which, aio__stream **out)
         int rc = aio__io_get(p->loop, &io);
         if (rc)
             return rc;
-        aio__stream *s = aio__stream_new(p->loop, 0, 1); /* the process's handle */
+        /* The process's handle, and the protocol's reference taken now
+         * (not in connection_made) along with the transport's: the
+         * process may be freed before connection_made runs, and the
+         * protocol's callbacks still come (made, then lost). */
+        aio__stream *s = aio__stream_new(p->loop, 0, 2);
         if (!s)
             return -ENOMEM;
         aio_transport *t;
@@ -26,10 +30,11 @@ int aio__process_stream(aio_process *p, int which, aio__stream **out)
                                      &t);
         p->fds[which] = -1; /* the transport's now (closed if that failed) */
         if (rc) {
+            s->refs = 1; /* no protocol call will come */
             aio__stream_unref(s);
             return rc;
         }
-        s->t = t; /* borrowed until connection_made takes its reference */
+        s->t = aio_transport_ref(t);
         p->streams[which] = s;
         p->pipe_t[which] = aio_transport_ref(t);
     }
