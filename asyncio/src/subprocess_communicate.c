@@ -77,11 +77,17 @@ static int feed(comm *c)
     return rc;
 }
 
+static void comm_release(void *arg)
+{
+    comm_unref(arg);
+}
+
 static int side_task(void *arg, void **result)
 {
     (void)result;
     side *sd = arg;
     comm *c = sd->c;
+    al_task_unhold(al_current_task(), comm_release, c); /* the reference is the body's now */
     int rc = sd->which == 0 ? feed(c) : aio__reader_wait_eof(&c->s[sd->which]->r);
     comm_unref(c);
     return rc;
@@ -101,10 +107,15 @@ static int run_sides(al_loop *loop, comm *c)
         c->sides[i] = (side){.c = c, .which = i};
         al_task *t;
         c->refs++;
-        if ((rc = al_task_new(loop, side_task, &c->sides[i], NULL, &t)) == 0)
+        if ((rc = al_task_new(loop, side_task, &c->sides[i], NULL, &t)) == 0) {
+            /* Released by the task's end if its body never runs (cancelled
+             * before its first step). A new task has no done-callback: the
+             * hold allocates nothing and cannot fail. */
+            al_task_hold(t, comm_release, c);
             fs[n++] = al_task_future(t);
-        else
+        } else {
             c->refs--;
+        }
     }
     al_future *g = NULL;
     if (rc == 0 && n) {
