@@ -1,0 +1,94 @@
+/* Scenario 2, streams: start_server + open_connection, write / drain /
+ * readline both ways, close, wait_closed; every allocation failing in
+ * turn. Reaches the streams' connection_lost without a transport (a
+ * server's transport that could not be made after the factory). */
+#include "fa_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct streams_st {
+    fa_run run;
+    int handlers; /* client callbacks run */
+    bool echoed;
+} streams_st;
+
+static const char line[] = "ping\n";
+
+static int echo_client(aio_stream_reader *r, aio_stream_writer *w, void *arg)
+{
+    streams_st *st = arg;
+    st->handlers++;
+    void *data = NULL;
+    size_t len = 0;
+    int rc = aio_stream_readline(r, &data, &len);
+    if (rc == 0 && len > 0)
+        rc = aio_stream_write(w, data, len);
+    if (rc == 0)
+        rc = aio_stream_drain(w);
+    free(data);
+    return rc; /* an error is reported to the exception handler */
+}
+
+static int streams_main(void *arg, void **result)
+{
+    (void)result;
+    streams_st *st = arg;
+    fa_run *r = &st->run;
+    al_loop *loop = al_get_running_loop();
+    static const char *const hosts[] = {"127.0.0.1", NULL};
+    aio_server *srv = NULL;
+    if (fa_err(r, aio_start_server(loop, echo_client, st, hosts, 0, NULL, 0, &srv)))
+        return 0;
+    aio_stream_reader *rd = NULL;
+    aio_stream_writer *wr = NULL;
+    if (fa_err(r, aio_open_connection(loop, "127.0.0.1", aio_server_port(srv), NULL, 0, &rd,
+                                      &wr)) == 0) {
+        void *data = NULL;
+        size_t len = 0;
+        if (fa_err(r, aio_stream_write(wr, line, sizeof line - 1)) == 0 &&
+            fa_err(r, aio_stream_drain(wr)) == 0 &&
+            fa_err(r, aio_stream_readline(rd, &data, &len)) == 0)
+            st->echoed = len == sizeof line - 1 && memcmp(data, line, len) == 0;
+        free(data);
+        aio_stream_close(wr);
+        fa_err(r, aio_stream_wait_closed(wr));
+        aio_stream_reader_free(rd);
+        aio_stream_writer_free(wr);
+    }
+    aio_server_close(srv);
+    fa_err(r, aio_server_wait_closed(srv));
+    aio_server_free(srv);
+    return 0;
+}
+
+static int streams_scenario(void *arg)
+{
+    (void)arg;
+    streams_st st = {0};
+    int rc = fa_run_main(FA_IO_LOOP, streams_main, &st.run);
+    if (rc == 0 && !st.echoed)
+        return FA_SILENT;
+    return rc;
+}
+
+START_TEST(streams_sweep)
+{
+    char name[64];
+    snprintf(name, sizeof name, "streams/%s", al_test_impl);
+    failalloc_sweep(name, streams_scenario, NULL, 1);
+}
+END_TEST
+
+AL_TEST_SUITE(failalloc_streams)
+{
+    Suite *s = suite_create("failalloc_streams");
+    if (!fa_pure_row()) {
+        fa_require_backend();
+        TCase *tc = al_tcase("streams");
+        tcase_add_test(tc, streams_sweep);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
