@@ -76,6 +76,15 @@ int ac_join(al_task *t)
     return rc;
 }
 
+int ac_join_value(al_task *t)
+{
+    void *v = NULL;
+    ck_assert_int_eq(al_await(al_task_future(t)), 0);
+    ck_assert_int_eq(al_future_result(al_task_future(t), &v), 0);
+    al_task_unref(t);
+    return AC_PV(v);
+}
+
 void ac_set_nonblock(int fd, bool on)
 {
     int fl = fcntl(fd, F_GETFL);

@@ -35,6 +35,9 @@ al_loop *ac_loop(void);
 al_task *ac_spawn(al_task_fn fn, void *arg);
 /* Awaits t and returns its status; drops the reference. */
 int ac_join(al_task *t);
+/* Awaits t, which must end with a result, and returns it as an int (a
+ * task body's *result = AC_VP(i)); drops the reference. */
+int ac_join_value(al_task *t);
 
 #define AC_VP(i) ((void *)(intptr_t)(i))
 #define AC_PV(p) ((int)(intptr_t)(p))
