@@ -7,6 +7,7 @@
 #include <asynclib/task.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,14 +179,18 @@ int aio_stream_read_all(aio_stream_reader *r, void **data, size_t *len)
 
 int aio__reader_wait_eof(aio_stream_reader *r)
 {
-    int rc;
-    while (!r->eof) {
-        if ((rc = wait_for_data(r)) < 0)
-            return rc;
-        if (r->error)
-            return r->error;
+    /* All of it is wanted: no pause on the way (asyncio's read(-1) takes
+     * limit-sized blocks as they come, so its transport never pauses);
+     * a pause and resume per arrival would cost three syscalls each. */
+    size_t limit = r->limit;
+    r->limit = SIZE_MAX / 2;
+    int rc = 0;
+    while (!r->eof && rc == 0) {
+        if ((rc = wait_for_data(r)) == 0)
+            rc = r->error;
     }
-    return r->error;
+    r->limit = limit;
+    return rc < 0 ? rc : r->error;
 }
 
 /* The earliest end of any separator at or after offset, or SIZE_MAX. */
