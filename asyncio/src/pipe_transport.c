@@ -21,8 +21,7 @@
  * and its buffer the stream kinds' (aio__wbuf). */
 enum {
     WRITE_END = 1,   /* the write end (else the read end) */
-    WRITER_ON = 2,   /* the writer callback is registered */
-    EOF_PENDING = 4, /* write_eof: close once drained */
+    EOF_PENDING = 2, /* write_eof: close once drained */
 };
 
 static bool flag(const aio_transport *t, unsigned f)
@@ -55,11 +54,9 @@ ssize_t aio__writev_nosigpipe(int fd, const struct iovec *iov, int n)
     return k;
 }
 
-static void set_writer(aio_transport *t, bool on);
-
 static void stop_all(aio_transport *t)
 {
-    set_writer(t, false);
+    aio__transport_set_writer(t, NULL);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     aio__wbuf_drop(t);
 }
@@ -146,14 +143,6 @@ static int peer_gone(al_loop *loop, void *arg)
 
 static int write_ready(al_loop *loop, void *arg);
 
-static void set_writer(aio_transport *t, bool on)
-{
-    if (flag(t, WRITER_ON) == on)
-        return;
-    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
-        set_flag(t, WRITER_ON, on);
-}
-
 static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
 {
     if (flag(t, EOF_PENDING))
@@ -176,7 +165,7 @@ static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
         pt_abort(t, rc);
         return rc;
     }
-    set_writer(t, true);
+    aio__transport_set_writer(t, write_ready);
     aio__transport_flow(t);
     return 0;
 }
@@ -202,7 +191,7 @@ static int write_ready(al_loop *loop, void *arg)
         if (gone || aio__wsize(t))
             return 0;
     }
-    set_writer(t, false);
+    aio__transport_set_writer(t, NULL);
     aio__wbuf_drop(t);
     if (t->closing || flag(t, EOF_PENDING)) {
         t->closing = true;

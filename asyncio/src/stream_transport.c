@@ -20,10 +20,9 @@
 /* The socket transport is the base alone (an idle connection holds
  * nothing more); its flags are the base's kflags. */
 enum {
-    WRITER_ON = 1,     /* the writer callback is registered */
-    EOF_PENDING = 2,   /* write_eof called */
-    EOF_SEEN = 4,      /* the peer's EOF arrived */
-    SENDFILE_BUSY = 8, /* a sendfile runs */
+    EOF_PENDING = 1,   /* write_eof called */
+    EOF_SEEN = 2,      /* the peer's EOF arrived */
+    SENDFILE_BUSY = 4, /* a sendfile runs */
 };
 
 static bool flag(const aio_transport *t, unsigned f)
@@ -35,8 +34,6 @@ static void set_flag(aio_transport *t, unsigned f, bool on)
 {
     t->kflags = on ? (t->kflags | f) : (t->kflags & ~f);
 }
-
-static void set_writer(aio_transport *t, bool on);
 
 static void wake_drained(aio_transport *t, int error)
 {
@@ -58,7 +55,7 @@ static void st_abort(aio_transport *t, int error)
         return;
     wake_drained(t, error ? error : -ECONNABORTED);
     aio__wbuf_drop(t);
-    set_writer(t, false);
+    aio__transport_set_writer(t, NULL);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     t->closing = true;
     aio__transport_lost(t, error);
@@ -125,14 +122,6 @@ static int st_set_reading(aio_transport *t, bool on)
 
 static int write_ready(al_loop *loop, void *arg);
 
-static void set_writer(aio_transport *t, bool on)
-{
-    if (flag(t, WRITER_ON) == on)
-        return;
-    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
-        set_flag(t, WRITER_ON, on);
-}
-
 static bool would_block(int err)
 {
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
@@ -163,7 +152,7 @@ static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
         st_abort(t, rc);
         return rc;
     }
-    set_writer(t, true);
+    aio__transport_set_writer(t, write_ready);
     aio__transport_flow(t);
     return 0;
 }
@@ -188,7 +177,7 @@ static int write_ready(al_loop *loop, void *arg)
         if (gone || aio__wsize(t))
             return 0;
     }
-    set_writer(t, false);
+    aio__transport_set_writer(t, NULL);
     wake_drained(t, 0);
     aio__wbuf_drop(t);
     if (t->closing)

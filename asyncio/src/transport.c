@@ -174,6 +174,15 @@ void aio__transport_flow(aio_transport *t)
 
 /* ---- the write state -------------------------------------------------------- */
 
+void aio__transport_set_writer(aio_transport *t, al_callback_fn fn)
+{
+    bool on = fn != NULL;
+    if (t->writer == on)
+        return;
+    if (aio__set_interest(t->io, t->fd, AIO_WRITE, fn, t) >= 0 || !on)
+        t->writer = on;
+}
+
 aio__wq *aio__wq_get(aio_transport *t)
 {
     if (!t->wq) {

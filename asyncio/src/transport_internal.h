@@ -87,6 +87,7 @@ struct aio_transport {
     unsigned paused_w : 1; /* the protocol was told pause_writing */
     unsigned dgram : 1;    /* dproto, not proto */
     unsigned listed : 1;   /* on the loop's list */
+    unsigned writer : 1;   /* watched for writability (aio__transport_set_writer) */
     unsigned kflags : 8;   /* the kind's own flags */
 };
 
@@ -138,6 +139,12 @@ int aio__wbuf_append(aio_transport *t, const struct iovec *iov, int n, size_t sk
 void aio__wbuf_consumed(aio_transport *t, size_t n);
 /* Empty (all sent, or dropped): the memory goes. drained must be NULL. */
 void aio__wbuf_drop(aio_transport *t);
+
+/* Watches the transport's fd for writability with fn (the kind's
+ * callback, given t), or stops watching (fn NULL); nothing when already
+ * so. Readiness kinds only. If the watch cannot be set, the transport
+ * stays unwatched (and the call says nothing: the kind's data waits). */
+void aio__transport_set_writer(aio_transport *t, al_callback_fn fn);
 
 /* Flow control after wq->size changed: pause_writing above high, resume
  * at or below low. */

@@ -26,7 +26,7 @@ typedef struct dgram {
     unsigned char data[];
 } dgram;
 
-enum { WRITER_ON = 1, CONNECTED = 2 }; /* the base's kflags */
+enum { CONNECTED = 1 }; /* the base's kflags */
 
 typedef struct udp_transport {
     aio_transport base;
@@ -81,22 +81,12 @@ static void drop_queue(aio_transport *t)
     aio__wq_drained(t, sizeof(udp_wq));
 }
 
-static int write_ready(al_loop *loop, void *arg);
-
-static void set_writer(aio_transport *t, bool on)
-{
-    if (((t->kflags & WRITER_ON) != 0) == on)
-        return;
-    if (aio__set_interest(t->io, t->fd, AIO_WRITE, on ? write_ready : NULL, t) >= 0 || !on)
-        t->kflags = on ? (t->kflags | WRITER_ON) : (t->kflags & ~WRITER_ON);
-}
-
 static void ut_abort(aio_transport *t, int error)
 {
     if (t->lost)
         return;
     drop_queue(t);
-    set_writer(t, false);
+    aio__transport_set_writer(t, NULL);
     aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
     t->closing = true;
     aio__transport_lost(t, error);
@@ -157,6 +147,8 @@ static bool same_addr(const struct sockaddr *a, socklen_t alen, const struct soc
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+static int write_ready(al_loop *loop, void *arg);
+
 static int ut_sendto(aio_transport *t, const void *data, size_t len, const struct sockaddr *addr,
                      socklen_t addrlen)
 {
@@ -197,7 +189,7 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
         w->head = d;
     w->tail = d;
     w->q.size += len;
-    set_writer(t, true);
+    aio__transport_set_writer(t, write_ready);
     aio__transport_flow(t);
     return 0;
 }
@@ -226,7 +218,7 @@ static int write_ready(al_loop *loop, void *arg)
         aio__transport_flow(t);
         if (!queue_head(t)) {
             drop_queue(t);
-            set_writer(t, false);
+            aio__transport_set_writer(t, NULL);
             if (t->closing)
                 aio__transport_lost(t, 0);
         }
