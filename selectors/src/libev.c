@@ -23,7 +23,9 @@
  * addresses, in a table indexed by fd of blocks of SEL__LIBEV_BLOCK
  * (allocated when a number of the block is first registered, kept until
  * the selector closes, never moved): no allocation per registration, and
- * 48 bytes per fd (a malloc'd watcher was 64 with malloc's overhead).
+ * sizeof(ev_io) per fd (48 bytes with Debian's libev; a malloc'd watcher
+ * was 64 with malloc's overhead). A lone fd in a range of
+ * SEL__LIBEV_BLOCK numbers costs a whole block (3 KiB).
  * reg->be: idx the place in the check list; flags below.
  */
 #ifndef _GNU_SOURCE
