@@ -151,9 +151,12 @@ static int dns_work(void *key, void **result)
     return 0;
 }
 
+/* The job's result destructor: NULL when its request had been withdrawn
+ * (cancelled, or the job could not be tracked) before the job ran. */
 static void req_release(void *r)
 {
-    req_unref(r);
+    if (r)
+        req_unref(r);
 }
 
 static void jobs_forget(aio__io *io, al_future *f)
