@@ -237,11 +237,12 @@ void aio__dns_close(aio__io *io)
 static int run_request(aio__io *io, dns_req *r)
 {
     al_loop *loop = io->loop;
+    atomic_init(&r->refs, 1); /* the caller's */
     int rc = al_future_new(loop, &r->fut);
     if (rc < 0)
         return rc;
     r->key = loop;
-    atomic_init(&r->refs, 2);
+    atomic_store(&r->refs, 2); /* and the pool side's, once queued */
     pthread_mutex_lock(&g_lock);
     dns_req **p = &g_head;
     while (*p)
