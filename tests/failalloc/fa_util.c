@@ -65,6 +65,13 @@ void fa_set(fa_run *r, al_future *f)
         fa_err(r, al_future_set_result(f, NULL, NULL));
 }
 
+void fa_drop(al_future **f)
+{
+    if (*f)
+        al_future_unref(*f);
+    *f = NULL;
+}
+
 al_future *fa_future(fa_run *r)
 {
     al_future *f = NULL;

@@ -46,6 +46,10 @@ int fa_wait(fa_run *r, al_future *f);
 /* Settles f (when not NULL or done yet) with no value; an error of that is
  * recorded. For callbacks. */
 void fa_set(fa_run *r, al_future *f);
+/* Drops *f (if any) and sets it NULL: a callback coming after the task
+ * let go of it (connection_lost after a failed wait) then settles
+ * nothing. */
+void fa_drop(al_future **f);
 /* A new future of the running loop, or NULL with the error recorded. */
 al_future *fa_future(fa_run *r);
 

@@ -1,5 +1,8 @@
 /* Scenario 1, protocols over TCP: create_server + create_connection, one
- * echo exchange, close, wait_closed; every allocation failing in turn.
+ * echo exchange, close, wait_closed; and over a Unix socket: 256 KiB
+ * written with writelines and echoed back (write buffers growing and
+ * draining), write_eof, the server closing on EOF; every allocation
+ * failing in turn.
  * The server's factory makes a state per connection that its protocol's
  * connection_lost releases: released exactly once, also when the
  * transport could not be made after the factory (connection_lost(NULL,
@@ -11,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BULK (256 * 1024)
 
 typedef struct tcp_st {
     fa_run run;
@@ -19,6 +26,10 @@ typedef struct tcp_st {
     char got[16];
     size_t len;
     al_future *data_f, *lost_f;
+    /* the bulk variant */
+    const char *bulk;   /* what is sent (BULK bytes), NULL: the echo */
+    size_t bulk_got;    /* bytes back, in order */
+    bool bulk_bad, eof; /* a byte differed; eof_received */
 } tcp_st;
 
 typedef struct conn {
@@ -97,6 +108,13 @@ static void cl_data(aio_transport *t, const void *data, size_t len, void *user)
 {
     (void)t;
     tcp_st *st = user;
+    if (st->bulk) {
+        if (st->bulk_got + len > BULK || memcmp(st->bulk + st->bulk_got, data, len) != 0)
+            st->bulk_bad = true;
+        else
+            st->bulk_got += len;
+        return;
+    }
     if (st->len + len > sizeof st->got) {
         st->run.wrong = true;
         return;
@@ -117,10 +135,17 @@ static void cl_lost(aio_transport *t, int error, void *user)
     fa_set(&st->run, st->lost_f);
 }
 
+static bool cl_eof(aio_transport *t, void *user)
+{
+    (void)t;
+    ((tcp_st *)user)->eof = true;
+    return false;
+}
+
 static const aio_protocol cl_proto = {
     .connection_made = cl_made,
     .data_received = cl_data,
-    .eof_received = srv_eof,
+    .eof_received = cl_eof,
     .connection_lost = cl_lost,
 };
 
@@ -152,10 +177,41 @@ static int tcp_main(void *arg, void **result)
     fa_err(r, aio_server_wait_closed(srv));
 out:
     aio_server_free(srv);
-    if (st->data_f)
-        al_future_unref(st->data_f);
-    if (st->lost_f)
-        al_future_unref(st->lost_f);
+    fa_drop(&st->data_f);
+    fa_drop(&st->lost_f);
+    return 0;
+}
+
+/* The bulk variant over a Unix socket: writelines, write_eof, then
+ * everything echoed back before the server's EOF and close. */
+static int unix_main(void *arg, void **result)
+{
+    (void)result;
+    tcp_st *st = arg;
+    fa_run *r = &st->run;
+    al_loop *loop = al_get_running_loop();
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/failalloc-%d.sock", (int)getpid());
+    aio_server *srv = NULL;
+    st->lost_f = fa_future(r);
+    if (!st->lost_f)
+        return 0;
+    if (fa_err(r, aio_create_unix_server(loop, factory, st, path, NULL, &srv)) == 0) {
+        aio_transport *t = NULL;
+        if (fa_err(r, aio_create_unix_connection(loop, &cl_proto, st, path, &t)) == 0) {
+            aio_transport_ref(t);
+            struct iovec iov[2] = {{(void *)st->bulk, BULK / 4},
+                                   {(void *)(st->bulk + BULK / 4), BULK - BULK / 4}};
+            if (fa_err(r, aio_transport_writelines(t, iov, 2)) == 0)
+                fa_err(r, aio_transport_write_eof(t));
+            fa_wait(r, st->lost_f); /* the server closes after our EOF */
+            aio_transport_unref(t);
+        }
+        aio_server_close(srv);
+        fa_err(r, aio_server_wait_closed(srv));
+        aio_server_free(srv);
+    }
+    fa_drop(&st->lost_f);
     return 0;
 }
 
@@ -173,6 +229,31 @@ static int tcp_scenario(void *arg)
         return FA_SILENT;
     return rc;
 }
+
+static int unix_scenario(void *arg)
+{
+    tcp_st st = {.bulk = arg};
+    int rc = fa_run_main(FA_IO_LOOP, unix_main, &st.run);
+    lost_without_t += st.lost_without_t;
+    if (st.states_freed != st.states_made || st.cl_lost != st.cl_made)
+        return FA_UNCLEAN;
+    if (st.bulk_bad || (rc == 0 && (st.bulk_got != BULK || !st.eof)))
+        return FA_SILENT; /* a byte lost, reordered or changed */
+    return rc;
+}
+
+START_TEST(unix_bulk_sweep)
+{
+    char name[64];
+    snprintf(name, sizeof name, "unix-bulk/%s", al_test_impl);
+    char *bulk = malloc(BULK);
+    ck_assert_ptr_nonnull(bulk);
+    for (size_t i = 0; i < BULK; i++)
+        bulk[i] = (char)(i * 13 + i / 509);
+    failalloc_sweep(name, unix_scenario, bulk, 1);
+    free(bulk);
+}
+END_TEST
 
 START_TEST(tcp_sweep)
 {
@@ -192,6 +273,7 @@ AL_TEST_SUITE(failalloc_tcp)
         fa_require_backend();
         TCase *tc = al_tcase("tcp");
         tcase_add_test(tc, tcp_sweep);
+        tcase_add_test(tc, unix_bulk_sweep);
         suite_add_tcase(s, tc);
     }
     return s;

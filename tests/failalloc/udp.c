@@ -124,11 +124,9 @@ static int udp_main(void *arg, void **result)
 out:
     close_wait(st, cl, st->lost_f[1]);
     close_wait(st, srv, st->lost_f[0]);
-    for (int i = 0; i < 3; i++) {
-        al_future *f = i == 0 ? st->echo_f : st->lost_f[i - 1];
-        if (f)
-            al_future_unref(f);
-    }
+    fa_drop(&st->echo_f);
+    fa_drop(&st->lost_f[0]);
+    fa_drop(&st->lost_f[1]);
     return 0;
 }
 
