@@ -76,7 +76,10 @@ static void received(aio_transport *t, const void *data, size_t len, void *user)
 
 static void *get_buffer(aio_transport *t, size_t *size, void *user)
 {
-    return aio__reader_get_buffer(&((aio__stream *)user)->r, t, size);
+    void *buf = aio__reader_get_buffer(&((aio__stream *)user)->r, t, size);
+    if (!buf) /* the loop's read buffer could not be made */
+        read_failed(t, -ENOMEM);
+    return buf;
 }
 
 static void buffer_updated(aio_transport *t, size_t n, void *user)
