@@ -318,6 +318,8 @@ static int sweep_run(const char *name, failalloc_scenario fn, void *arg, unsigne
                   rc == FA_SILENT ? "a wrong result and no error reported" : "unclean end");
     ck_assert_msg(hit || rc == 0, "%s: run %lu failed (%d) with no allocation failing", name, k,
                   rc);
+    ck_assert_msg(rc == 0 || rc == -ENOMEM, "%s: allocation %lu failing: error %d, not -ENOMEM",
+                  name, k, rc);
     ck_assert_msg(leaks == 0, "%s: allocation %lu failing: %ld heap blocks left (rc %d)", name, k,
                   leaks, rc);
     ck_assert_msg(fds_after == fds, "%s: allocation %lu failing: %d fds open after, %d before",

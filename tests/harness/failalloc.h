@@ -83,8 +83,9 @@ typedef struct failalloc_result {
  * of its own (armed there), so that the per-thread caches of the pure
  * layer start cold and are released at the thread's exit: every run
  * allocates alike and none keeps a block. Asserts (Check) for every run: no
- * FA_* code; a clean run's success; no heap block of the run left; as
- * many fds open after as before. name labels the messages; prints one
+ * FA_* code; a clean run's success; an error is -ENOMEM (the failure
+ * itself surfaced first, not a consequence such as a reset); no heap
+ * block of the run left; as many fds open after as before. name labels the messages; prints one
  * summary line. Returns the counts. Environment: FAILALLOC_VERBOSE=1
  * prints every run (k, code, blocks left) to stderr; FAILALLOC_ONLY=k
  * runs only that k (debugging one failure); FAILALLOC_TRACE=1 prints
