@@ -14,6 +14,7 @@
 #include <asyncio/error.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* Input goes to the stdin stream a chunk at a time, each drained before
@@ -26,6 +27,7 @@ typedef struct comm comm;
 typedef struct side {
     comm *c;
     int which;
+    bool started; /* its body ran (an eager task's, inside al_task_new) */
 } side;
 
 /* Shared by the call and its tasks (each holds a reference), so a task
@@ -87,6 +89,7 @@ static int side_task(void *arg, void **result)
     (void)result;
     side *sd = arg;
     comm *c = sd->c;
+    sd->started = true;
     al_task_unhold(al_current_task(), comm_release, c); /* the reference is the body's now */
     int rc = sd->which == 0 ? feed(c) : aio__reader_wait_eof(&c->s[sd->which]->r);
     comm_unref(c);
@@ -110,8 +113,10 @@ static int run_sides(al_loop *loop, comm *c)
         if ((rc = al_task_new(loop, side_task, &c->sides[i], NULL, &t)) == 0) {
             /* Released by the task's end if its body never runs (cancelled
              * before its first step). A new task has no done-callback: the
-             * hold allocates nothing and cannot fail. */
-            al_task_hold(t, comm_release, c);
+             * hold allocates nothing and cannot fail. An eager task's body
+             * has run already: the reference is its own. */
+            if (!c->sides[i].started)
+                al_task_hold(t, comm_release, c);
             fs[n++] = al_task_future(t);
         } else {
             c->refs--;
