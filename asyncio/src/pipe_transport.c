@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -141,57 +140,12 @@ static int peer_gone(al_loop *loop, void *arg)
     return 0;
 }
 
-static int write_ready(al_loop *loop, void *arg);
-
-static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
-{
-    if (flag(t, EOF_PENDING))
-        return AL_EINVALIDSTATE;
-    if (total == 0 || t->closing)
-        return 0;
-    size_t sent = 0;
-    if (aio__wsize(t) == 0) {
-        ssize_t k = aio__writev_nosigpipe(t->fd, iov, n > IOV_MAX ? IOV_MAX : n);
-        if (k < 0 && !would_block(errno)) {
-            pt_abort(t, -errno);
-            return 0;
-        }
-        sent = k > 0 ? (size_t)k : 0;
-        if (sent == total)
-            return 0;
-    }
-    int rc = aio__wbuf_append(t, iov, n, sent, total);
-    if (rc < 0) {
-        pt_abort(t, rc);
-        return rc;
-    }
-    aio__transport_set_writer(t, write_ready);
-    aio__transport_flow(t);
-    return 0;
-}
-
 static int write_ready(al_loop *loop, void *arg)
 {
     (void)loop;
     aio_transport *t = arg;
-    aio__wbuf *w = aio__wbuf_of(t);
-    if (w && w->q.size) {
-        struct iovec v = {.iov_base = w->buf + w->start, .iov_len = w->q.size};
-        ssize_t k = aio__writev_nosigpipe(t->fd, &v, 1);
-        if (k < 0) {
-            if (!would_block(errno))
-                pt_abort(t, -errno);
-            return 0;
-        }
-        aio__wbuf_consumed(t, (size_t)k);
-        aio_transport_ref(t);
-        aio__transport_flow(t);
-        bool gone = t->lost;
-        aio_transport_unref(t);
-        if (gone || aio__wsize(t))
-            return 0;
-    }
-    aio__transport_set_writer(t, NULL);
+    if (!aio__wbuf_flush(t, aio__writev_nosigpipe))
+        return 0;
     aio__wbuf_drop(t);
     if (t->closing || flag(t, EOF_PENDING)) {
         t->closing = true;
@@ -199,6 +153,13 @@ static int write_ready(al_loop *loop, void *arg)
         aio__transport_lost(t, 0);
     }
     return 0;
+}
+
+static int pt_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
+{
+    if (flag(t, EOF_PENDING))
+        return AL_EINVALIDSTATE;
+    return aio__wbuf_write(t, iov, n, total, aio__writev_nosigpipe, write_ready);
 }
 
 /* A pipe's end of file is its close (asyncio's write_eof on a pipe). */

@@ -120,11 +120,28 @@ static int st_set_reading(aio_transport *t, bool on)
 
 /* ---- writing --------------------------------------------------------------- */
 
-static int write_ready(al_loop *loop, void *arg);
-
-static bool would_block(int err)
+/* send(2) for one buffer, sendmsg(2) for several; never SIGPIPE. */
+static ssize_t sock_send(int fd, const struct iovec *iov, int n)
 {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+    if (n == 1)
+        return send(fd, iov->iov_base, iov->iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    return sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static int write_ready(al_loop *loop, void *arg)
+{
+    (void)loop;
+    aio_transport *t = arg;
+    if (!aio__wbuf_flush(t, sock_send))
+        return 0;
+    wake_drained(t, 0);
+    aio__wbuf_drop(t);
+    if (t->closing)
+        aio__transport_lost(t, 0);
+    else if (flag(t, EOF_PENDING))
+        shutdown(t->fd, SHUT_WR);
+    return 0;
 }
 
 static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t total)
@@ -133,58 +150,7 @@ static int st_writev(aio_transport *t, const struct iovec *iov, int n, size_t to
         return AL_EINVALIDSTATE; /* write() after write_eof() */
     if (flag(t, SENDFILE_BUSY))
         return -EBUSY;
-    if (total == 0 || t->closing)
-        return 0; /* dropped after close, as asyncio drops them */
-    size_t sent = 0;
-    if (aio__wsize(t) == 0) {
-        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
-        ssize_t k = sendmsg(t->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (k < 0 && !would_block(errno)) {
-            st_abort(t, -errno);
-            return 0;
-        }
-        sent = k > 0 ? (size_t)k : 0;
-        if (sent == total)
-            return 0;
-    }
-    int rc = aio__wbuf_append(t, iov, n, sent, total);
-    if (rc < 0) {
-        st_abort(t, rc);
-        return rc;
-    }
-    aio__transport_set_writer(t, write_ready);
-    aio__transport_flow(t);
-    return 0;
-}
-
-static int write_ready(al_loop *loop, void *arg)
-{
-    (void)loop;
-    aio_transport *t = arg;
-    aio__wbuf *w = aio__wbuf_of(t);
-    if (w && w->q.size) {
-        ssize_t k = send(t->fd, w->buf + w->start, w->q.size, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (k < 0) {
-            if (!would_block(errno))
-                st_abort(t, -errno);
-            return 0;
-        }
-        aio__wbuf_consumed(t, (size_t)k);
-        aio_transport_ref(t);
-        aio__transport_flow(t);
-        bool gone = t->lost;
-        aio_transport_unref(t);
-        if (gone || aio__wsize(t))
-            return 0;
-    }
-    aio__transport_set_writer(t, NULL);
-    wake_drained(t, 0);
-    aio__wbuf_drop(t);
-    if (t->closing)
-        aio__transport_lost(t, 0);
-    else if (flag(t, EOF_PENDING))
-        shutdown(t->fd, SHUT_WR);
-    return 0;
+    return aio__wbuf_write(t, iov, n, total, sock_send, write_ready);
 }
 
 static int st_write_eof(aio_transport *t)

@@ -140,6 +140,24 @@ void aio__wbuf_consumed(aio_transport *t, size_t n);
 /* Empty (all sent, or dropped): the memory goes. drained must be NULL. */
 void aio__wbuf_drop(aio_transport *t);
 
+/* How a stream kind sends bytes on its fd without blocking: as
+ * writev(2) (n <= IOV_MAX), the bytes sent, or -1 with errno. */
+typedef ssize_t (*aio__send_fn)(int fd, const struct iovec *iov, int n);
+/* The write of a stream kind, after the kind's own checks: dropped when
+ * total is 0 or the transport is closing; tried at once with send_fn when
+ * nothing is buffered; what is left is buffered, the fd watched with
+ * write_ready (which calls aio__wbuf_flush) and flow control applied. A
+ * failed send aborts the transport (t->ops->abort) and returns 0;
+ * -ENOMEM when the rest could not be buffered (the transport is then
+ * aborted too). */
+int aio__wbuf_write(aio_transport *t, const struct iovec *iov, int n, size_t total,
+                    aio__send_fn send_fn, al_callback_fn write_ready);
+/* On writability: sends what is buffered with send_fn. true when nothing
+ * is left (the writability watch then stopped; the kind finishes a close
+ * or write_eof), false when bytes remain, the send would block, or the
+ * transport was aborted or lost meanwhile. */
+bool aio__wbuf_flush(aio_transport *t, aio__send_fn send_fn);
+
 /* Watches the transport's fd for writability with fn (the kind's
  * callback, given t), or stops watching (fn NULL); nothing when already
  * so. Readiness kinds only. If the watch cannot be set, the transport

@@ -1,9 +1,12 @@
 /* The byte write buffer of the stream kinds (socket and pipe transports):
  * the bytes a write could not send at once, in one allocation with the
- * transport's write state, made when needed and freed once sent. */
+ * transport's write state, made when needed and freed once sent; and the
+ * write path over it that those kinds share (selector_events'
+ * _SelectorSocketTransport.write / _write_ready), through their send. */
 #include "transport_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +77,58 @@ void aio__wbuf_drop(aio_transport *t)
     aio__wbuf *w = aio__wbuf_of(t);
     if (w)
         w->start = w->cap = 0;
+}
+
+static bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+int aio__wbuf_write(aio_transport *t, const struct iovec *iov, int n, size_t total,
+                    aio__send_fn send_fn, al_callback_fn write_ready)
+{
+    if (total == 0 || t->closing)
+        return 0; /* dropped after close, as asyncio drops them */
+    size_t sent = 0;
+    if (aio__wsize(t) == 0) {
+        ssize_t k = send_fn(t->fd, iov, n > IOV_MAX ? IOV_MAX : n);
+        if (k < 0 && !would_block(errno)) {
+            t->ops->abort(t, -errno);
+            return 0;
+        }
+        sent = k > 0 ? (size_t)k : 0;
+        if (sent == total)
+            return 0;
+    }
+    int rc = aio__wbuf_append(t, iov, n, sent, total);
+    if (rc < 0) {
+        t->ops->abort(t, rc);
+        return rc;
+    }
+    aio__transport_set_writer(t, write_ready);
+    aio__transport_flow(t);
+    return 0;
+}
+
+bool aio__wbuf_flush(aio_transport *t, aio__send_fn send_fn)
+{
+    aio__wbuf *w = aio__wbuf_of(t);
+    if (w && w->q.size) {
+        struct iovec v = {.iov_base = w->buf + w->start, .iov_len = w->q.size};
+        ssize_t k = send_fn(t->fd, &v, 1);
+        if (k < 0) {
+            if (!would_block(errno))
+                t->ops->abort(t, -errno);
+            return false;
+        }
+        aio__wbuf_consumed(t, (size_t)k);
+        aio_transport_ref(t);
+        aio__transport_flow(t);
+        bool gone = t->lost;
+        aio_transport_unref(t);
+        if (gone || aio__wsize(t))
+            return false;
+    }
+    aio__transport_set_writer(t, NULL);
+    return true;
 }

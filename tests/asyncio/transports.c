@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +265,8 @@ START_TEST(test_write_buffer_limits)
 }
 END_TEST
 
-/* writelines: one stream in order, also when appended to a buffer. */
+/* writelines: one stream in order, also when appended to a buffer, also
+ * with more buffers than IOV_MAX. */
 static int writelines_main(void *arg, void **result)
 {
     (void)arg;
@@ -279,6 +281,19 @@ static int writelines_main(void *arg, void **result)
     unsigned char in[8];
     read_all(peer, in, 8);
     ck_assert(memcmp(in, "abcdefgh", 8) == 0);
+    /* more buffers than one sendmsg takes (IOV_MAX): all sent, in order */
+    enum { NV = IOV_MAX + 100 };
+    struct iovec *many = malloc(NV * sizeof *many);
+    unsigned char *data = pattern(NV), *got = malloc(NV);
+    for (int i = 0; i < NV; i++)
+        many[i] = (struct iovec){data + i, 1};
+    ck_assert_int_eq(aio_transport_writelines(t, many, NV), 0);
+    ck_assert(!aio_transport_is_closing(t));
+    read_all(peer, got, NV);
+    ck_assert(memcmp(got, data, NV) == 0);
+    free(many);
+    free(data);
+    free(got);
     ck_assert_int_eq(aio_transport_writelines(t, NULL, 0), 0);
     ck_assert_int_eq(aio_transport_writelines(t, NULL, 1), -EINVAL);
     ck_assert_int_eq(aio_transport_write(t, NULL, 3), -EINVAL);
