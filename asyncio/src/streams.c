@@ -37,6 +37,7 @@ void aio__stream_unref(aio__stream *s)
 /* ---- the protocol ---------------------------------------------------------------- */
 
 static int client_task(void *arg, void **result);
+static void client_release(void *arg);
 
 static void made(aio_transport *t, void *user)
 {
@@ -55,7 +56,12 @@ static void made(aio_transport *t, void *user)
         aio_transport_abort(t);
         return;
     }
-    al_task_unref(task); /* the loop holds it until done */
+    /* A task dropped before its first step (its loop closed first) never
+     * runs its body: the hold releases the callback's handles then. An
+     * eager task's body has run already (it cleared fn): they are its. */
+    if (s->fn)
+        al_task_hold(task, client_release, s); /* a new task's: cannot fail */
+    al_task_unref(task);                       /* the loop holds it until done */
 }
 
 /* The reader could not keep what arrived (-ENOMEM): the connection ends
@@ -312,15 +318,25 @@ typedef struct stream_factory {
     al_loop *loop;
 } stream_factory;
 
+/* The callback's reader and writer handles. */
+static void client_release(void *arg)
+{
+    aio__stream *s = arg;
+    aio_stream_reader_free(&s->r);
+    aio_stream_writer_free(&s->w);
+}
+
 static int client_task(void *arg, void **result)
 {
     (void)result;
     aio__stream *s = arg;
-    int rc = s->fn(&s->r, &s->w, s->arg);
+    aio_client_fn fn = s->fn;
+    s->fn = NULL; /* the body runs: made() takes no hold (eager), or takes it back */
+    al_task_unhold(al_current_task(), client_release, s);
+    int rc = fn(&s->r, &s->w, s->arg);
     if (rc < 0 && rc != AL_ECANCELLED && rc != AL_ELOOPCLOSING)
         aio__report(s->loop, "unhandled error in client_connected_cb", rc);
-    aio_stream_reader_free(&s->r);
-    aio_stream_writer_free(&s->w);
+    client_release(s);
     return 0;
 }
 

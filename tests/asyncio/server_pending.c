@@ -6,9 +6,12 @@
 #include "net_util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum { NCLIENTS = 6, CLOSE_AT = 4 };
@@ -228,6 +231,50 @@ START_TEST(test_connect_cancelled_midway)
 }
 END_TEST
 
+/* start_server: the loop closes after a connection's connection_made
+ * made its client task, before that task's first step: the task is
+ * dropped without running (as CPython closes a never-started coroutine),
+ * and the stream pair it was given is released all the same (it leaked:
+ * ASan and Valgrind see it). */
+static int never_runs(aio_stream_reader *r, aio_stream_writer *w, void *arg)
+{
+    (void)r, (void)w;
+    ++*(int *)arg;
+    return 0;
+}
+
+START_TEST(test_client_task_dropped_unstarted)
+{
+    int before = ac_open_fds();
+    al_loop *loop = ac_loop_new();
+    bool eager = _i; /* then the body runs inside connection_made */
+    ck_assert_int_eq(al_loop_set_eager_tasks(loop, eager), 0);
+    int ran = 0;
+    char path[108];
+    nu_path(path, sizeof path);
+    aio_server *srv;
+    ck_assert_int_eq(aio_start_unix_server(loop, never_runs, &ran, path, NULL, 0, &srv), 0);
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    /* accept, then connection_made (the task is made, not yet run) */
+    for (int i = 0; i < 1000 && aio_server_connections(srv) == 0; i++)
+        ck_assert_int_eq(al_loop_run_once(loop), 0);
+    ck_assert_uint_eq(aio_server_connections(srv), 1);
+    for (int i = 0; i < 1000 && (eager ? ran : (int)al_loop_all_tasks(loop, NULL, 0)) == 0; i++)
+        ck_assert_int_eq(al_loop_run_once(loop), 0);
+    ck_assert_uint_eq(al_loop_all_tasks(loop, NULL, 0), eager ? 0 : 1);
+    ck_assert_int_eq(ran, eager);
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    ck_assert_int_eq(ran, eager);
+    aio_server_free(srv);
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    close(c);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 AL_TEST_SUITE(suite_server_pending)
 {
     ac_require_backend();
@@ -236,6 +283,7 @@ AL_TEST_SUITE(suite_server_pending)
     tcase_add_loop_test(tc, test_close_pending_handshakes, 0, 2);
     tcase_add_test(tc, test_factory_error);
     tcase_add_test(tc, test_connect_cancelled_midway);
+    tcase_add_loop_test(tc, test_client_task_dropped_unstarted, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
