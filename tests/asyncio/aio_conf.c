@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *const ac_family_name[AC_NFAMILIES] = {"IPv4", "IPv6", "Unix"};
@@ -198,4 +199,11 @@ int ac_open_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the directory's own fd */
+}
+
+void ac_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }

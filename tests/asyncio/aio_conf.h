@@ -66,6 +66,9 @@ void ac_set_nonblock(int fd, bool on);
 void ac_close(int fd);
 /* Number of open fds of this process (leak checks). */
 int ac_open_fds(void);
+/* Blocks the calling thread for ms milliseconds (at least: a signal does
+ * not cut it short). For threads that are not the loop's. */
+void ac_sleep_ms(int ms);
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

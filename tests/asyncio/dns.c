@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static int set_flag_cb(al_loop *loop, void *arg)
 {
@@ -163,9 +162,7 @@ END_TEST
 static int slow_job(void *arg, void **result)
 {
     (void)arg, (void)result;
-    struct timespec ts = {0, 200 * 1000 * 1000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    ac_sleep_ms(200);
     return 0;
 }
 
@@ -245,8 +242,7 @@ START_TEST(test_close_with_lookups_in_flight)
         ck_assert_ptr_null(l[i].res);
     }
     /* Let a lookup under way finish on its thread before the leak check. */
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    ac_sleep_ms(100);
 }
 END_TEST
 

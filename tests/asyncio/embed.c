@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct exchange {
@@ -43,8 +42,7 @@ static int set_flag(al_loop *loop, void *arg)
 
 static void *threadsafe_later(void *arg)
 {
-    struct timespec ts = {0, 30 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    ac_sleep_ms(30);
     static int flag;
     al_call_soon_threadsafe(arg, set_flag, &flag);
     return &flag;

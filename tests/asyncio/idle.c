@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <netinet/in.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -95,15 +94,11 @@ static int idle_main(void *arg, void **result)
 
 START_TEST(test_idle_connections)
 {
-    struct rlimit rl;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
     int n = 10000;
     const char *why = NULL;
-    if ((rlim_t)(2 * n + 200) > rl.rlim_cur) {
-        n = (int)(rl.rlim_cur - 200) / 2;
+    long nofile = al_test_nofile(2 * n + 200);
+    if (2 * n + 200 > nofile) {
+        n = (int)(nofile - 200) / 2;
         why = "RLIMIT_NOFILE";
     }
     if (strcmp(al_test_impl, "select") == 0 && 2 * n + 100 > FD_SETSIZE) {
@@ -124,10 +119,5 @@ END_TEST
 AL_TEST_SUITE(suite_idle)
 {
     ac_require_backend();
-    Suite *s = suite_create("idle");
-    TCase *tc = al_tcase("idle");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_idle_connections);
-    suite_add_tcase(s, tc);
-    return s;
+    return al_suite("idle", 120, AL_TESTS(test_idle_connections));
 }

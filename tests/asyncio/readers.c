@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +47,16 @@ static int reader_cb(al_loop *loop, void *arg)
     return 0;
 }
 
+/* Runs the loop until r's reader stops it, and checks that it saw the
+ * bytes of s, then EOF. */
+static void run_until_read(al_loop *loop, const reader_state *r, const char *s)
+{
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    ck_assert(r->eof);
+    ck_assert_uint_eq(r->len, strlen(s));
+    ck_assert(memcmp(r->data, s, r->len) == 0);
+}
+
 static int write_def_cb(al_loop *loop, void *arg)
 {
     (void)loop;
@@ -67,10 +76,7 @@ START_TEST(test_reader_callback)
     ck_assert_int_eq(aio_loop_add_reader(loop, a, reader_cb, &r), 0);
     ck_assert_int_eq(write(b, "abc", 3), 3);
     ck_assert_int_eq(al_call_later(loop, 0.05, write_def_cb, &b, NULL), 0);
-    ck_assert_int_eq(al_loop_run_forever(loop), 0);
-    ck_assert(r.eof);
-    ck_assert_uint_eq(r.len, 6);
-    ck_assert(memcmp(r.data, "abcdef", 6) == 0);
+    run_until_read(loop, &r, "abcdef");
     ck_assert_int_eq(aio_loop_remove_reader(loop, a), 0);
     close(a);
     ck_assert_int_eq(al_loop_free(loop), 0);
@@ -107,6 +113,31 @@ static int count_cb(al_loop *loop, void *arg)
     (void)loop;
     (*(int *)arg)++;
     return 0;
+}
+
+/* A pair whose first end had reader count_cb(n), removed (the removal
+ * deferred to the next select), then both ends closed: the number freed. */
+static int watched_then_closed(al_loop *loop, int *n)
+{
+    int a, b;
+    ac_socketpair(&a, &b);
+    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, n), 0);
+    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
+    close(a);
+    close(b);
+    return a;
+}
+
+/* A new pair whose first end takes the number old (the lowest free one)
+ * and gets reader cb on r (reset): the other end. */
+static int reuse_number(al_loop *loop, int old, al_callback_fn cb, reader_state *r)
+{
+    int c, d;
+    ac_socketpair(&c, &d);
+    ck_assert_int_eq(c, old);
+    *r = (reader_state){.fd = c};
+    ck_assert_int_eq(aio_loop_add_reader(loop, c, cb, r), 0);
+    return d;
 }
 
 /* IO2: re-adding replaces the callback and keeps the other direction;
@@ -272,18 +303,13 @@ START_TEST(test_closed_fd_then_reused_number)
     ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
     int old_after_remove = old_calls;
 
-    int c, d;
-    ac_socketpair(&c, &d);
-    ck_assert_int_eq(c, a); /* the lowest free number comes back */
-    reader_state r = {.fd = c};
-    ck_assert_int_eq(aio_loop_add_reader(loop, c, reader_cb, &r), 0);
+    reader_state r;
+    int d = reuse_number(loop, a, reader_cb, &r);
     ck_assert_int_eq(write(d, "new", 3), 3);
     close(d);
-    ck_assert_int_eq(al_loop_run_forever(loop), 0);
-    ck_assert(r.eof);
-    ck_assert_uint_eq(r.len, 3);
+    run_until_read(loop, &r, "new");
     ck_assert_int_eq(old_calls, old_after_remove);
-    close(c);
+    close(r.fd);
     ck_assert_int_eq(al_loop_free(loop), 0);
 }
 END_TEST
@@ -295,24 +321,14 @@ END_TEST
 START_TEST(test_reused_number_within_one_iteration)
 {
     al_loop *loop = ac_loop_new();
-    int a, b, n = 0;
-    ac_socketpair(&a, &b);
-    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
-    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
-    close(a);
-    close(b);
-    int c, d;
-    ac_socketpair(&c, &d);
-    ck_assert_int_eq(c, a);
-    reader_state r = {.fd = c};
-    ck_assert_int_eq(aio_loop_add_reader(loop, c, reader_cb, &r), 0);
+    int n = 0;
+    reader_state r;
+    int d = reuse_number(loop, watched_then_closed(loop, &n), reader_cb, &r);
     ck_assert_int_eq(write(d, "new", 3), 3);
     close(d);
-    ck_assert_int_eq(al_loop_run_forever(loop), 0);
-    ck_assert(r.eof);
-    ck_assert_uint_eq(r.len, 3);
+    run_until_read(loop, &r, "new");
     ck_assert_int_eq(n, 0);
-    close(c);
+    close(r.fd);
     ck_assert_int_eq(al_loop_free(loop), 0);
 }
 END_TEST
@@ -352,27 +368,17 @@ START_TEST(test_reused_number_in_a_busy_loop)
     ac_socketpair(&x, &y);
     ck_assert_int_eq(write(y, "x", 1), 1); /* never read: x stays readable */
     ck_assert_int_eq(aio_loop_add_reader(loop, x, busy_cb, &busy), 0);
-    int a, b, n = 0;
-    ac_socketpair(&a, &b);
-    ck_assert_int_eq(aio_loop_add_reader(loop, a, count_cb, &n), 0);
-    ck_assert_int_eq(aio_loop_remove_reader(loop, a), 1);
-    close(a);
-    close(b);
-    int c, d;
-    ac_socketpair(&c, &d);
-    ck_assert_int_eq(c, a);
-    reader_state r = {.fd = c};
-    ck_assert_int_eq(aio_loop_add_reader(loop, c, patient_reader_cb, &r), 0);
+    int n = 0;
+    reader_state r;
+    int d = reuse_number(loop, watched_then_closed(loop, &n), patient_reader_cb, &r);
     ck_assert_int_eq(write(d, "new", 3), 3);
     close(d);
     ck_assert_int_eq(al_call_later(loop, 30, stop_cb, NULL, NULL), 0); /* a bound, not a timing */
-    ck_assert_int_eq(al_loop_run_forever(loop), 0);
-    ck_assert(r.eof);
-    ck_assert_uint_eq(r.len, 3);
+    run_until_read(loop, &r, "new");
     ck_assert_int_eq(n, 0);
     ck_assert_int_lt(busy, 1000);
     ck_assert_int_eq(aio_loop_remove_reader(loop, x), 1);
-    close(c);
+    close(r.fd);
     close(x);
     close(y);
     ck_assert_int_eq(al_loop_free(loop), 0);
@@ -394,20 +400,14 @@ START_TEST(test_reused_number_old_file_duplicated)
     ck_assert_int_ge(keep, 0);
     ck_assert_int_eq(write(b, "old", 3), 3); /* never read: the old file stays readable */
     close(a);
-    int c, d;
-    ac_socketpair(&c, &d);
-    ck_assert_int_eq(c, a);
-    reader_state r = {.fd = c};
-    ck_assert_int_eq(aio_loop_add_reader(loop, c, patient_reader_cb, &r), 0);
+    reader_state r;
+    int d = reuse_number(loop, a, patient_reader_cb, &r);
     ck_assert_int_eq(al_call_later(loop, 0.05, write_def_cb, &d, NULL), 0);
     ck_assert_int_eq(al_call_later(loop, 30, stop_cb, NULL, NULL), 0); /* a bound, not a timing */
-    ck_assert_int_eq(al_loop_run_forever(loop), 0);
-    ck_assert(r.eof);
-    ck_assert_uint_eq(r.len, 3);
-    ck_assert(memcmp(r.data, "def", 3) == 0);
+    run_until_read(loop, &r, "def");
     ck_assert_int_eq(n, 0);
     ck_assert_int_lt(r.calls, 1000);
-    close(c);
+    close(r.fd);
     close(keep);
     close(b);
     ck_assert_int_eq(al_loop_free(loop), 0);
@@ -486,8 +486,7 @@ static int wake_thread_cb(al_loop *loop, void *arg)
 static void *wake_from_thread(void *arg)
 {
     al_loop *loop = arg;
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    ac_sleep_ms(20);
     static int flag;
     al_call_soon_threadsafe(loop, wake_thread_cb, &flag);
     return &flag;

@@ -32,11 +32,22 @@ static int on_sig(al_loop *loop, void *arg)
     return 0;
 }
 
-static void sleep_ms(int ms)
+/* The task's loop handles SIGUSR1 with on_sig counting in c. */
+static al_loop *count_sigusr1(sig_count *c)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    al_loop *loop = ac_loop();
+    c->loop = loop;
+    c->on_loop = 1;
+    ck_assert_int_eq(aio_loop_add_signal_handler(loop, SIGUSR1, on_sig, c), 0);
+    return loop;
+}
+
+/* Task: waits (a bound, not a timing) until c counted a call. */
+static void wait_first_call(sig_count *c)
+{
+    for (int i = 0; i < 100 && c->calls == 0; i++)
+        ck_assert_int_eq(al_sleep(0.01), 0);
+    ck_assert_int_gt(c->calls, 0);
 }
 
 START_TEST(test_handler_runs_as_callback)
@@ -129,7 +140,7 @@ static void *storm_thread(void *arg)
             s->signals_sent++;
         }
         if (i % 8 == 0)
-            sleep_ms(1);
+            ac_sleep_ms(1);
         size_t off = 0;
         while (off < sizeof chunk) {
             ssize_t n = write(s->peer, chunk + off, sizeof chunk - off);
@@ -138,7 +149,7 @@ static void *storm_thread(void *arg)
             else if (n < 0 && errno != EINTR && errno != EAGAIN)
                 return NULL;
             else
-                sleep_ms(1);
+                ac_sleep_ms(1);
         }
     }
     return NULL;
@@ -148,10 +159,7 @@ static int storm_main(void *arg, void **result)
 {
     (void)result;
     sig_count *c = arg;
-    al_loop *loop = ac_loop();
-    c->loop = loop;
-    c->on_loop = 1;
-    ck_assert_int_eq(aio_loop_add_signal_handler(loop, SIGUSR1, on_sig, c), 0);
+    al_loop *loop = count_sigusr1(c);
     int a, b;
     ac_socketpair(&a, &b);
     storm s = {.peer = b};
@@ -204,10 +212,7 @@ static int executor_main(void *arg, void **result)
 {
     (void)result;
     sig_count *c = arg;
-    al_loop *loop = ac_loop();
-    c->loop = loop;
-    c->on_loop = 1;
-    ck_assert_int_eq(aio_loop_add_signal_handler(loop, SIGUSR1, on_sig, c), 0);
+    al_loop *loop = count_sigusr1(c);
     al_future *jobs[4];
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(al_loop_run_in_executor(loop, slow_work, NULL, NULL, &jobs[i]), 0);
@@ -221,9 +226,7 @@ static int executor_main(void *arg, void **result)
         ck_assert_int_ge(AC_PV(v), 1);
         al_future_unref(jobs[i]);
     }
-    for (int i = 0; i < 100 && c->calls == 0; i++)
-        ck_assert_int_eq(al_sleep(0.01), 0);
-    ck_assert_int_gt(c->calls, 0);
+    wait_first_call(c);
     ck_assert(c->on_loop);
     return 0;
 }
@@ -257,10 +260,7 @@ static int restart_main(void *arg, void **result)
 {
     (void)result;
     sig_count *c = arg;
-    al_loop *loop = ac_loop();
-    c->loop = loop;
-    c->on_loop = 1;
-    ck_assert_int_eq(aio_loop_add_signal_handler(loop, SIGUSR1, on_sig, c), 0);
+    al_loop *loop = count_sigusr1(c);
     int p[2];
     ck_assert_int_eq(pipe(p), 0); /* blocking */
     blocking_read b = {.fd = p[0]};
@@ -274,7 +274,7 @@ static int restart_main(void *arg, void **result)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     for (int i = 0; i < 20; i++) {
         kill(getpid(), SIGUSR1);
-        sleep_ms(1);
+        ac_sleep_ms(1);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     ck_assert_int_eq(write(p[1], "r", 1), 1);
@@ -284,9 +284,7 @@ static int restart_main(void *arg, void **result)
     ck_assert_int_eq(AC_PV(v), 'r');
     ck_assert_int_eq(b.eintr, 0);
     al_future_unref(job);
-    for (int i = 0; i < 100 && c->calls == 0; i++)
-        ck_assert_int_eq(al_sleep(0.01), 0);
-    ck_assert_int_gt(c->calls, 0);
+    wait_first_call(c);
     close(p[0]);
     close(p[1]);
     return 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define AL_TEST_MAX_SUITES 64
 
@@ -30,6 +31,31 @@ TCase *al_tcase(const char *name)
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 10);
     return tc;
+}
+
+Suite *al_suite(const char *name, double seconds, const TTest *const *tests)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = al_tcase(name);
+    if (seconds > 0)
+        tcase_set_timeout(tc, seconds);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+long al_test_nofile(long n)
+{
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if ((long)rl.rlim_cur < n) {
+        rl.rlim_cur = (rlim_t)n;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+            rl.rlim_cur = rl.rlim_max;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    return (long)rl.rlim_cur;
 }
 
 /* Constructors run in link order, which is not alphabetical: sort so the

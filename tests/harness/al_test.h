@@ -42,4 +42,15 @@ int al_test_main(int argc, char **argv);
  * CK_TIMEOUT_MULTIPLIER under sanitizers). */
 TCase *al_tcase(const char *name);
 
+/* A suite of one TCase, both called name, running tests (a NULL-ended
+ * list: AL_TESTS(test_a, test_b)) with a timeout of seconds (0: the
+ * default of al_tcase).
+ *   AL_TEST_SUITE(suite_idle) { return al_suite("idle", 120, AL_TESTS(test_idle)); } */
+Suite *al_suite(const char *name, double seconds, const TTest *const *tests);
+#define AL_TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
+
+/* Raises this process's soft RLIMIT_NOFILE to at least n, or to the hard
+ * limit when that is lower; returns the soft limit then. */
+long al_test_nofile(long n);
+
 #endif

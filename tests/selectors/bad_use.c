@@ -65,7 +65,7 @@ END_TEST
 
 START_TEST(fd_setsize)
 {
-    st_nofile(FD_SETSIZE + 16);
+    al_test_nofile(FD_SETSIZE + 16);
     sel_selector *sel = st_open();
     int p[2];
     ck_assert_int_eq(pipe(p), 0);

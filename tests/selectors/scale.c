@@ -13,7 +13,7 @@
 START_TEST(many_fds)
 {
     int want = st_is("select") ? FD_SETSIZE + 64 : SEL_MANY;
-    long lim = st_nofile(want + 64);
+    long lim = al_test_nofile(want + 64);
     ck_assert_msg(lim >= want + 64, "RLIMIT_NOFILE hard limit too low: %ld", lim);
     sel_selector *sel = st_open();
     int npairs = want / 2;
@@ -112,11 +112,5 @@ END_TEST
 AL_TEST_SUITE(sel_scale)
 {
     st_require_impl();
-    Suite *s = suite_create("sel_scale");
-    TCase *tc = al_tcase("scale");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, many_fds);
-    tcase_add_test(tc, register_churn);
-    suite_add_tcase(s, tc);
-    return s;
+    return al_suite("sel_scale", 60, AL_TESTS(many_fds, register_churn));
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,19 +90,6 @@ double st_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-long st_nofile(long n)
-{
-    struct rlimit rl;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if ((long)rl.rlim_cur < n) {
-        rl.rlim_cur = (rlim_t)n;
-        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
-            rl.rlim_cur = rl.rlim_max;
-        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    }
-    return (long)rl.rlim_cur;
 }
 
 void st_nonblock(int fd)

@@ -29,9 +29,6 @@ const sel_event *st_find(const sel_event *out, int n, int fd);
 unsigned st_events(sel_selector *sel, double timeout, int fd);
 /* Monotonic seconds. */
 double st_now(void);
-/* Raise RLIMIT_NOFILE's soft limit to at least n (up to the hard limit);
- * returns the new soft limit. */
-long st_nofile(long n);
 /* Make fd non-blocking. */
 void st_nonblock(int fd);
 /* Connected non-blocking TCP pair over 127.0.0.1: *c client, *s accepted. */
