@@ -43,10 +43,18 @@ static int connect_one(al_loop *loop, const struct addrinfo *ai, const struct ad
 
 /* ---- the staggered race ------------------------------------------------------ */
 
+/* The race lives on the heap, shared by the call and its attempt tasks
+ * (each holds a reference until its body ends, or through a task hold if
+ * its body never runs): an attempt may outlive the call when the call's
+ * wait for it fails (a loop close unwinding the call first, -ENOMEM). Once
+ * the call stops waiting (`decided`), an attempt that resumes touches
+ * neither the caller's addresses nor its own next one: it ends, closing
+ * any socket it got. */
 typedef struct race race;
 typedef struct attempt {
     race *r;
     size_t i;
+    bool started; /* its body ran (an eager task's, inside al_task_new) */
 } attempt;
 
 struct race {
@@ -56,13 +64,50 @@ struct race {
     size_t n;
     double delay;
     attempt *att;
-    al_task **tasks;    /* spawned attempts (the race's references) */
+    al_task **tasks;    /* spawned attempts (the call's references) */
     al_future **failed; /* failed[i]: attempt i is over without winning */
     al_future *over;    /* a winner, or every attempt failed */
     int *errs;
     size_t nfailed;
     int winner_fd;
+    unsigned refs;
+    bool decided; /* the call no longer waits: late attempts just end */
 };
+
+static race *race_new(al_loop *loop, size_t n)
+{
+    size_t m = n ? n : 1;
+    race *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    *r = (race){.loop = loop, .n = n, .winner_fd = -1, .refs = 1};
+    r->ai = calloc(m, sizeof *r->ai);
+    r->errs = calloc(m, sizeof *r->errs);
+    r->att = calloc(m, sizeof *r->att);
+    r->tasks = calloc(m, sizeof *r->tasks);
+    r->failed = calloc(m, sizeof *r->failed);
+    if (r->ai && r->errs && r->att && r->tasks && r->failed)
+        return r;
+    free(r->ai), free(r->errs), free(r->att), free(r->tasks), free(r->failed);
+    free(r);
+    return NULL;
+}
+
+static void race_unref(race *r)
+{
+    if (--r->refs)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        al_future_unref(r->failed[i]);
+    al_future_unref(r->over);
+    free(r->ai), free(r->errs), free(r->att), free(r->tasks), free(r->failed);
+    free(r);
+}
+
+static void race_release(void *arg)
+{
+    race_unref(arg);
+}
 
 static void settle(al_future *f)
 {
@@ -76,9 +121,17 @@ static int spawn(race *r, size_t i)
 {
     r->att[i] = (attempt){.r = r, .i = i};
     int rc = al_future_new(r->loop, &r->failed[i]);
-    if (rc == 0 && (rc = al_task_new(r->loop, attempt_run, &r->att[i], NULL, &r->tasks[i])) < 0) {
+    if (rc < 0)
+        return rc;
+    r->refs++;
+    if ((rc = al_task_new(r->loop, attempt_run, &r->att[i], NULL, &r->tasks[i])) < 0) {
+        r->refs--;
         al_future_unref(r->failed[i]);
         r->failed[i] = NULL;
+    } else if (!r->att[i].started) {
+        /* released by the task's end if its body never runs; a new task
+         * has no done-callback, so the hold allocates nothing */
+        al_task_hold(r->tasks[i], race_release, r);
     }
     return rc;
 }
@@ -91,12 +144,8 @@ static void attempt_failed(race *r, size_t i, int err)
         settle(r->over);
 }
 
-static int attempt_run(void *arg, void **result)
+static void attempt_body(race *r, size_t i)
 {
-    (void)result;
-    attempt *a = arg;
-    race *r = a->r;
-    size_t i = a->i;
     if (i > 0) {
         /* start after the previous attempt failed or delay passed */
         al_timeout to = AL_TIMEOUT_INIT;
@@ -105,19 +154,19 @@ static int attempt_run(void *arg, void **result)
             rc = al_timeout_exit(&to, al_await(r->failed[i - 1]));
         if (rc < 0 && rc != AL_ETIMEOUT) {
             attempt_failed(r, i, rc);
-            return 0;
+            return;
         }
     }
-    if (r->winner_fd >= 0) {
+    if (r->winner_fd >= 0 || r->decided) {
         attempt_failed(r, i, AL_ECANCELLED);
-        return 0;
+        return;
     }
     int rc = i + 1 < r->n ? spawn(r, i + 1) : 0;
     if (rc < 0) /* the next ones cannot start: they count as failed */
         for (size_t k = i + 1; k < r->n; k++)
             attempt_failed(r, k, rc);
     int fd = connect_one(r->loop, r->ai[i], r->local);
-    if (fd >= 0 && r->winner_fd < 0) {
+    if (fd >= 0 && r->winner_fd < 0 && !r->decided) {
         r->winner_fd = fd;
         settle(r->over);
     } else {
@@ -125,6 +174,17 @@ static int attempt_run(void *arg, void **result)
             close(fd);
         attempt_failed(r, i, fd >= 0 ? AL_ECANCELLED : fd);
     }
+}
+
+static int attempt_run(void *arg, void **result)
+{
+    (void)result;
+    attempt *a = arg;
+    race *r = a->r;
+    a->started = true;
+    al_task_unhold(al_current_task(), race_release, r); /* the reference is the body's now */
+    attempt_body(r, a->i);
+    race_unref(r);
     return 0;
 }
 
@@ -134,25 +194,25 @@ static int race_run(race *r)
     int rc = al_future_new(r->loop, &r->over);
     if (rc == 0)
         rc = spawn(r, 0);
-    if (rc < 0) {
-        al_future_unref(r->over);
+    if (rc < 0)
         return rc;
-    }
     rc = al_await(r->over);
+    r->decided = true;
     for (size_t i = 0; i < r->n; i++)
         if (r->tasks[i])
             al_task_cancel(r->tasks[i], NULL);
-    /* every attempt ends (closing its socket) before the race does */
+    /* every attempt ends (closing its socket) before the race does, unless
+     * the wait itself fails (loop close, -ENOMEM): then the attempts end
+     * later on their own, holding the race */
     for (size_t i = 0; i < r->n; i++) {
         if (r->tasks[i]) {
             al_future *tf = al_task_future(r->tasks[i]);
             while (!al_future_done(tf) && al_await(tf) == AL_ECANCELLED && !al_future_done(tf))
                 ;
             al_task_unref(r->tasks[i]);
+            r->tasks[i] = NULL;
         }
-        al_future_unref(r->failed[i]);
     }
-    al_future_unref(r->over);
     if (rc < 0) {
         if (r->winner_fd >= 0)
             close(r->winner_fd);
@@ -227,42 +287,34 @@ static int connect_addrs(al_loop *loop, const struct addrinfo *res, const struct
     size_t n = 0;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
         n++;
-    race r = {
-        .loop = loop, .local = local, .n = n, .delay = o->happy_eyeballs_delay, .winner_fd = -1};
-    r.ai = calloc(n ? n : 1, sizeof *r.ai);
-    r.errs = calloc(n ? n : 1, sizeof *r.errs);
-    r.att = calloc(n ? n : 1, sizeof *r.att);
-    r.tasks = calloc(n ? n : 1, sizeof *r.tasks);
-    r.failed = calloc(n ? n : 1, sizeof *r.failed);
-    int rc = (r.ai && r.errs && r.att && r.tasks && r.failed) ? 0 : -ENOMEM;
+    race *r = race_new(loop, n);
+    if (!r)
+        return -ENOMEM;
+    r->local = local;
+    r->delay = o->happy_eyeballs_delay;
     size_t k = 0;
-    for (const struct addrinfo *ai = res; rc == 0 && ai; ai = ai->ai_next)
-        r.ai[k++] = ai;
-    int first = o->interleave > 0 ? o->interleave : o->interleave == 0 && r.delay > 0 ? 1 : 0;
-    if (rc == 0 && first > 0)
-        rc = interleave(r.ai, n, first);
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        r->ai[k++] = ai;
+    int first = o->interleave > 0 ? o->interleave : o->interleave == 0 && r->delay > 0 ? 1 : 0;
+    int rc = first > 0 ? interleave(r->ai, n, first) : 0;
     if (rc == 0 && o->happy_eyeballs_delay > 0 && n > 0) {
-        rc = race_run(&r);
-        if (rc < 0 && r.nfailed == n)
-            rc = all_failed(r.errs, n, o);
+        rc = race_run(r);
+        if (rc < 0 && r->nfailed == n)
+            rc = all_failed(r->errs, n, o);
     } else if (rc == 0) {
         rc = -1;
         for (size_t i = 0; i < n && rc < 0; i++) {
-            rc = connect_one(loop, r.ai[i], local);
-            r.errs[i] = rc;
+            rc = connect_one(loop, r->ai[i], local);
+            r->errs[i] = rc;
             if (rc == AL_ECANCELLED || rc == AL_ELOOPCLOSING)
                 break;
             if (rc < 0 && i + 1 == n)
-                rc = all_failed(r.errs, n, o);
+                rc = all_failed(r->errs, n, o);
         }
         if (n == 0)
-            rc = all_failed(r.errs, 0, o);
+            rc = all_failed(r->errs, 0, o);
     }
-    free(r.ai);
-    free(r.errs);
-    free(r.att);
-    free(r.tasks);
-    free(r.failed);
+    race_unref(r);
     return rc;
 }
 

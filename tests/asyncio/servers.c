@@ -625,6 +625,77 @@ START_TEST(test_happy_eyeballs)
 }
 END_TEST
 
+/* The loop closes while a staggered race waits on two hung attempts: the
+ * connecting task and both attempts unwind (AL_ELOOPCLOSING), in whatever
+ * order the close resumes them, and no attempt touches the race after the
+ * connecting task has returned (Valgrind sees a write to a dead frame). */
+typedef struct race_call {
+    struct addrinfo *addrs;
+    int rc, ended;
+} race_call;
+
+static int race_call_main(void *arg, void **result)
+{
+    (void)result;
+    race_call *c = arg;
+    aio_connect_options o = {.addrs = c->addrs, .happy_eyeballs_delay = 0.01};
+    aio_transport *t = NULL;
+    c->rc = aio_create_connection(al_get_running_loop(), &sm_protocol, NULL, NULL, 0, &o, &t);
+    c->ended = 1;
+    return 0;
+}
+
+static int race_stop(al_loop *loop, void *arg)
+{
+    (void)arg;
+    al_loop_stop(loop);
+    return 0;
+}
+
+static void race_quiet(al_loop *loop, const al_error_context *ctx, void *user)
+{
+    (void)loop, (void)ctx, (void)user;
+}
+
+START_TEST(test_close_during_race)
+{
+    int before = ac_open_fds();
+    int fillers[8], nfill = 0, hport = 0;
+    int hung = hung_listener(AC_INET, 0, fillers, &nfill);
+    ck_assert(hung >= 0 && port_of(hung, &hport));
+    struct sockaddr_storage s1, s2, s3;
+    struct addrinfo *a1 = nu_addr(AC_INET, hport, &s1);
+    struct addrinfo *a2 = nu_addr(AC_INET, hport, &s2);
+    struct addrinfo *a3 = nu_addr(AC_INET, hport, &s3);
+    a1->ai_next = a2;
+    a2->ai_next = a3;
+    /* the first calls park in the race; the last one's attempts are
+     * resumed by the close before it */
+    race_call calls[3] = {{a1, 1, 0}, {a1, 1, 0}, {a1, 1, 0}};
+    al_loop *loop = ac_loop_new();
+    al_loop_set_exception_handler(loop, race_quiet, NULL);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(al_task_new(loop, race_call_main, &calls[i], NULL, NULL), 0);
+    ck_assert_int_eq(al_call_later(loop, 0.2, race_stop, NULL, NULL), 0);
+    ck_assert_int_eq(al_loop_run_forever(loop), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(calls[i].ended, 0); /* every race still waits */
+    ck_assert_int_eq(al_loop_close(loop), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(calls[i].ended, 1);
+        ck_assert_msg(calls[i].rc == AL_ELOOPCLOSING, "call %d: %s", i, aio_strerror(calls[i].rc));
+    }
+    ck_assert_int_eq(al_loop_free(loop), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    close(hung);
+    free(a1);
+    free(a2);
+    free(a3);
+    ck_assert_int_eq(ac_open_fds(), before);
+}
+END_TEST
+
 /* ---- EMFILE storm on accept ---------------------------------------------------------------- */
 
 typedef struct storm {
@@ -723,6 +794,7 @@ AL_TEST_SUITE(suite_servers)
     tcase_add_test(tc, test_connect_outside_task);
     tcase_add_loop_test(tc, test_multiple_errors, 0, 2);
     tcase_add_loop_test(tc, test_happy_eyeballs, 0, 2);
+    tcase_add_test(tc, test_close_during_race);
     tcase_add_test(tc, test_emfile_storm);
     suite_add_tcase(s, tc);
     return s;

@@ -164,8 +164,11 @@ static int tcp_main(void *arg, void **result)
     if (fa_err(r, aio_create_server(loop, factory, st, hosts, 0, NULL, &srv)))
         goto out;
     aio_transport *t = NULL;
-    if (fa_err(r, aio_create_connection(loop, &cl_proto, st, "127.0.0.1", aio_server_port(srv),
-                                        NULL, &t)) == 0) {
+    /* staggered: the race's tasks and shared state under every failure
+     * (server_life connects one address after the other) */
+    aio_connect_options co = {.happy_eyeballs_delay = 0.05};
+    if (fa_err(r, aio_create_connection(loop, &cl_proto, st, "127.0.0.1", aio_server_port(srv), &co,
+                                        &t)) == 0) {
         aio_transport_ref(t); /* past connection_lost, which may come first */
         fa_err(r, aio_transport_write(t, msg, sizeof msg - 1));
         fa_wait(r, st->data_f);
