@@ -78,46 +78,22 @@ static void pt_close(aio_transport *t)
     } /* else: the rest is written first (write_ready ends it) */
 }
 
-static bool would_block(int err)
-{
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
-}
-
 /* ---- the read end ------------------------------------------------------- */
+
+/* End of file: eof_received, then connection_lost(0). */
+static void on_eof(aio_transport *t)
+{
+    aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
+    t->closing = true;
+    if (t->proto->eof_received)
+        t->proto->eof_received(t, t->user);
+    aio__transport_lost(t, 0);
+}
 
 static int read_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    aio_transport *t = arg;
-    if (t->closing || !t->reading)
-        return 0;
-    const aio_protocol *p = t->proto;
-    size_t size = AIO_READ_BUFFER;
-    void *buf = p->get_buffer ? p->get_buffer(t, &size, t->user) : aio__read_buffer(t->io, &size);
-    if (!buf || !size) {
-        pt_abort(t, p->get_buffer ? -ENOBUFS : -ENOMEM);
-        return 0;
-    }
-    ssize_t n = read(t->fd, buf, size);
-    if (n < 0) {
-        if (!would_block(errno))
-            pt_abort(t, -errno);
-        return 0;
-    }
-    aio_transport_ref(t);
-    if (n > 0 && p->get_buffer) {
-        p->buffer_updated(t, (size_t)n, t->user);
-    } else if (n > 0) {
-        if (p->data_received)
-            p->data_received(t, buf, (size_t)n, t->user);
-    } else { /* end of file: eof_received, then connection_lost(0) */
-        aio__set_interest(t->io, t->fd, AIO_READ, NULL, NULL);
-        t->closing = true;
-        if (p->eof_received)
-            p->eof_received(t, t->user);
-        aio__transport_lost(t, 0);
-    }
-    aio_transport_unref(t);
+    aio__stream_read(arg, read, on_eof);
     return 0;
 }
 

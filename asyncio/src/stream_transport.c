@@ -80,33 +80,15 @@ static void on_eof(aio_transport *t)
         aio_transport_close(t);
 }
 
+static ssize_t sock_recv(int fd, void *buf, size_t len)
+{
+    return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
 static int read_ready(al_loop *loop, void *arg)
 {
     (void)loop;
-    aio_transport *t = arg;
-    if (t->closing || !t->reading)
-        return 0;
-    const aio_protocol *p = t->proto;
-    size_t size = AIO_READ_BUFFER;
-    void *buf = p->get_buffer ? p->get_buffer(t, &size, t->user) : aio__read_buffer(t->io, &size);
-    if (!buf || !size) {
-        st_abort(t, p->get_buffer ? -ENOBUFS : -ENOMEM);
-        return 0;
-    }
-    ssize_t n = recv(t->fd, buf, size, MSG_DONTWAIT);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            st_abort(t, -errno);
-        return 0;
-    }
-    aio_transport_ref(t);
-    if (n == 0)
-        on_eof(t);
-    else if (p->get_buffer)
-        p->buffer_updated(t, (size_t)n, t->user);
-    else if (p->data_received)
-        p->data_received(t, buf, (size_t)n, t->user);
-    aio_transport_unref(t);
+    aio__stream_read(arg, sock_recv, on_eof);
     return 0;
 }
 

@@ -140,6 +140,18 @@ void aio__wbuf_consumed(aio_transport *t, size_t n);
 /* Empty (all sent, or dropped): the memory goes. drained must be NULL. */
 void aio__wbuf_drop(aio_transport *t);
 
+/* How a stream kind receives on its fd without blocking: as read(2), the
+ * bytes read (0: end of file), or -1 with errno. */
+typedef ssize_t (*aio__recv_fn)(int fd, void *buf, size_t len);
+/* On readability of a stream kind (stream_read.c): nothing while closing
+ * or paused; else one receive with recv_fn into the buffered protocol's
+ * get_buffer memory or the loop's shared buffer, then buffer_updated or
+ * data_received, or at end of file the kind's on_eof(t) (the transport
+ * referenced meanwhile). No buffer (get_buffer gave none: -ENOBUFS; the
+ * shared one could not be made: -ENOMEM) or a failed receive aborts the
+ * transport (t->ops->abort). */
+void aio__stream_read(aio_transport *t, aio__recv_fn recv_fn, void (*on_eof)(aio_transport *t));
+
 /* How a stream kind sends bytes on its fd without blocking: as
  * writev(2) (n <= IOV_MAX), the bytes sent, or -1 with errno. */
 typedef ssize_t (*aio__send_fn)(int fd, const struct iovec *iov, int n);
