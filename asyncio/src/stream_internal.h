@@ -31,6 +31,7 @@ struct aio_stream_reader {
     bool paused; /* we paused the transport */
     int error;
     al_future *waiter; /* the one read waiting for data */
+    al_future *spare;  /* the last waiter, done: reset for the next wait */
 };
 
 struct aio_stream_writer {

@@ -29,6 +29,7 @@ void aio__stream_unref(aio__stream *s)
     aio_transport_unref(s->t);
     if (s->closed)
         al_future_unref(s->closed);
+    al_future_unref(s->r.spare);
     free(s->drainers);
     free(s->r.buf);
     free(s);

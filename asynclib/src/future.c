@@ -212,6 +212,14 @@ void al__futures_on_close(al_loop *loop)
     }
 }
 
+static void report_unretrieved(al_future *f)
+{
+    if (f->cls->unretrieved)
+        f->cls->unretrieved(f);
+    else
+        al__report(f->loop, "Future exception was never retrieved", f->error, f, NULL);
+}
+
 void al__future_free(al_future *f)
 {
     held_unlink(f);
@@ -219,10 +227,7 @@ void al__future_free(al_future *f)
     const al_future_class *cls = f->cls;
     if (f->state == AL_ERROR && !f->retrieved) {
         f->refs = 1; /* the handler may look at it */
-        if (cls->unretrieved)
-            cls->unretrieved(f);
-        else
-            al__report(loop, "Future exception was never retrieved", f->error, f, NULL);
+        report_unretrieved(f);
     }
     if (cls->destroy)
         cls->destroy(f);
@@ -253,6 +258,25 @@ void al__future_reset(al_future *f)
     f->dtor = NULL;
     f->retrieved = false;
     f->ncbs = 0;
+}
+
+int al_future_reset(al_future *f)
+{
+    if (!f || f->cls != &al__future_plain)
+        return -EINVAL;
+    if (f->state == AL_PENDING)
+        return AL_EINVALIDSTATE;
+    if (f->refs != 1)
+        return -EBUSY;
+    int rc = al__loop_check(f->loop);
+    if (rc < 0)
+        return rc;
+    if (f->state == AL_ERROR && !f->retrieved)
+        report_unretrieved(f);
+    if (f->dtor)
+        f->dtor(f->value);
+    al__future_reset(f);
+    return 0;
 }
 
 al_loop *al_future_loop(const al_future *f)

@@ -430,7 +430,10 @@ static void run_handle(al_loop *loop, al_handle *h)
      * turns it on must not be reported as running since time 0. */
     bool timed = loop->debug;
     double start = timed ? al__monotonic() : 0;
+    al_handle *outer = loop->calling;
+    loop->calling = h;
     int rc = h->done ? h->done(h->future, h->arg) : h->fn(loop, h->arg);
+    loop->calling = outer;
     if (rc < 0) {
         al_error_context ctx = {.message = "Exception in callback",
                                 .error = rc,

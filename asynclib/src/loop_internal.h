@@ -74,6 +74,7 @@ struct al_loop {
     atomic_uintptr_t owner;      /* id of the thread that created or last ran it */
     double clock_resolution;
 
+    al_handle *calling; /* the handle whose call runs now, or NULL */
     bool debug;
     double slow_callback;
     al_exception_handler_fn handler;

@@ -589,6 +589,19 @@ static int take_must_cancel(al_task *t)
     return AL_ECANCELLED;
 }
 
+/* Woken by f's done-callback: the handle running it holds a reference to
+ * f that the task's own makes redundant. Dropped now, so that f's owner
+ * alone holds it again once al_await returns (al_future_reset can reuse
+ * it) instead of after the task's next suspension. */
+static void release_wakeup_ref(al_task *t, al_future *f)
+{
+    al_handle *h = t->fut.loop->calling;
+    if (h && h->done == task_wakeup && h->arg == t && h->future == f) {
+        h->future = NULL;
+        al__future_unref(f);
+    }
+}
+
 int al_await(al_future *f)
 {
     al_task *t = running_task();
@@ -618,6 +631,7 @@ int al_await(al_future *f)
         t->must_cancel = false;
     al__coro_yield();
     t->fut_waiter = NULL;
+    release_wakeup_ref(t, f);
     rc = t->unwinding ? AL_ELOOPCLOSING : take_must_cancel(t);
     if (rc == 0) {
         rc = al_future_error(f);

@@ -426,6 +426,118 @@ START_TEST(future_free_with_waiters)
 }
 END_TEST
 
+/* al_future_reset: a done future its owner alone holds is pending again,
+ * released as by a last unref first; refused (unchanged) while pending,
+ * while anyone else holds it, for a task, on a closed loop. */
+START_TEST(future_reset_for_reuse)
+{
+    al_loop *loop = conf_loop_new();
+    conf_reports rec = {0};
+    al_loop_set_exception_handler(loop, conf_record_handler, &rec);
+    memset(&cb_log, 0, sizeof cb_log);
+    dtor_calls = 0;
+    al_future *f;
+    ck_assert_int_eq(al_future_new(loop, &f), 0);
+    ck_assert_int_eq(al_future_reset(NULL), -EINVAL);
+    ck_assert_int_eq(al_future_reset(f), AL_EINVALIDSTATE); /* pending */
+
+    /* A value: its destructor runs at the reset. */
+    al_future_set_result(f, CONF_VP(1), count_dtor);
+    ck_assert_int_eq(al_future_reset(f), 0);
+    ck_assert_int_eq(dtor_calls, 1);
+    ck_assert(!al_future_done(f));
+    ck_assert_int_eq(al_future_error(f), AL_EINVALIDSTATE);
+
+    /* A queued done-callback holds f: refused until it ran, then the
+     * callbacks of the next round are the new ones only. */
+    al_future_add_done_callback(f, log_cb, CONF_VP(1));
+    al_future_set_result(f, NULL, NULL);
+    ck_assert_int_eq(al_future_reset(f), -EBUSY);
+    ck_assert(al_future_done(f));
+    al_loop_stop(loop);
+    al_loop_run_forever(loop);
+    ck_assert_int_eq(al_future_reset(f), 0);
+    al_future_add_done_callback(f, log_cb, CONF_VP(2));
+    al_future_set_result(f, NULL, NULL);
+    al_loop_stop(loop);
+    al_loop_run_forever(loop);
+    CONF_LOG_EXPECT(&cb_log, 1, 2);
+
+    /* An error nobody retrieved is reported as by the last unref; a
+     * cancellation and its message are forgotten. */
+    ck_assert_int_eq(al_future_reset(f), 0);
+    al_future_set_error(f, -ECONNRESET);
+    ck_assert_int_eq(al_future_reset(f), 0);
+    ck_assert_int_eq(rec.count, 1);
+    ck_assert_int_eq(rec.last_error, -ECONNRESET);
+    al_future_cancel(f, "bye");
+    ck_assert_int_eq(al_future_reset(f), 0);
+    ck_assert_ptr_null(al_future_cancel_message(f));
+    ck_assert(!al_future_cancelled(f));
+    ck_assert_int_eq(al_future_set_result(f, CONF_VP(7), NULL), 0);
+    void *v = NULL;
+    ck_assert_int_eq(al_future_result(f, &v), 0);
+    ck_assert_int_eq(CONF_PV(v), 7);
+
+    /* Another reference: refused. */
+    al_future_ref(f);
+    ck_assert_int_eq(al_future_reset(f), -EBUSY);
+    al_future_unref(f);
+
+    /* A task is not a plain future. */
+    al_task *t;
+    ck_assert_int_eq(al_task_new(loop, conf_noop, NULL, NULL, &t), 0);
+    ck_assert_int_eq(al_loop_run_until_complete(loop, al_task_future(t)), 0);
+    ck_assert_int_eq(al_future_reset(al_task_future(t)), -EINVAL);
+    al_task_unref(t);
+
+    /* A closed loop: refused, f stays done. */
+    al_loop_close(loop);
+    ck_assert_int_eq(al_future_reset(f), AL_ELOOPCLOSED);
+    ck_assert(al_future_done(f));
+    ck_assert_int_eq(rec.count, 1);
+    al_future_unref(f);
+    al_loop_free(loop);
+}
+END_TEST
+
+/* A task woken by f holds f's only other reference while it runs: once
+ * al_await returned, f's owner can reset it at once (a stream reader waits
+ * on one future, read after read). Also when f is cancelled meanwhile. */
+static int complete_cb(al_loop *loop, void *arg)
+{
+    (void)loop;
+    return al_future_set_result(arg, NULL, NULL);
+}
+
+static int await_and_reset(void *arg, void **result)
+{
+    (void)result;
+    al_loop *loop = conf_cur_loop();
+    al_future *f;
+    ck_assert_int_eq(al_future_new(loop, &f), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(al_call_soon(loop, complete_cb, f, NULL), 0);
+        ck_assert_int_eq(al_await(f), 0);
+        ck_assert_int_eq(al_future_reset(f), 0);
+    }
+    /* Cancelled by the task's cancel while it waits: the same. */
+    al_task *self = conf_self();
+    ck_assert_int_eq(al_call_soon(loop, conf_cancel_cb, self, NULL), 0);
+    ck_assert_int_eq(al_await(f), AL_ECANCELLED);
+    ck_assert_int_eq(al_task_uncancel(self), 0);
+    ck_assert_int_eq(al_future_reset(f), 0);
+    al_future_unref(f);
+    (void)arg;
+    return 0;
+}
+
+START_TEST(future_reset_after_await)
+{
+    conf_run_main(await_and_reset, NULL);
+}
+END_TEST
+
 START_TEST(future_wrong_loop)
 {
     al_loop *a = conf_loop_new(), *b = conf_loop_new();
@@ -487,6 +599,8 @@ AL_TEST_SUITE(suite_futures)
     tcase_add_test(tc, future_result_ownership);
     tcase_add_test(tc, future_callback_keeps_future);
     tcase_add_test(tc, future_free_with_waiters);
+    tcase_add_test(tc, future_reset_for_reuse);
+    tcase_add_test(tc, future_reset_after_await);
     tcase_add_test(tc, future_wrong_loop);
     tcase_add_test(tc, future_executor_cancel_after_done);
     suite_add_tcase(s, tc);

@@ -82,6 +82,19 @@ AL_API int al_future_error(al_future *f);
 /* The cancellation message, or NULL. Borrowed: valid while f lives. */
 AL_API const char *al_future_cancel_message(const al_future *f);
 
+/* Makes a done future pending again, for its owner to wait on anew (a
+ * stream reader reuses one for every read it waits on, instead of a new
+ * future each time). Only the caller may hold f: -EBUSY while any other
+ * reference exists (a task awaiting it, a queued done-callback), so
+ * nothing that saw f done sees it pending. Before the reset f is released
+ * as by its last al_future_unref: its value's destructor runs, an error
+ * nobody retrieved is reported to the exception handler, the cancellation
+ * message is freed. Errors (f unchanged): AL_EINVALIDSTATE if f is
+ * pending; -EINVAL for NULL or a future that is not a plain one (a task, a
+ * gather future); AL_ELOOPCLOSED if its loop is closed (as al_future_new).
+ * Loop thread only. */
+AL_API int al_future_reset(al_future *f);
+
 /* Registers fn(f, arg), FIFO. -EINVAL for NULL; -ENOMEM. */
 AL_API int al_future_add_done_callback(al_future *f, al_done_fn fn, void *arg);
 /* Unregisters every (fn, arg) pair equal to these; returns how many (0
