@@ -133,6 +133,38 @@ START_TEST(limits)
 }
 END_TEST
 
+/* Count lines at the edges of the one-pass path (up to 18 digits) and of
+ * the general one: the same outcome on both sides, whole and split. */
+START_TEST(count_lines)
+{
+    check("*1\r\n$000\r\n", "ERR:Protocol error: invalid bulk length");
+    check("*01\r\n", "ERR:Protocol error: invalid multibulk length");
+    check("*1\r\n$0\r\n\r\n", ";");
+    check("*1\rx", "ERR:Protocol error: invalid multibulk length");
+    check("*1\r", "");
+    check("*1\r\n$1\r", "");
+    check("*100000000000000000\r\n", "ERR:Protocol error: invalid multibulk length");
+    check("*1000000000000000000\r\n", "ERR:Protocol error: invalid multibulk length");
+    check("*1\r\n$999999999999999999\r\n", "ERR:Protocol error: invalid bulk length");
+    check("*1\r\n$9999999999999999999\r\n", "ERR:Protocol error: invalid bulk length");
+    check("*1\r\n$99999999999999999999\r\n", "ERR:Protocol error: invalid bulk length");
+    check("*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n", "GET|0123456789;");
+    /* the inline limit bounds a count line's digits on both paths */
+    resp_limits lim = {.max_inline = 2};
+    const char *in = "*12\r\n";
+    ck_assert_str_eq(parse_all(in, strlen(in), false, &lim),
+                     "ERR:Protocol error: too big mbulk count string");
+    lim.max_inline = 3;
+    ck_assert_str_eq(parse_all(in, strlen(in), false, &lim), "");
+    in = "*1\r\n$1\r\nx\r\n";
+    lim.max_inline = 1;
+    ck_assert_str_eq(parse_all(in, strlen(in), false, &lim),
+                     "ERR:Protocol error: too big mbulk count string");
+    lim.max_inline = 2;
+    ck_assert_str_eq(parse_all(in, strlen(in), true, &lim), "x;");
+}
+END_TEST
+
 /* After an error the parser stays failed; reset by init. */
 START_TEST(error_is_sticky)
 {
@@ -182,6 +214,7 @@ AL_TEST_SUITE(resp_parser_suite)
     tcase_add_test(tc, inline_commands);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, limits);
+    tcase_add_test(tc, count_lines);
     tcase_add_test(tc, error_is_sticky);
     tcase_add_test(tc, integers);
     suite_add_tcase(s, tc);

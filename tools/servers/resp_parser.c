@@ -196,11 +196,41 @@ static int parse_inline(resp_parser *p, char *buf, size_t len, size_t *used)
     return RESP_COMMAND;
 }
 
+/* The usual count line in one pass: its type byte, 1 to 18 digits with
+ * no leading zero ("0" alone), CR LF, all within len and the inline
+ * limit. 1 with *v and p->pos after it; 0 for anything else, which the
+ * general path below decides (the outcome is the same either way: this
+ * only skips memchr and the overflow checks that 18 digits cannot need). */
+static int fast_count_line(resp_parser *p, const char *buf, size_t len, long long *v)
+{
+    const char *line = buf + p->pos;
+    size_t avail = len - p->pos;
+    size_t max = avail < 20 ? avail : 20; /* type, 18 digits, one more */
+    unsigned long long x = 0;             /* 19 digits fit */
+    size_t i = 1;
+    for (; i < max; i++) {
+        unsigned d = (unsigned char)line[i] - '0';
+        if (d > 9)
+            break;
+        x = x * 10 + d;
+    }
+    size_t digits = i - 1;
+    if (digits == 0 || digits > 18 || (line[1] == '0' && digits > 1) || digits >= p->lim.max_inline)
+        return 0;
+    if (i + 1 >= avail || line[i] != '\r' || line[i + 1] != '\n')
+        return 0;
+    *v = (long long)x;
+    p->pos += i + 2;
+    return 1;
+}
+
 /* A "<c><integer>\r\n" line at buf[p->pos]: 1 with *v and p->pos after it,
  * RESP_MORE, or RESP_ERROR with too_big when no line end comes in time. */
 static int read_count_line(resp_parser *p, const char *buf, size_t len, long long *v,
                            const char *too_big, const char *invalid)
 {
+    if (fast_count_line(p, buf, len, v))
+        return 1;
     /* The line (without CR LF) may have max_inline bytes: its CR is looked
      * for only that far, so the outcome never depends on how the bytes were
      * split into reads. */
