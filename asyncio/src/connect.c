@@ -327,7 +327,7 @@ static int settle_cb(al_loop *loop, void *arg)
     return 0;
 }
 
-int aio__transport_await_made(aio_transport *t)
+int aio__transport_await_made(aio_transport *t, aio_transport **out)
 {
     al_loop *loop = aio__transport_loop(t);
     al_future *f = NULL;
@@ -363,6 +363,12 @@ int aio__transport_await_made(aio_transport *t)
         }
         aio_transport_abort(t);
     }
+    /* connection_lost may have run already (the protocol closed the
+     * transport inside connection_made: its end was queued before this
+     * wakeup, as in CPython); then the transport is gone with our
+     * reference and there is none to hand out */
+    if (rc == 0 && out)
+        *out = t->lost ? NULL : t;
     aio_transport_unref(t);
     return rc;
 }
@@ -372,8 +378,8 @@ static int finish(al_loop *loop, int fd, const aio_protocol *proto, void *user, 
 {
     aio_transport *t;
     int rc = aio__socket_transport_new(loop, fd, proto, user, NULL, &t);
-    if (rc == 0 && (rc = aio__transport_await_made(t)) == 0 && out)
-        *out = t;
+    if (rc == 0)
+        rc = aio__transport_await_made(t, out);
     return rc;
 }
 

@@ -217,7 +217,8 @@ int aio__socket_transport_new(al_loop *loop, int fd, const aio_protocol *proto, 
  * started) has run, connection_made included (connect.c); on error or
  * cancellation the transport is aborted: connection_lost follows if
  * connection_made had run, else the protocol is never called. 0, or the
- * error (the transport is then not the caller's). */
-int aio__transport_await_made(aio_transport *t);
+ * error (the transport is then not the caller's). On 0, *out (when out is
+ * not NULL) is t, or NULL when connection_lost has already run. */
+int aio__transport_await_made(aio_transport *t, aio_transport **out);
 
 #endif

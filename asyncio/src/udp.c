@@ -350,9 +350,7 @@ static int endpoint_start(al_loop *loop, udp_transport *u, int fd,
         free(u);
         return rc;
     }
-    if ((rc = aio__transport_await_made(t)) == 0 && out)
-        *out = t;
-    return rc;
+    return aio__transport_await_made(t, out);
 }
 
 int aio_create_datagram_endpoint(al_loop *loop, const aio_datagram_protocol *proto, void *user,

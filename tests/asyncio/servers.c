@@ -696,6 +696,66 @@ START_TEST(test_close_during_race)
 }
 END_TEST
 
+/* A protocol that closes its transport inside connection_made: its
+ * connection_lost is queued before the call's wakeup, so it runs before
+ * create_connection returns (as in CPython). The call must not hand out a
+ * transport that connection_lost has already freed. */
+typedef struct made_close {
+    int made, lost;
+} made_close;
+
+static void mc_made(aio_transport *t, void *user)
+{
+    ((made_close *)user)->made++;
+    aio_transport_close(t);
+}
+
+static void mc_lost(aio_transport *t, int error, void *user)
+{
+    (void)t, (void)error;
+    ((made_close *)user)->lost++;
+}
+
+static const aio_protocol mc_protocol = {.connection_made = mc_made, .connection_lost = mc_lost};
+
+static int close_in_made_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    int before = ac_open_fds();
+    sm_pool pool;
+    sm_pool_init(&pool, loop, 1);
+    char path[108];
+    aio_server *srv = nu_serve(AC_INET, sm_pool_factory, &pool, NULL, path);
+    made_close mc = {0, 0};
+    aio_transport *t = (aio_transport *)&mc; /* must be overwritten */
+    int rc =
+        aio_create_connection(loop, &mc_protocol, &mc, "127.0.0.1", aio_server_port(srv), NULL, &t);
+    ck_assert_msg(rc == 0, "%s", aio_strerror(rc));
+    ck_assert_int_eq(mc.made, 1);
+    if (mc.lost) {
+        ck_assert_ptr_null(t); /* already ended: no transport to hand out */
+    } else {
+        ck_assert_ptr_nonnull(t);
+        ck_assert(aio_transport_is_closing(t));
+    }
+    for (int i = 0; i < 100 && !mc.lost; i++)
+        al_sleep(0.001);
+    ck_assert_int_eq(mc.lost, 1);
+    aio_server_close(srv);
+    ck_assert_int_eq(aio_server_wait_closed(srv), 0);
+    aio_server_free(srv);
+    sm_pool_fini(&pool);
+    ck_assert_int_eq(ac_open_fds(), before);
+    return 0;
+}
+
+START_TEST(test_close_in_made)
+{
+    ac_run_main(close_in_made_main, NULL);
+}
+END_TEST
+
 /* ---- EMFILE storm on accept ---------------------------------------------------------------- */
 
 typedef struct storm {
@@ -795,6 +855,7 @@ AL_TEST_SUITE(suite_servers)
     tcase_add_loop_test(tc, test_multiple_errors, 0, 2);
     tcase_add_loop_test(tc, test_happy_eyeballs, 0, 2);
     tcase_add_test(tc, test_close_during_race);
+    tcase_add_test(tc, test_close_in_made);
     tcase_add_test(tc, test_emfile_storm);
     suite_add_tcase(s, tc);
     return s;

@@ -154,7 +154,10 @@ typedef struct aio_connect_options {
  * others are cancelled and closed), and makes a transport with the given
  * protocol. Returns once connection_made has run: 0 with *out the
  * transport (borrowed: it lives until connection_lost; take a reference
- * to keep it longer). When every attempt fails: their common error, or
+ * to keep it longer), or NULL when connection_lost has already run before
+ * the call returns (the protocol closed the transport inside
+ * connection_made: its end comes first, as in CPython; the protocol got
+ * made and lost, once each). When every attempt fails: their common error, or
  * AIO_EMULTIPLE when they differ (each in opts->errors). Other errors:
  * -EINVAL, AIO_EAI_*, AL_ETIMEOUT, AL_ECANCELLED, AL_ENOTINTASK, -ENOMEM.
  * On an error proto is never called (user is the caller's again), unless
