@@ -74,7 +74,9 @@ AIO_API int aio_loop_fd(al_loop *loop);
 /* Seconds the host may sleep before the loop needs to run: 0 when
  * callbacks are ready (or a file that cannot be polled is registered), the
  * time to the earliest timer, or -1 when only an event can give it work.
- * NaN for a closed or non-I/O loop. Loop thread. */
+ * NaN for a closed or non-I/O loop. Round up when converting to a host's
+ * milliseconds (poll(2): ceil(t * 1000)): truncated, a timer less than
+ * 1 ms away makes the host spin until it is due. Loop thread. */
 AIO_API double aio_loop_timeout(al_loop *loop);
 
 /* Runs one iteration without blocking: events already pending, due timers
