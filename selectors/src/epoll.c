@@ -269,4 +269,5 @@ const struct sel__ops sel__epoll_ops = {
     .del = sel__epoll_del,
     .select = sel__epoll_select,
     .reinit = sel__epoll_reinit,
+    .add_refuses_closed = 1, /* EPOLL_CTL_ADD: EBADF */
 };

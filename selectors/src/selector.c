@@ -177,8 +177,12 @@ int sel_register(sel_selector *sel, int fd, unsigned events, void *data)
         return rc;
     if (sel__reg_get(sel, fd))
         return -EEXIST;
-    /* Every backend reports a closed fd the same way: here. */
-    if (fcntl(fd, F_GETFD) < 0)
+    /* A closed fd is -EBADF on every backend, and changes nothing. Those
+     * whose add does not reach the kernel at once (libev, io_uring arm at
+     * the next select; select and poll never ask it) are checked here;
+     * epoll's epoll_ctl says EBADF itself, except for a number beyond the
+     * table, checked here so that a bad number does not grow it. */
+    if ((fd >= sel->cap || !sel->ops->add_refuses_closed) && fcntl(fd, F_GETFD) < 0)
         return -EBADF;
     if ((rc = sel__grow(sel, fd)) < 0)
         return rc;

@@ -63,6 +63,45 @@ START_TEST(bad_fds_and_masks)
 }
 END_TEST
 
+/* A closed fd whose number the table already covers (the check is then
+ * the backend's own call on epoll, an fcntl on the others): -EBADF on
+ * every backend, nothing registered, the selector as it was. */
+START_TEST(closed_fd_within_the_table)
+{
+    sel_selector *sel = st_open();
+    int p[2], q[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(sel_register(sel, p[0], SEL_READ, &tag_a), 0);
+    ck_assert_int_eq(pipe(q), 0);
+    int num = q[0] > q[1] ? q[0] : q[1];
+    ck_assert_int_lt(num, 64); /* within the first table */
+    close(q[0]);
+    close(q[1]);
+    for (unsigned mask = SEL_READ; mask <= (SEL_READ | SEL_WRITE); mask++) {
+        ck_assert_int_eq(sel_register(sel, num, mask, &tag_b), -EBADF);
+        ck_assert_int_eq(sel_get(sel, num, NULL, NULL), -ENOENT);
+        ck_assert_int_eq(sel_count(sel), 1);
+    }
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    sel_event out[4];
+    int n = sel_select(sel, 1, out, 4);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(out[0].fd, p[0]);
+    ck_assert_ptr_eq(out[0].data, &tag_a);
+    /* The number, open again, registers. */
+    ck_assert_int_eq(pipe(q), 0);
+    int again = q[0] == num ? q[0] : q[1];
+    ck_assert_int_eq(again, num);
+    ck_assert_int_eq(sel_register(sel, num, SEL_WRITE, &tag_b), 0);
+    ck_assert_int_eq(sel_count(sel), 2);
+    sel_free(sel);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+END_TEST
+
 START_TEST(fd_setsize)
 {
     al_test_nofile(FD_SETSIZE + 16);
@@ -275,6 +314,7 @@ AL_TEST_SUITE(sel_bad_use)
     Suite *s = suite_create("sel_bad_use");
     TCase *tc = al_tcase("bad_use");
     tcase_add_test(tc, bad_fds_and_masks);
+    tcase_add_test(tc, closed_fd_within_the_table);
     tcase_add_test(tc, fd_setsize);
     tcase_add_test(tc, use_after_close);
     tcase_add_test(tc, backend_choice);
