@@ -46,10 +46,11 @@ static bool taken(const aio__fd *rec, int dir)
     return rec->fn[dir] || is_waiter(rec, dir);
 }
 
-/* Keeps aio_loop_fd's epoll set in step with the selector. */
+/* Keeps aio_loop_fd's epoll set in step with the selector, when it is a
+ * mirror (the selector has no fd of its own to put in it). */
 static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
 {
-    if (io->embed_fd < 0)
+    if (io->embed_fd < 0 || io->embed_sel)
         return;
     struct epoll_event ev = {.events = ((mask & SEL_READ) ? EPOLLIN : 0u) |
                                        ((mask & SEL_WRITE) ? EPOLLOUT : 0u),
@@ -83,7 +84,7 @@ static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
  * and one system call told. */
 static bool mirror_holds(aio__io *io, int fd, const aio__fd *rec)
 {
-    if (io->embed_fd < 0 || (rec->flags & AIO_FD_UNPOLLABLE))
+    if (io->embed_fd < 0 || io->embed_sel || (rec->flags & AIO_FD_UNPOLLABLE))
         return false;
     struct epoll_event ev = {.events = ((rec->mask & SEL_READ) ? EPOLLIN : 0u) |
                                        ((rec->mask & SEL_WRITE) ? EPOLLOUT : 0u),

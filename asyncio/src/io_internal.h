@@ -66,7 +66,8 @@ typedef struct aio__io {
     size_t nchunks;
     bool by_number;       /* select, poll: the kernel keeps no registration to go stale */
     uint32_t iter;        /* waits so far */
-    int embed_fd;         /* aio_loop_fd's epoll mirror, or -1 */
+    int embed_fd;         /* aio_loop_fd's epoll set, or -1 */
+    bool embed_sel;       /* it holds the selector's own fd (sel_fd): no mirror */
     int embed_unpollable; /* fds the mirror could not watch (regular files) */
     aio__signals *signals;
     struct aio__dns *dns; /* lookups in flight (dns.c) */

@@ -240,8 +240,11 @@ int aio_loop_new(const char *backend, al_loop **out)
 
 /* ---- embedding ------------------------------------------------------------ */
 
-/* The mirror: an epoll set holding the wakeup eventfd and every registered
- * fd with its mask, kept in step by aio__set_interest. */
+/* The host-facing epoll set. When the selector has a pollable fd of its
+ * own (sel_fd: epoll, io_uring), the set holds just that one, which the
+ * wakeup eventfd is registered in: nothing to mirror. Otherwise (select,
+ * poll, libev) it is a mirror: the wakeup eventfd and every registered fd
+ * with its mask, kept in step by aio__set_interest. */
 int aio_loop_fd(al_loop *loop)
 {
     aio__io *io;
@@ -252,16 +255,23 @@ int aio_loop_fd(al_loop *loop)
         return io->embed_fd;
     aio__flush(io);
     aio__verify(io, 0); /* the mirror copies registrations of the files the numbers name */
+    int own = sel_fd(io->sel);
+    if (own < 0 && own != SEL_ENOFD)
+        return own;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         return -errno;
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = io->wake_fd};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, io->wake_fd, &ev) < 0) {
+    int first = own >= 0 ? own : io->wake_fd;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = first};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, first, &ev) < 0) {
         rc = -errno;
         close(ep);
         return rc;
     }
     io->embed_fd = ep;
+    io->embed_sel = own >= 0;
+    if (io->embed_sel)
+        return ep;
     io->embed_unpollable = 0;
     for (size_t fd = 0; fd < io->nchunks * AIO_FD_CHUNK; fd++) {
         aio__fd *rec = io->chunks[fd / AIO_FD_CHUNK]
@@ -280,6 +290,14 @@ int aio_loop_fd(al_loop *loop)
     return ep;
 }
 
+/* The selector's own fd in the host-facing set sees what the selector
+ * will: its pending changes applied (io_uring arms lazily). 0, or 1 if
+ * that failed (the host must then not block). */
+static int embed_ready(aio__io *io)
+{
+    return io->embed_sel && sel_fd(io->sel) < 0;
+}
+
 double aio_loop_timeout(al_loop *loop)
 {
     aio__io *io;
@@ -288,7 +306,7 @@ double aio_loop_timeout(al_loop *loop)
     aio__flush(io);             /* the mirror holds no interest the loop dropped */
     if (aio__verify(io, 0) > 0) /* the host blocks on the mirror: no suspect left */
         return 0;
-    if (io->embed_unpollable > 0)
+    if (io->embed_unpollable > 0 || embed_ready(io))
         return 0;
     return al_loop_next_timeout(loop);
 }
@@ -303,5 +321,10 @@ int aio_loop_run_nowait(al_loop *loop)
         return AL_ELOOPRUNNING;
     /* A stop request makes the iteration's wait a poll; the run ends it. */
     al_loop_stop(loop);
-    return al_loop_run_once(loop);
+    rc = al_loop_run_once(loop);
+    /* What the callbacks registered reaches the host's fd now, for a host
+     * that waits again without asking aio_loop_timeout. */
+    if (rc == 0 && io->embed_fd >= 0)
+        embed_ready(io);
+    return rc;
 }

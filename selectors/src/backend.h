@@ -51,6 +51,8 @@ struct sel__ops {
     int (*select)(sel_selector *sel, double timeout, sel_event *out, int max);
     /* In a forked child: new kernel state, same registrations. */
     int (*reinit)(sel_selector *sel);
+    /* sel_fd: apply what is pending, return the pollable fd; NULL: none. */
+    int (*fd)(sel_selector *sel);
     /* 1: add's own system call refuses a closed fd with -EBADF, so the
      * core need not check it first (see sel_register). */
     int add_refuses_closed;

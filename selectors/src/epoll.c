@@ -10,7 +10,10 @@
  * "always ready" list and reported on every call, as select and poll
  * would; calls alternate between serving that list first and epoll's
  * results first, so neither starves the other when more than `max` are
- * ready (epoll itself moves the events it returned behind the others). */
+ * ready (epoll itself moves the events it returned behind the others).
+ * Once sel_fd has exposed the epoll fd, a non-empty always-ready list
+ * keeps an eventfd (written once, never read) in the set, so that the
+ * epoll fd polls readable for them too; its events are dropped. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -20,6 +23,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define SEL__EPOLL_BATCH 512
@@ -28,6 +32,9 @@
  * in the always-ready list. */
 #define SEL__EPOLL_ALWAYS 1u
 
+/* epoll_event data of ready_fd: no registration's (fds are < 2^31). */
+#define SEL__EPOLL_READY_TAG UINT64_MAX
+
 struct sel__epoll_be {
     int epfd;
     int have_pwait2; /* 0 after epoll_pwait2 reported ENOSYS */
@@ -35,6 +42,9 @@ struct sel__epoll_be {
     int nalways, capalways;
     int next_always; /* where the next report of the always list starts */
     unsigned turn;   /* odd: the always list first */
+    int exposed;     /* sel_fd was called: keep ready_fd in step */
+    int ready_fd;    /* eventfd, readable, in the set while always-ready fds exist; or -1 */
+    int ready_in;    /* ready_fd is in the set */
     struct epoll_event evs[SEL__EPOLL_BATCH];
 };
 
@@ -56,6 +66,7 @@ static int sel__epoll_open(sel_selector *sel, const char *arg)
         return -err;
     }
     be->have_pwait2 = 1;
+    be->ready_fd = -1;
     sel->be = be;
     return 0;
 }
@@ -67,6 +78,8 @@ static void sel__epoll_close(sel_selector *sel)
         return;
     if (be->epfd >= 0)
         close(be->epfd);
+    if (be->ready_fd >= 0)
+        close(be->ready_fd);
     free(be->always);
     free(be);
     sel->be = NULL;
@@ -77,6 +90,25 @@ static int sel__epoll_ctl(int epfd, int op, int fd, const struct sel__reg *reg, 
     struct epoll_event ev = {.events = sel__epoll_mask(events),
                              .data.u64 = (uint32_t)fd | ((uint64_t)(uint32_t)reg->gen << 32)};
     return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Puts ready_fd in the set or takes it out, as the always-ready list is
+ * empty or not (once exposed). */
+static int sel__epoll_ready_sync(struct sel__epoll_be *be)
+{
+    int want = be->exposed && be->nalways > 0;
+    if (want == be->ready_in)
+        return 0;
+    if (want && be->ready_fd < 0) {
+        be->ready_fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (be->ready_fd < 0)
+            return -errno;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SEL__EPOLL_READY_TAG};
+    if (epoll_ctl(be->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, be->ready_fd, &ev) < 0)
+        return -errno;
+    be->ready_in = want;
+    return 0;
 }
 
 static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
@@ -101,6 +133,10 @@ static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
     reg->be.flags = SEL__EPOLL_ALWAYS;
     reg->be.idx = be->nalways;
     be->always[be->nalways++] = fd;
+    if ((rc = sel__epoll_ready_sync(be)) < 0) {
+        be->nalways--;
+        return rc;
+    }
     return 0;
 }
 
@@ -122,6 +158,7 @@ static void sel__epoll_del(sel_selector *sel, int fd, struct sel__reg *reg)
         int last = be->always[--be->nalways];
         be->always[reg->be.idx] = last;
         sel->regs[last].be.idx = reg->be.idx;
+        sel__epoll_ready_sync(be); /* a DEL of a live eventfd: cannot fail */
         return;
     }
     /* EBADF/ENOENT: closed before unregister; the kernel already dropped it,
@@ -183,6 +220,12 @@ static int sel__epoll_rebuild(sel_selector *sel)
             return rc;
         }
     }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SEL__EPOLL_READY_TAG};
+    if (be->ready_in && epoll_ctl(fresh, EPOLL_CTL_ADD, be->ready_fd, &ev) < 0) {
+        int rc = -errno;
+        close(fresh);
+        return rc;
+    }
     int rc = dup3(fresh, be->epfd, O_CLOEXEC) < 0 ? -errno : 0;
     close(fresh);
     return rc;
@@ -195,6 +238,8 @@ static int sel__epoll_harvest(sel_selector *sel, int n, sel_event *out, int *sta
     struct sel__epoll_be *be = sel->be;
     int k = 0;
     for (int i = 0; i < n; i++) {
+        if (be->evs[i].data.u64 == SEL__EPOLL_READY_TAG)
+            continue; /* the always-ready list is served by sel__epoll_always */
         int fd = (int)(uint32_t)be->evs[i].data.u64;
         const struct sel__reg *reg = sel__reg_get(sel, fd);
         if (!reg || (uint32_t)reg->gen != (uint32_t)(be->evs[i].data.u64 >> 32)) {
@@ -261,6 +306,14 @@ static int sel__epoll_reinit(sel_selector *sel)
     return sel__epoll_rebuild(sel);
 }
 
+static int sel__epoll_fd(sel_selector *sel)
+{
+    struct sel__epoll_be *be = sel->be;
+    be->exposed = 1;
+    int rc = sel__epoll_ready_sync(be);
+    return rc < 0 ? rc : be->epfd;
+}
+
 const struct sel__ops sel__epoll_ops = {
     .open = sel__epoll_open,
     .close = sel__epoll_close,
@@ -269,5 +322,6 @@ const struct sel__ops sel__epoll_ops = {
     .del = sel__epoll_del,
     .select = sel__epoll_select,
     .reinit = sel__epoll_reinit,
+    .fd = sel__epoll_fd,
     .add_refuses_closed = 1, /* EPOLL_CTL_ADD: EBADF */
 };

@@ -281,6 +281,14 @@ unsigned sel_event_check(const sel_selector *sel, sel_event *ev)
     return ev->events;
 }
 
+int sel_fd(sel_selector *sel)
+{
+    int rc = sel__usable(sel);
+    if (rc < 0)
+        return rc;
+    return sel->ops->fd ? sel->ops->fd(sel) : SEL_ENOFD;
+}
+
 int sel_reinit(sel_selector *sel)
 {
     if (!sel)

@@ -288,6 +288,25 @@ static int sel__uring_reinit(sel_selector *sel)
     return sel__uring_init(be);
 }
 
+/* sel_fd: the ring polls readable while completions wait in its CQ
+ * (liburing's own tests watch ring_fd with epoll). Requests queued since
+ * the last select are submitted now, so that the ring completes when
+ * their fds are ready. */
+static int sel__uring_fd(sel_selector *sel)
+{
+    struct sel__uring_be *be = sel->be;
+    if (be->npending > 0) {
+        int rc = sel__uring_arm(sel);
+        if (rc == 0)
+            rc = io_uring_submit(&be->ring);
+        /* EBUSY, EAGAIN: the CQ is full, which makes the ring readable:
+         * the caller's select harvests it and arms the rest. */
+        if (rc < 0 && rc != -EBUSY && rc != -EAGAIN)
+            return rc;
+    }
+    return be->ring.ring_fd;
+}
+
 const struct sel__ops sel__uring_ops = {
     .open = sel__uring_open,
     .close = sel__uring_close,
@@ -296,4 +315,5 @@ const struct sel__ops sel__uring_ops = {
     .del = sel__uring_del,
     .select = sel__uring_select,
     .reinit = sel__uring_reinit,
+    .fd = sel__uring_fd,
 };

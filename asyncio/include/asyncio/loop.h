@@ -66,9 +66,17 @@ AIO_API int aio_run(al_task_fn fn, void *arg, void **result, const char *backend
 /* An fd that polls readable (POLLIN) whenever the loop has an fd ready or
  * was woken; created on first call, owned by the loop (do not close it).
  * Watch it for reading in the host loop, and call aio_loop_run_nowait()
- * when it is readable or aio_loop_timeout() has passed. Errors:
- * AL_ENOTIOLOOP, AL_ELOOPCLOSED, AIO_EFORKED, or the errno of
- * epoll_create1 / epoll_ctl. Loop thread. */
+ * when it is readable or aio_loop_timeout() has passed; ask
+ * aio_loop_timeout() before each wait (it also brings the fd up to date
+ * with changes made outside aio_loop_run_nowait). It is an epoll set
+ * holding the selector's own fd (sel_fd: epoll, io_uring), or on the
+ * other backends (select, poll, libev) a mirror of every registration
+ * (one epoll_ctl on it per selector change). Readiness may be spurious
+ * (the iteration then finds nothing); on io_uring the host's wait may end
+ * with EINTR (a completion runs as task work of the thread): retry it.
+ * Errors: AL_ENOTIOLOOP,
+ * AL_ELOOPCLOSED, AIO_EFORKED, or the errno of epoll_create1 / epoll_ctl
+ * / io_uring_enter. Loop thread. */
 AIO_API int aio_loop_fd(al_loop *loop);
 
 /* Seconds the host may sleep before the loop needs to run: 0 when

@@ -25,7 +25,8 @@ extern "C" {
     X(SEL_EFORKED, -2002, "selector inherited through fork(): call sel_reinit first")              \
     X(SEL_EBACKEND, -2003, "unknown selector backend name")                                        \
     X(SEL_ENOBACKEND, -2004, "selector backend not offered by this build or library")              \
-    X(SEL_EFDLIMIT, -2005, "fd number above what the backend can watch (select: FD_SETSIZE)")
+    X(SEL_EFDLIMIT, -2005, "fd number above what the backend can watch (select: FD_SETSIZE)")      \
+    X(SEL_ENOFD, -2006, "selector backend has no pollable fd (select, poll, libev)")
 
 enum sel_error {
 #define SEL__ERROR_ENUM(name, value, message) name = value,

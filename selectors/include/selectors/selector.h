@@ -179,6 +179,39 @@ SEL_API int sel_select(sel_selector *sel, double timeout, sel_event *out, int ma
  * ev->data to NULL and returns 0. O(1), no system call. */
 SEL_API unsigned sel_event_check(const sel_selector *sel, sel_event *ev);
 
+/* The backend's own pollable fd, for a program that waits in another event
+ * system (its own epoll set, GLib, libuv) and calls sel_select(sel, 0, ...)
+ * when the fd is readable. epoll: its epoll instance; io_uring: its ring
+ * (readable while completions wait in it); select, poll and libev have
+ * none: SEL_ENOFD (libev replaces its epoll instance, closing the old one,
+ * whenever it meets a stale registration, and applies changes only inside
+ * its own wait, so its fd could not be watched from outside).
+ *
+ * The fd polls readable (POLLIN) whenever a sel_select would report a
+ * registered fd, files the kernel cannot poll included (epoll then keeps
+ * an internal eventfd readable in its set), with two limits: a change made
+ * after this call may not be seen until the next sel_fd or sel_select
+ * (io_uring arms its poll requests lazily), so call sel_fd again before
+ * each wait on the fd, which applies pending changes (io_uring: one
+ * io_uring_enter when some are pending; epoll: no system call); and an fd
+ * closed before its unregister may not make it readable (see
+ * Close-before-unregister). Readiness may be spurious (a cancelled poll's
+ * completion): sel_select then returns 0. With io_uring a poll armed by
+ * sel_fd can complete before the caller consumes what made it ready: the
+ * next sel_select may then report that fd once more (its read says
+ * EAGAIN); and the kernel posts a completion as task work of the thread
+ * that armed it, which interrupts that thread's poll or epoll_wait on the
+ * fd with EINTR: retry it, as event loops do.
+ *
+ * Ownership: the selector's. Do not close it or read from it; it stays the
+ * same descriptor until sel_reinit (io_uring makes a new ring) or
+ * sel_close. Another thread may poll it, the calls on the selector stay
+ * with the selector's thread.
+ * Returns the fd (>= 0), or SEL_ENOFD, SEL_ECLOSED, SEL_EFORKED, -EINVAL
+ * (NULL), or the negated errno of io_uring_enter or eventfd (pending
+ * changes not applied; the next call retries). */
+SEL_API int sel_fd(sel_selector *sel);
+
 /* In a child process after fork(): give the selector new kernel state
  * (epoll instance, io_uring ring, libev loop fork) holding the same
  * registrations, leaving the parent's untouched. Also allowed, and a no-op
