@@ -53,6 +53,9 @@ struct sel__ops {
     int (*reinit)(sel_selector *sel);
     /* sel_fd: apply what is pending, return the pollable fd; NULL: none. */
     int (*fd)(sel_selector *sel);
+    /* sel_rewatch: watch the file the number names now (same mask); NULL:
+     * the backend watches numbers (select, poll). */
+    int (*rewatch)(sel_selector *sel, int fd, struct sel__reg *reg);
     /* 1: add's own system call refuses a closed fd with -EBADF, so the
      * core need not check it first (see sel_register). */
     int add_refuses_closed;

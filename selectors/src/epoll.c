@@ -1,11 +1,14 @@
 /* epoll(7) backend, level-triggered. Each epoll_event carries the fd and
- * the low 32 bits of the registration's generation, so events of a stale
- * kernel registration are recognised and dropped. A stale registration
- * comes from an fd closed before its unregister while its file stays open
- * elsewhere (a dup, a forked child): the kernel keeps watching that file and
- * EPOLL_CTL_DEL cannot name it any more (libuv#1148). Its first stale event
- * makes the backend rebuild its epoll instance from the table, so it does
- * not come back: the waits block again.
+ * a token, new each time the backend adds the number to its set, so events
+ * of a stale kernel registration are recognised and dropped. A stale
+ * registration comes from an fd closed before its unregister while its file
+ * stays open elsewhere (a dup, a forked child): the kernel keeps watching
+ * that file and EPOLL_CTL_DEL cannot name it any more (libuv#1148). Its
+ * first stale event makes the backend rebuild its epoll instance from the
+ * table, so it does not come back: the waits block again.
+ * A modify or rewatch whose EPOLL_CTL_MOD says ENOENT finds the number
+ * naming a file the set does not hold (the old one closed, the number
+ * reused): the registration follows the number, added under a new token.
  * Files epoll refuses (EPERM: regular files, /dev/null) are kept in an
  * "always ready" list and reported on every call, as select and poll
  * would; calls alternate between serving that list first and epoll's
@@ -28,8 +31,8 @@
 
 #define SEL__EPOLL_BATCH 512
 
-/* reg->be: flags SEL__EPOLL_ALWAYS for a file epoll refuses, idx its place
- * in the always-ready list. */
+/* reg->be: token the tag of its epoll_event; flags SEL__EPOLL_ALWAYS for a
+ * file epoll refuses, idx its place in the always-ready list. */
 #define SEL__EPOLL_ALWAYS 1u
 
 /* epoll_event data of ready_fd: no registration's (fds are < 2^31). */
@@ -42,6 +45,7 @@ struct sel__epoll_be {
     int nalways, capalways;
     int next_always; /* where the next report of the always list starts */
     unsigned turn;   /* odd: the always list first */
+    uint32_t seq;    /* last token handed out */
     int exposed;     /* sel_fd was called: keep ready_fd in step */
     int ready_fd;    /* eventfd, readable, in the set while always-ready fds exist; or -1 */
     int ready_in;    /* ready_fd is in the set */
@@ -88,7 +92,7 @@ static void sel__epoll_close(sel_selector *sel)
 static int sel__epoll_ctl(int epfd, int op, int fd, const struct sel__reg *reg, unsigned events)
 {
     struct epoll_event ev = {.events = sel__epoll_mask(events),
-                             .data.u64 = (uint32_t)fd | ((uint64_t)(uint32_t)reg->gen << 32)};
+                             .data.u64 = (uint32_t)fd | ((uint64_t)reg->be.token << 32)};
     return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -111,17 +115,9 @@ static int sel__epoll_ready_sync(struct sel__epoll_be *be)
     return 0;
 }
 
-static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
+static int sel__epoll_always_add(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__epoll_be *be = sel->be;
-    int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_ADD, fd, reg, reg->events);
-    /* EEXIST: the kernel still holds a stale registration of this very
-     * file under this number (closed before its unregister, then the file
-     * came back through a dup2): it becomes this one. */
-    if (rc == -EEXIST)
-        rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, reg->events);
-    if (rc != -EPERM)
-        return rc;
     if (be->nalways == be->capalways) {
         int cap = be->capalways ? be->capalways * 2 : 8;
         int *a = realloc(be->always, (size_t)cap * sizeof *a);
@@ -133,36 +129,86 @@ static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
     reg->be.flags = SEL__EPOLL_ALWAYS;
     reg->be.idx = be->nalways;
     be->always[be->nalways++] = fd;
-    if ((rc = sel__epoll_ready_sync(be)) < 0) {
+    int rc = sel__epoll_ready_sync(be);
+    if (rc < 0) {
         be->nalways--;
-        return rc;
+        reg->be.flags = 0;
     }
-    return 0;
+    return rc;
+}
+
+static void sel__epoll_always_remove(sel_selector *sel, struct sel__reg *reg)
+{
+    struct sel__epoll_be *be = sel->be;
+    int last = be->always[--be->nalways];
+    be->always[reg->be.idx] = last;
+    sel->regs[last].be.idx = reg->be.idx;
+    reg->be.flags &= ~SEL__EPOLL_ALWAYS;
+    sel__epoll_ready_sync(be); /* a DEL of a live eventfd: cannot fail */
+}
+
+/* Adds fd to the set for `events` under a new token (EEXIST: the kernel
+ * still holds a stale registration of this very file under this number,
+ * closed before its unregister and back through a dup2: it becomes this
+ * one). -EPERM: a file epoll refuses. */
+static int sel__epoll_watch(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
+{
+    struct sel__epoll_be *be = sel->be;
+    reg->be.token = ++be->seq;
+    int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_ADD, fd, reg, events);
+    if (rc == -EEXIST)
+        rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, events);
+    return rc;
+}
+
+static int sel__epoll_add(sel_selector *sel, int fd, struct sel__reg *reg)
+{
+    int rc = sel__epoll_watch(sel, fd, reg, reg->events);
+    return rc == -EPERM ? sel__epoll_always_add(sel, fd, reg) : rc;
+}
+
+/* The registration watches the file fd names now, for `events`: one
+ * EPOLL_CTL_MOD when it is the same file; if the set does not hold it
+ * (ENOENT), it is added (a stale registration of the old file, if that
+ * lives on, keeps the old token). -EBADF: fd is closed. */
+static int sel__epoll_follow(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
+{
+    int rc;
+    if (reg->be.flags & SEL__EPOLL_ALWAYS) {
+        /* A file epoll refused: the number may name one it takes now. */
+        rc = sel__epoll_watch(sel, fd, reg, events);
+        if (rc == 0)
+            sel__epoll_always_remove(sel, reg);
+        return rc == -EPERM ? 0 : rc;
+    }
+    struct sel__epoll_be *be = sel->be;
+    rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, events);
+    if (rc != -ENOENT)
+        return rc;
+    rc = sel__epoll_watch(sel, fd, reg, events);
+    return rc == -EPERM ? sel__epoll_always_add(sel, fd, reg) : rc;
 }
 
 static int sel__epoll_mod(sel_selector *sel, int fd, struct sel__reg *reg, unsigned events)
 {
-    if (reg->be.flags & SEL__EPOLL_ALWAYS)
-        return 0;
-    struct sel__epoll_be *be = sel->be;
-    int rc = sel__epoll_ctl(be->epfd, EPOLL_CTL_MOD, fd, reg, events);
-    /* Closed before its unregister (EBADF), or closed and the number reused
-     * by a file we do not watch (ENOENT): nothing to change in the kernel. */
-    return rc == -EBADF || rc == -ENOENT ? 0 : rc;
+    int rc = sel__epoll_follow(sel, fd, reg, events);
+    return rc == -EBADF ? 0 : rc; /* closed before its unregister: accepted */
+}
+
+static int sel__epoll_rewatch(sel_selector *sel, int fd, struct sel__reg *reg)
+{
+    return sel__epoll_follow(sel, fd, reg, reg->events);
 }
 
 static void sel__epoll_del(sel_selector *sel, int fd, struct sel__reg *reg)
 {
     struct sel__epoll_be *be = sel->be;
     if (reg->be.flags & SEL__EPOLL_ALWAYS) {
-        int last = be->always[--be->nalways];
-        be->always[reg->be.idx] = last;
-        sel->regs[last].be.idx = reg->be.idx;
-        sel__epoll_ready_sync(be); /* a DEL of a live eventfd: cannot fail */
+        sel__epoll_always_remove(sel, reg);
         return;
     }
     /* EBADF/ENOENT: closed before unregister; the kernel already dropped it,
-     * or keeps watching a file we cannot name any more (filtered by gen). */
+     * or keeps watching a file we cannot name any more (filtered by token). */
     struct epoll_event ev = {0};
     epoll_ctl(be->epfd, EPOLL_CTL_DEL, fd, &ev);
 }
@@ -242,7 +288,7 @@ static int sel__epoll_harvest(sel_selector *sel, int n, sel_event *out, int *sta
             continue; /* the always-ready list is served by sel__epoll_always */
         int fd = (int)(uint32_t)be->evs[i].data.u64;
         const struct sel__reg *reg = sel__reg_get(sel, fd);
-        if (!reg || (uint32_t)reg->gen != (uint32_t)(be->evs[i].data.u64 >> 32)) {
+        if (!reg || reg->be.token != (uint32_t)(be->evs[i].data.u64 >> 32)) {
             *stale = 1;
             continue;
         }
@@ -323,5 +369,6 @@ const struct sel__ops sel__epoll_ops = {
     .select = sel__epoll_select,
     .reinit = sel__epoll_reinit,
     .fd = sel__epoll_fd,
+    .rewatch = sel__epoll_rewatch,
     .add_refuses_closed = 1, /* EPOLL_CTL_ADD: EBADF */
 };

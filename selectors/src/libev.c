@@ -359,6 +359,13 @@ static int sel__libev_reinit(sel_selector *sel)
     return 0;
 }
 
+/* A new request (libev: watcher start) at the next select, on whatever
+ * file the number names then. */
+static int sel__libev_rewatch(sel_selector *sel, int fd, struct sel__reg *reg)
+{
+    return sel__libev_mod(sel, fd, reg, reg->events);
+}
+
 const struct sel__ops sel__libev_ops = {
     .open = sel__libev_open,
     .close = sel__libev_close,
@@ -367,4 +374,5 @@ const struct sel__ops sel__libev_ops = {
     .del = sel__libev_del,
     .select = sel__libev_select,
     .reinit = sel__libev_reinit,
+    .rewatch = sel__libev_rewatch,
 };

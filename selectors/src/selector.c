@@ -214,6 +214,19 @@ int sel_modify(sel_selector *sel, int fd, unsigned events, void *data)
     return 0;
 }
 
+int sel_rewatch(sel_selector *sel, int fd)
+{
+    int rc = sel__usable(sel);
+    if (rc < 0)
+        return rc;
+    if (fd < 0)
+        return -EBADF;
+    struct sel__reg *reg = sel__reg_get(sel, fd);
+    if (!reg)
+        return -ENOENT;
+    return sel->ops->rewatch ? sel->ops->rewatch(sel, fd, reg) : 0;
+}
+
 int sel_unregister(sel_selector *sel, int fd)
 {
     int rc = sel__usable(sel);

@@ -307,6 +307,13 @@ static int sel__uring_fd(sel_selector *sel)
     return be->ring.ring_fd;
 }
 
+/* A new request (libev: watcher start) at the next select, on whatever
+ * file the number names then. */
+static int sel__uring_rewatch(sel_selector *sel, int fd, struct sel__reg *reg)
+{
+    return sel__uring_mod(sel, fd, reg, reg->events);
+}
+
 const struct sel__ops sel__uring_ops = {
     .open = sel__uring_open,
     .close = sel__uring_close,
@@ -315,5 +322,6 @@ const struct sel__ops sel__uring_ops = {
     .del = sel__uring_del,
     .select = sel__uring_select,
     .reinit = sel__uring_reinit,
+    .rewatch = sel__uring_rewatch,
     .fd = sel__uring_fd,
 };

@@ -131,8 +131,35 @@ SEL_API int sel_backends(const char **names, int max);
 SEL_API int sel_register(sel_selector *sel, int fd, unsigned events, void *data);
 
 /* Change the mask and data of a registered fd. The registration (and its
- * gen) stays the same. Errors as sel_register, -ENOENT fd not registered. */
+ * gen) stays the same. A new mask reaches the kernel; the same mask changes
+ * only data, without a system call.
+ * Closed and reused: if fd was closed without its unregister and the
+ * number now names another file, a new mask follows the number: the
+ * registration watches the new file, and events of the old one (alive in
+ * a dup) are never reported under it. Every backend does so (select and
+ * poll watch numbers anyway; epoll's EPOLL_CTL_MOD fails with ENOENT there
+ * and the backend adds the new file; CPython's EpollSelector.modify raises
+ * that ENOENT instead, leaving a registration that watches nothing on the
+ * backends that keep kernel state). A closed number that is not reused is
+ * accepted (0), see Close-before-unregister.
+ * Errors as sel_register, -ENOENT fd not registered. */
 SEL_API int sel_modify(sel_selector *sel, int fd, unsigned events, void *data);
+
+/* Make fd's registration watch the file the number names now, with the
+ * same mask, data and gen: for a caller that cannot rule out that fd was
+ * closed and the number reused since it registered (as sel_modify with a
+ * new mask does, see above), and cheaper than unregister + register.
+ * Cost: epoll one epoll_ctl (EPOLL_CTL_MOD; ENOENT: another file, added);
+ * io_uring none (the poll request is replaced with the next select's
+ * submission); libev an fcntl and libev's own epoll_ctl at the next
+ * select; select and poll nothing (they watch numbers).
+ * Returns 0; -EBADF fd negative, or closed now on epoll (the backend that
+ * checks at once; the registration stays, as for any fd closed before its
+ * unregister; the others report a closed number at the next sel_select,
+ * ready for its mask); -ENOENT not registered; -ENOMEM (epoll: a file it
+ * cannot poll, no room to list it); SEL_ECLOSED; SEL_EFORKED. Selector's
+ * thread. */
+SEL_API int sel_rewatch(sel_selector *sel, int fd);
 
 /* Forget fd. Works even if fd was already closed (see the header comment).
  * After it returns, no result of a later sel_select names this
