@@ -47,11 +47,12 @@ static bool taken(const aio__fd *rec, int dir)
 }
 
 /* Keeps aio_loop_fd's epoll set in step with the selector, when it is a
- * mirror (the selector has no fd of its own to put in it). */
-static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
+ * mirror (the selector has no fd of its own to put in it). 0, or the
+ * negated errno of a failed update (-EBADF: fd is closed). */
+static int mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
 {
     if (io->embed_fd < 0 || io->embed_sel)
-        return;
+        return 0;
     struct epoll_event ev = {.events = ((mask & SEL_READ) ? EPOLLIN : 0u) |
                                        ((mask & SEL_WRITE) ? EPOLLOUT : 0u),
                              .data.fd = fd};
@@ -64,18 +65,19 @@ static void mirror(aio__io *io, int fd, aio__fd *rec, unsigned mask)
             epoll_ctl(io->embed_fd, EPOLL_CTL_DEL, fd, &ev);
         }
         if (!mask)
-            return;
+            return 0;
     }
     int op = rec->mask && !unpollable ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(io->embed_fd, op, fd, &ev) == 0)
-        return;
+        return 0;
     if (op == EPOLL_CTL_MOD && errno == ENOENT &&
         epoll_ctl(io->embed_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
-        return;
-    if (errno == EPERM) { /* a regular file: always ready */
-        rec->flags |= AIO_FD_UNPOLLABLE;
-        io->embed_unpollable++;
-    }
+        return 0;
+    if (errno != EPERM)
+        return -errno;
+    rec->flags |= AIO_FD_UNPOLLABLE; /* a regular file: always ready */
+    io->embed_unpollable++;
+    return 0;
 }
 
 /* The embedding mirror was updated with the selector: if it still holds
@@ -139,11 +141,11 @@ static void suspect(aio__io *io, int fd, aio__fd *rec)
         rec->flags |= AIO_FD_SUSPECT;
         return;
     }
-    unsigned mask = rec->mask;
-    sel_unregister(io->sel, fd);
-    mirror(io, fd, rec, 0);
-    rec->mask = 0;
-    apply_mask(io, fd, rec, mask); /* fails if fd is closed: as an unregistered one */
+    if (sel_rewatch(io->sel, fd) < 0 || mirror(io, fd, rec, rec->mask) < 0) {
+        sel_unregister(io->sel, fd); /* closed: as an unregistered one */
+        mirror(io, fd, rec, 0);
+        rec->mask = 0;
+    }
 }
 
 /* The interest of fd becomes `want`. New directions reach the selector at
@@ -248,13 +250,19 @@ int aio__verify(aio__io *io, uint32_t age)
         rec->flags &= (uint16_t)~AIO_FD_SUSPECT;
         if (!rec->mask || mirror_holds(io, s.fd, rec))
             continue; /* unregistered since, or the same file */
-        /* Made again: it watches the file the number names now. */
-        sel_unregister(io->sel, s.fd);
-        mirror(io, s.fd, rec, 0);
-        rec->mask = 0;
-        if (rec->want && apply_mask(io, s.fd, rec, rec->want) < 0) {
-            aio__dispatch(io, rec, rec->want); /* closed: its owner's next call says so */
-            closed++;
+        /* It watches the file the number names now (one epoll_ctl when it
+         * is the same file), and so does the mirror. */
+        int rc = sel_rewatch(io->sel, s.fd);
+        if (rc == 0)
+            rc = mirror(io, s.fd, rec, rec->mask);
+        if (rc < 0) {
+            sel_unregister(io->sel, s.fd);
+            mirror(io, s.fd, rec, 0);
+            rec->mask = 0;
+            if (rec->want) {
+                aio__dispatch(io, rec, rec->want); /* closed: its owner's next call says so */
+                closed++;
+            }
         }
     }
     io->nsuspects = keep;

@@ -66,6 +66,8 @@ typedef struct aio__io {
     size_t nchunks;
     bool by_number;       /* select, poll: the kernel keeps no registration to go stale */
     uint32_t iter;        /* waits so far */
+    bool quiet;           /* the last poll before a blocking wait found nothing */
+    uint8_t quiet_waits;  /* blocking waits with suspects since quiet was set */
     int embed_fd;         /* aio_loop_fd's epoll set, or -1 */
     bool embed_sel;       /* it holds the selector's own fd (sel_fd): no mirror */
     int embed_unpollable; /* fds the mirror could not watch (regular files) */
@@ -140,14 +142,19 @@ void aio__flush(aio__io *io);
 /* A removal taken back leaves the registration as it was, but the number
  * may name another file by then (closed and reused in between): epoll,
  * libev and io_uring would then watch nothing, or the old file. Such
- * registrations are suspects; aio__verify makes each one again (so it
- * watches the file the number names now) when it is at least `age` waits
- * old (0: all of them), and returns how many fds it found closed (their
- * callbacks are then queued, as for any closed fd, and need no wait).
+ * registrations are suspects; aio__verify re-points each one at the file
+ * the number names now (sel_rewatch: one epoll_ctl on epoll, none on
+ * io_uring) when it is at least `age` waits old (0: all of them), and
+ * returns how many fds it found closed (their callbacks are then queued,
+ * as for any closed fd, and need no wait).
  * The I/O loop calls it with age 0 only before a wait that would block,
- * which a busy loop never reaches: a busy fd is checked once every
- * AIO_SUSPECT_AGE waits instead of once per sock_* wait. */
+ * which a busy loop never reaches (a poll first finds events, which serve
+ * as the wait's): a busy fd is checked once every AIO_SUSPECT_AGE waits
+ * instead of once per sock_* wait. A quiet loop (its last such poll found
+ * nothing) skips the poll and checks at once, polling first again every
+ * AIO_QUIET_PROBE waits to notice a busy spell. */
 #define AIO_SUSPECT_AGE 256
+#define AIO_QUIET_PROBE 16
 int aio__verify(aio__io *io, uint32_t age);
 
 /* Queues what fd's readiness in the directions `events` (SEL_*) runs: the

@@ -111,10 +111,14 @@ static int io_select(aio__io *io, double timeout)
     io->iter++;
     if (io->nsuspects && timeout != 0) {
         /* Suspects are checked only before a wait that blocks: a poll
-         * first, which a busy loop's wait is anyway. */
-        int n = sel_select(io->sel, 0, io->events, AIO_MAX_EVENTS);
-        if (n != 0)
-            return n;
+         * first, which a busy loop's wait is anyway; a quiet loop's poll
+         * would find nothing (see aio__verify). */
+        if (!io->quiet || ++io->quiet_waits % AIO_QUIET_PROBE == 0) {
+            int n = sel_select(io->sel, 0, io->events, AIO_MAX_EVENTS);
+            io->quiet = n == 0;
+            if (n != 0)
+                return n;
+        }
         if (aio__verify(io, 0) > 0)
             return 0; /* closed fds were dispatched: no blocking */
     }

@@ -457,6 +457,48 @@ START_TEST(test_reused_number_after_sock_wait)
 }
 END_TEST
 
+/* The same in a quiet loop (each wait blocks: after the first, suspects
+ * are checked without a poll first): every round a new file under the
+ * number, every other round the old file alive in a readable dup. */
+static int reuse_quiet_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    al_loop *loop = ac_loop();
+    int a, b, num = -1, kept = -1;
+    char buf[8];
+    for (int round = 0; round < 6; round++) {
+        ac_socketpair(&a, &b);
+        if (num >= 0)
+            ck_assert_int_eq(a, num);
+        num = a;
+        for (int k = 0; k < 2; k++) { /* the second wait takes the first's back */
+            delayed_write w = {b, "q"};
+            ck_assert_int_eq(al_call_later(loop, 0.005, delayed_write_cb, &w, NULL), 0);
+            ck_assert_int_eq(aio_sock_recv_into(loop, a, buf, sizeof buf), 1);
+            ck_assert_int_eq(buf[0], 'q');
+        }
+        if (kept >= 0)
+            close(kept); /* the file kept through this round */
+        kept = -1;
+        if (round % 2 == 0) { /* kept alive through the next round */
+            kept = fcntl(a, F_DUPFD_CLOEXEC, 100);
+            ck_assert_int_ge(kept, 0);
+            ck_assert_int_eq(write(b, "old", 3), 3); /* never read */
+        }
+        close(a);
+        close(b);
+    }
+    if (kept >= 0)
+        close(kept);
+    return 0;
+}
+
+START_TEST(test_reused_number_in_a_quiet_loop)
+{
+    ac_run_main(reuse_quiet_main, NULL);
+}
+END_TEST
+
 /* Closing the loop releases its selector, its eventfd and its
  * registrations; the caller's fds stay open. */
 START_TEST(test_close_releases_everything)
@@ -521,6 +563,7 @@ AL_TEST_SUITE(suite_readers)
     tcase_add_test(tc, test_closed_fd_then_reused_number);
     tcase_add_test(tc, test_reused_number_within_one_iteration);
     tcase_add_test(tc, test_reused_number_after_sock_wait);
+    tcase_add_test(tc, test_reused_number_in_a_quiet_loop);
     tcase_add_test(tc, test_reused_number_in_a_busy_loop);
     tcase_add_test(tc, test_reused_number_old_file_duplicated);
     tcase_add_test(tc, test_close_releases_everything);
