@@ -208,13 +208,15 @@ static int r78_main(void *arg, void **res)
     bool real = !conf_is_virtual();
     /* busy: the inner deadline passes during a blocking call, then the outer's */
     al_timeout outer = AL_TIMEOUT_INIT, inner = AL_TIMEOUT_INIT;
-    al_timeout_enter(&outer, 0.1);
+    /* the outer window is wide enough that a loaded machine's stall before
+     * the first sleep does not pass both deadlines at once */
+    al_timeout_enter(&outer, 0.5);
     al_timeout_enter(&inner, 0.01);
     if (real)
         crunch(0.01);
     ck_assert_int_eq(al_timeout_exit(&inner, al_sleep(1)), AL_ETIMEOUT);
     if (real)
-        crunch(0.1);
+        crunch(0.5);
     ck_assert_int_eq(al_timeout_exit(&outer, al_sleep(1)), AL_ETIMEOUT);
     ck_assert_int_eq(al_task_cancelling(conf_self()), 0);
 
@@ -225,7 +227,7 @@ static int r78_main(void *arg, void **res)
         al_timeout_enter(&o2, 0.002);
     else
         al_timeout_enter_at(&o2, conf_now() - 1);
-    al_timeout_enter(&i2, 0.1);
+    al_timeout_enter(&i2, 30); /* never reached, however slow the machine */
     if (real)
         crunch(0.01);
     int rc = al_timeout_exit(&i2, al_sleep(1));
