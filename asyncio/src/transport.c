@@ -174,13 +174,15 @@ void aio__transport_flow(aio_transport *t)
 
 /* ---- the write state -------------------------------------------------------- */
 
-void aio__transport_set_writer(aio_transport *t, al_callback_fn fn)
+int aio__transport_set_writer(aio_transport *t, al_callback_fn fn)
 {
     bool on = fn != NULL;
     if (t->writer == on)
-        return;
-    if (aio__set_interest(t->io, t->fd, AIO_WRITE, fn, t) >= 0 || !on)
+        return 0;
+    int rc = aio__set_interest(t->io, t->fd, AIO_WRITE, fn, t);
+    if (rc >= 0 || !on)
         t->writer = on;
+    return rc < 0 && on ? rc : 0;
 }
 
 aio__wq *aio__wq_get(aio_transport *t)

@@ -172,9 +172,11 @@ bool aio__wbuf_flush(aio_transport *t, aio__send_fn send_fn);
 
 /* Watches the transport's fd for writability with fn (the kind's
  * callback, given t), or stops watching (fn NULL); nothing when already
- * so. Readiness kinds only. If the watch cannot be set, the transport
- * stays unwatched (and the call says nothing: the kind's data waits). */
-void aio__transport_set_writer(aio_transport *t, al_callback_fn fn);
+ * so. Readiness kinds only. 0, or the error when the watch cannot be set
+ * (-ENOMEM...): the transport stays unwatched and its buffered data would
+ * never drain, so the kind aborts it or refuses what it was given.
+ * Stopping cannot fail. */
+int aio__transport_set_writer(aio_transport *t, al_callback_fn fn);
 
 /* Flow control after wq->size changed: pause_writing above high, resume
  * at or below low. */

@@ -176,6 +176,13 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
             aio__wq_drained(t, sizeof(udp_wq));
         return -ENOMEM;
     }
+    int rc = aio__transport_set_writer(t, write_ready);
+    if (rc < 0) { /* it could never be sent: refused, nothing queued */
+        free(d);
+        if (!w->head)
+            aio__wq_drained(t, sizeof(udp_wq));
+        return rc;
+    }
     d->next = NULL;
     d->len = len;
     d->addrlen = addr ? addrlen : 0;
@@ -189,7 +196,6 @@ static int ut_sendto(aio_transport *t, const void *data, size_t len, const struc
         w->head = d;
     w->tail = d;
     w->q.size += len;
-    aio__transport_set_writer(t, write_ready);
     aio__transport_flow(t);
     return 0;
 }

@@ -105,7 +105,10 @@ int aio__wbuf_write(aio_transport *t, const struct iovec *iov, int n, size_t tot
         t->ops->abort(t, rc);
         return rc;
     }
-    aio__transport_set_writer(t, write_ready);
+    if ((rc = aio__transport_set_writer(t, write_ready)) < 0) {
+        t->ops->abort(t, rc); /* the buffer could never drain */
+        return rc;
+    }
     aio__transport_flow(t);
     return 0;
 }
