@@ -214,29 +214,35 @@ int sel_modify(sel_selector *sel, int fd, unsigned events, void *data)
     return 0;
 }
 
-int sel_rewatch(sel_selector *sel, int fd)
+/* The registration of fd on a usable selector: 0 and *out, or the
+ * error sel_rewatch / sel_unregister / sel_get share (SEL_ECLOSED,
+ * SEL_EFORKED, -EBADF for a negative fd, -ENOENT). */
+static int lookup(const sel_selector *sel, int fd, struct sel__reg **out)
 {
     int rc = sel__usable(sel);
     if (rc < 0)
         return rc;
     if (fd < 0)
         return -EBADF;
-    struct sel__reg *reg = sel__reg_get(sel, fd);
-    if (!reg)
-        return -ENOENT;
+    *out = sel__reg_get(sel, fd);
+    return *out ? 0 : -ENOENT;
+}
+
+int sel_rewatch(sel_selector *sel, int fd)
+{
+    struct sel__reg *reg;
+    int rc = lookup(sel, fd, &reg);
+    if (rc < 0)
+        return rc;
     return sel->ops->rewatch ? sel->ops->rewatch(sel, fd, reg) : 0;
 }
 
 int sel_unregister(sel_selector *sel, int fd)
 {
-    int rc = sel__usable(sel);
+    struct sel__reg *reg;
+    int rc = lookup(sel, fd, &reg);
     if (rc < 0)
         return rc;
-    if (fd < 0)
-        return -EBADF;
-    struct sel__reg *reg = sel__reg_get(sel, fd);
-    if (!reg)
-        return -ENOENT;
     sel->ops->del(sel, fd, reg);
     memset(reg, 0, sizeof *reg);
     sel->count--;
@@ -245,14 +251,10 @@ int sel_unregister(sel_selector *sel, int fd)
 
 int sel_get(const sel_selector *sel, int fd, unsigned *events, void **data)
 {
-    int rc = sel__usable(sel);
+    struct sel__reg *reg;
+    int rc = lookup(sel, fd, &reg);
     if (rc < 0)
         return rc;
-    if (fd < 0)
-        return -EBADF;
-    const struct sel__reg *reg = sel__reg_get(sel, fd);
-    if (!reg)
-        return -ENOENT;
     if (events)
         *events = reg->events;
     if (data)

@@ -113,7 +113,7 @@ static int life_main(void *arg, void **result)
     int rc = al_future_error(al_task_future(serving));
     if (rc != AL_ECANCELLED)
         fa_err(r, rc < 0 ? rc : -EPROTO); /* serve_forever ends cancelled */
-    aio_server_close(srv); /* closed already, unless serve_forever never ran */
+    aio_server_close(srv);                /* closed already, unless serve_forever never ran */
     fa_err(r, aio_server_wait_closed(srv));
 out:
     for (int i = 0; i < 2; i++)

@@ -126,39 +126,41 @@ static int unix_main(void *arg, void **result)
     return 0;
 }
 
-static int unix_scenario(void *arg)
+/* A sweep's scenario: one of the mains above, on the I/O loop; a run
+ * that reports no error must have echoed. */
+typedef struct streams_kind {
+    const char *name;
+    al_task_fn main;
+} streams_kind;
+
+static int streams_scenario(void *arg)
 {
-    (void)arg;
+    const streams_kind *kind = arg;
     streams_st st = {0};
-    int rc = fa_run_main(FA_IO_LOOP, unix_main, &st.run);
+    int rc = fa_run_main(FA_IO_LOOP, kind->main, &st.run);
     if (rc == 0 && !st.echoed)
         return FA_SILENT;
     return rc;
+}
+
+static void streams_sweep_of(const streams_kind *kind)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s/%s", kind->name, al_test_impl);
+    failalloc_sweep(name, streams_scenario, (void *)kind, 1);
 }
 
 START_TEST(unix_streams_sweep)
 {
-    char name[64];
-    snprintf(name, sizeof name, "unix-streams/%s", al_test_impl);
-    failalloc_sweep(name, unix_scenario, NULL, 1);
+    static const streams_kind kind = {"unix-streams", unix_main};
+    streams_sweep_of(&kind);
 }
 END_TEST
 
-static int streams_scenario(void *arg)
-{
-    (void)arg;
-    streams_st st = {0};
-    int rc = fa_run_main(FA_IO_LOOP, streams_main, &st.run);
-    if (rc == 0 && !st.echoed)
-        return FA_SILENT;
-    return rc;
-}
-
 START_TEST(streams_sweep)
 {
-    char name[64];
-    snprintf(name, sizeof name, "streams/%s", al_test_impl);
-    failalloc_sweep(name, streams_scenario, NULL, 1);
+    static const streams_kind kind = {"streams", streams_main};
+    streams_sweep_of(&kind);
 }
 END_TEST
 

@@ -15,16 +15,25 @@ typedef struct sub_st {
 
 static const char input[] = "hello, child\n";
 
-static int sub_main(void *arg, void **result)
+/* cat with its stdin and stdout piped; NULL when that failed (recorded). */
+static aio_process *spawn_cat(fa_run *r)
 {
-    (void)result;
-    sub_st *st = arg;
-    fa_run *r = &st->run;
     static const char *const argv[] = {"cat", NULL};
     aio_subprocess_options o = {.stdin_fd = {.kind = AIO_STDIO_PIPE},
                                 .stdout_fd = {.kind = AIO_STDIO_PIPE}};
     aio_process *p = NULL;
     if (fa_err(r, aio_create_subprocess_exec(al_get_running_loop(), argv, &o, &p)))
+        return NULL;
+    return p;
+}
+
+static int sub_main(void *arg, void **result)
+{
+    (void)result;
+    sub_st *st = arg;
+    fa_run *r = &st->run;
+    aio_process *p = spawn_cat(r);
+    if (!p)
         return 0;
     char *out = NULL;
     size_t len = 0;
@@ -44,11 +53,8 @@ static int streams_main(void *arg, void **result)
     (void)result;
     sub_st *st = arg;
     fa_run *r = &st->run;
-    static const char *const argv[] = {"cat", NULL};
-    aio_subprocess_options o = {.stdin_fd = {.kind = AIO_STDIO_PIPE},
-                                .stdout_fd = {.kind = AIO_STDIO_PIPE}};
-    aio_process *p = NULL;
-    if (fa_err(r, aio_create_subprocess_exec(al_get_running_loop(), argv, &o, &p)))
+    aio_process *p = spawn_cat(r);
+    if (!p)
         return 0;
     aio_stream_writer *in = NULL;
     aio_stream_reader *out = NULL;

@@ -53,4 +53,8 @@ Suite *al_suite(const char *name, double seconds, const TTest *const *tests);
  * limit when that is lower; returns the soft limit then. */
 long al_test_nofile(long n);
 
+/* How many fds this process has open (from /proc/self/fd), or -1. Calls
+ * no Check function (usable while an allocation failure is armed). */
+int al_test_open_fds(void);
+
 #endif

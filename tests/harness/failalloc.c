@@ -3,7 +3,6 @@
 
 #include "al_test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -252,20 +251,6 @@ long failalloc_leaks(void)
     return n;
 }
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
-
 typedef struct run_job {
     failalloc_scenario fn;
     void *arg;
@@ -290,7 +275,7 @@ static void *run_thread(void *p)
  * for every run and returns the scenario's code. */
 static int sweep_run(const char *name, failalloc_scenario fn, void *arg, unsigned long k)
 {
-    int fds = open_fds();
+    int fds = al_test_open_fds();
     run_job job = {fn, arg, k, 0};
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, run_thread, &job), 0);
@@ -306,7 +291,7 @@ static int sweep_run(const char *name, failalloc_scenario fn, void *arg, unsigne
     failalloc_disarm();
     int rc = job.rc;
     bool hit = failalloc_fired();
-    int fds_after = open_fds();
+    int fds_after = al_test_open_fds();
     if (getenv("FAILALLOC_VERBOSE")) {
         fprintf(stderr, "failalloc %s: k=%lu of %lu: rc %d%s, %ld blocks left\n", name, k, counted,
                 rc, hit ? "" : " (not reached)", leaks);
