@@ -90,15 +90,23 @@ static bool flag_set(void *arg)
     return **(int **)arg != 0;
 }
 
+/* The host: an epoll set watching the loop's fd for reading. */
+static int host_watching(int fd)
+{
+    int host = epoll_create1(EPOLL_CLOEXEC);
+    ck_assert_int_ge(host, 0);
+    struct epoll_event ev = {.events = EPOLLIN};
+    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+    return host;
+}
+
 START_TEST(test_driven_by_a_plain_epoll_loop)
 {
     al_loop *loop = ac_loop_new();
     int fd = aio_loop_fd(loop);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(aio_loop_fd(loop), fd); /* one fd for the loop's life */
-    int host = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN};
-    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+    int host = host_watching(fd);
 
     /* Nothing to do: the host may sleep without limit. */
     ck_assert(aio_loop_timeout(loop) < 0);
@@ -176,9 +184,7 @@ START_TEST(test_hosted_reused_number)
     al_loop *loop = ac_loop_new();
     int fd = aio_loop_fd(loop);
     ck_assert_int_ge(fd, 0);
-    int host = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN};
-    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+    int host = host_watching(fd);
 
     int a, b, n = 0;
     ac_socketpair(&a, &b);
@@ -251,9 +257,7 @@ START_TEST(test_hosted_changes_after_the_fd)
     al_loop *loop = ac_loop_new();
     int fd = aio_loop_fd(loop);
     ck_assert_int_ge(fd, 0);
-    int host = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN};
-    ck_assert_int_eq(epoll_ctl(host, EPOLL_CTL_ADD, fd, &ev), 0);
+    int host = host_watching(fd);
     hosted_quiet(loop, host);
 
     hosted_reader r = {0};

@@ -56,6 +56,16 @@ static void reports_new_file(sel_selector *sel, int num, int peer, void *data)
     ck_assert_ptr_eq(e->data, data);
 }
 
+/* Frees sel and closes what reuse() made. */
+static void end_reuse(sel_selector *sel, int keep, const int old[2], const int new_[2])
+{
+    sel_free(sel);
+    close(keep);
+    close(old[1]);
+    close(new_[0]);
+    close(new_[1]);
+}
+
 START_TEST(modify_follows_reused_number)
 {
     sel_selector *sel = st_open();
@@ -68,11 +78,7 @@ START_TEST(modify_follows_reused_number)
     ck_assert_int_eq(sel_modify(sel, s[0], SEL_READ | SEL_WRITE, &tag_b), 0);
     ck_assert_uint_eq(st_events(sel, 1, s[0]), SEL_READ | SEL_WRITE);
     ck_assert_int_eq(sel_unregister(sel, s[0]), 0);
-    sel_free(sel);
-    close(keep);
-    close(old[1]);
-    close(s[0]);
-    close(s[1]);
+    end_reuse(sel, keep, old, s);
 }
 END_TEST
 
@@ -91,11 +97,7 @@ START_TEST(rewatch_follows_reused_number)
     /* The same file: nothing changes, still reported while ready. */
     ck_assert_int_eq(sel_rewatch(sel, s[0]), 0);
     ck_assert_uint_eq(st_events(sel, 1, s[0]), SEL_READ);
-    sel_free(sel);
-    close(keep);
-    close(old[1]);
-    close(s[0]);
-    close(s[1]);
+    end_reuse(sel, keep, old, s);
 }
 END_TEST
 
